@@ -1,0 +1,113 @@
+# pgphase — build, test, demo, bench, install.
+#
+#   make            build the library (libpgphase.a / .so) and the pgphase command
+#   make check      install deps, build, run every test against a throwaway PostgreSQL 15
+#   make demo       install deps, build, run pgphase on tests/demo against a throwaway server
+#   make bench      benchmarks (tests/bench), each figure a ratio against a same-run baseline
+#   make install PREFIX=/usr/local
+#
+# Sources are picked up by wildcard (src/, lint/, strategies/, tests/check_*.c), so adding a
+# file never needs a Makefile edit.  Test suites are registered from tests/check_*.c names.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+CC         ?= cc
+PKGS       := libpq libconfig libcurl jansson libcrypto libprotobuf-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) \
+            -DPGPHASE_VERSION='"$(VERSION)"'
+LDLIBS   += -lpg_query $(PKG_LIBS) -lpthread -lm
+
+BUILD    := build
+LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard strategies/*.c) $(wildcard lint/*.c))
+LIB_SRC  := $(filter-out src/main.c src/cmd_%.c,$(LIB_SRC))
+CLI_SRC  := src/main.c $(sort $(wildcard src/cmd_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/check_*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/harness.o $(BUILD)/tests/runner.o
+HEADERS  := $(wildcard include/pgphase/*.h) $(wildcard src/*.h) $(wildcard lint/*.h) \
+            $(wildcard strategies/*.h)
+
+BIN      := $(BUILD)/pgphase
+LIB_A    := $(BUILD)/libpgphase.a
+LIB_SO   := $(BUILD)/libpgphase.so
+TESTBIN  := $(BUILD)/check_pgphase
+
+.PHONY: all deps check check-pure demo bench install clean asan-check
+all: $(BIN) $(LIB_SO)
+
+deps:
+	./ci/deps.sh
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BIN): $(CLI_OBJ) $(LIB_A)
+	$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
+
+# Suite registry generated from the test file names: tests/check_foo.c defines foo_suite().
+$(BUILD)/tests/suites.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@for f in $(TEST_SRC); do n=$$(basename $$f .c); echo "SUITE($${n#check_})"; done > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h $(HEADERS) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests -Itests -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
+
+$(TESTBIN): $(TEST_OBJ) $(LIB_A)
+	$(CC) -o $@ $(TEST_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS) $(CHECK_LIBS)
+
+# Every test against a throwaway PostgreSQL 15 that tests/pg.sh starts and always stops.
+check: deps
+	$(MAKE) all $(TESTBIN)
+	tests/run.sh $(TESTBIN)
+
+# Pure suites only: no server needed.
+check-pure: all $(TESTBIN)
+	CK_EXCLUDE_TAGS=db $(TESTBIN)
+
+demo: deps
+	$(MAKE) all
+	tests/demo/run.sh $(BIN)
+
+bench: deps
+	$(MAKE) all
+	tests/bench/run.sh $(BIN)
+
+asan-check:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	        LDFLAGS="-fsanitize=address,undefined" all build-asan/check_pgphase
+	ASAN_OPTIONS=detect_leaks=0 tests/run.sh build-asan/check_pgphase
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/pgphase \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pgphase
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libpgphase.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libpgphase.so
+	install -m 644 include/pgphase/*.h $(DESTDIR)$(PREFIX)/include/pgphase/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' src/pgphase.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pgphase.pc
+
+clean:
+	rm -rf $(BUILD) build-asan

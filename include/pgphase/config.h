@@ -1,0 +1,90 @@
+/*
+ * Configuration (DESIGN §12): defaults, then the libconfig file, then the environment
+ * (DATABASE_URL; libpq's own PG* variables apply inside libpq), then command-line flags.
+ * Unknown keys and wrong types are errors carrying the config file's line number.
+ */
+#ifndef PGPHASE_CONFIG_H
+#define PGPHASE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pgphase/error.h"
+
+struct pgphase_webhook_config {
+	char *url;
+	char *secret;      /* literal secret (prefer secret_env) */
+	char *secret_env;  /* name of the environment variable holding the secret */
+	char **events;     /* NULL-terminated filter; NULL means every event */
+	size_t n_events;
+	char *format;      /* "json" | "slack" */
+	long timeout_ms;   /* per attempt */
+	int max_attempts;
+	bool insecure;     /* skip TLS verification; logged on every run */
+	int line;          /* config file line, for later validation errors */
+};
+
+struct pgphase_backfill_config {
+	long batch_size;
+	long sleep_ms;
+	long max_rows_per_second;
+	long target_batch_time_ms;
+	long max_replica_lag_ms;
+	int workers;
+};
+
+struct pgphase_lint_config {
+	int pg_version;
+	char **disable, **error, **warning; /* NULL-terminated rule id lists (may be NULL) */
+	size_t n_disable, n_error, n_warning;
+};
+
+struct pgphase_config {
+	char *path;         /* config file read, or NULL */
+	char *database;     /* conninfo or URI; NULL lets libpq use PG* variables */
+	char *migrations;
+	char *module;
+	char *state_schema;
+	char *schema;       /* value of {{schema}} in templates */
+	long lock_timeout_ms;
+	long lock_retry_budget_ms;
+	long statement_timeout_ms;
+	long lock_wait_ms;  /* --lock-wait: how long to wait for another run's lock */
+	struct pgphase_backfill_config backfill;
+	struct pgphase_webhook_config *webhooks;
+	size_t n_webhooks;
+	struct pgphase_lint_config lint;
+};
+
+/* Fill defaults. */
+void pgphase_config_init(struct pgphase_config *cfg);
+void pgphase_config_release(struct pgphase_config *cfg);
+
+/*
+ * Read a libconfig file over the current values.  When required is false and the file does
+ * not exist, nothing happens.  Errors are "file:line: ..." with exit code 2.
+ */
+int pgphase_config_load(struct pgphase_config *cfg, const char *path, bool required,
+			struct pgphase_error *err);
+/* Apply DATABASE_URL when set. */
+void pgphase_config_apply_env(struct pgphase_config *cfg);
+
+/* Replace a string field (frees the old value, copies the new one). */
+void pgphase_config_set(char **field, const char *value);
+
+/*
+ * Parse a duration: an integer (milliseconds) or a number with unit us, ms, s, min, h.
+ * Returns 0 and *ms, or -1 when malformed.
+ */
+int pgphase_parse_duration(const char *text, long *ms);
+
+/*
+ * A connection string for display: "postgresql://user@host:port/dbname" built from the
+ * parsed conninfo, never holding a password.  Malloc'd.
+ */
+char *pgphase_conninfo_display(const char *conninfo);
+
+/* Replace every occurrence of the password of conninfo in text by "*****" (malloc'd). */
+char *pgphase_mask_secret(const char *text, const char *secret);
+
+#endif

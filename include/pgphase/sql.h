@@ -1,0 +1,78 @@
+/*
+ * SQL through libpg_query: split a text into statements with exact 1-based line and column,
+ * typed AST access (protobuf-c, <pg_query/pg_query.pb-c.h>), and classification of what
+ * PostgreSQL refuses inside a transaction block.  Nothing here looks at SQL with regexes or
+ * string matching: positions come from the scanner, kinds from the parse tree.
+ */
+#ifndef PGPHASE_SQL_H
+#define PGPHASE_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include "pgphase/error.h"
+
+struct pgphase_stmt {
+	char *sql;           /* owned: from the first token to the end, no trailing ';' */
+	size_t offset;       /* byte offset of the first token in the parsed text */
+	size_t len;          /* byte length of sql */
+	int line, column;    /* 1-based position of the first token (column in characters) */
+	int end_line;        /* line of the last byte */
+	PgQuery__Node *node; /* borrowed from the owning struct pgphase_sql */
+	bool no_transaction; /* PostgreSQL refuses it inside a transaction block */
+	bool transaction_control; /* BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ... */
+};
+
+struct pgphase_sql {
+	struct pgphase_stmt *stmts;
+	size_t n;
+	PgQuery__ParseResult *tree; /* owned; stmts[i].node points into it */
+};
+
+/* A comment found by the scanner. */
+struct pgphase_comment {
+	size_t offset;      /* byte offset of "--" or slash-star */
+	size_t len;
+	int line, column;
+	bool line_comment;  /* "-- ..." (true) or a C-style block comment (false) */
+	bool alone_on_line; /* only whitespace precedes it on its line */
+	bool alone_after;   /* only whitespace follows a block comment on its line (line
+	                       comments always end their line) */
+};
+
+/*
+ * Parse text (NUL-terminated) into statements.  file names the source in error messages
+ * ("file:line:column: ..."); it may be NULL.  On failure returns -1 with a usage error
+ * (exit 2).  Release with pgphase_sql_release().
+ */
+int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *file,
+		      struct pgphase_error *err);
+void pgphase_sql_release(struct pgphase_sql *sql);
+
+/*
+ * All comments of text, in order, from libpg_query's scanner.  *out is owned by the caller
+ * (free()).  Scanner errors (unterminated quote, dollar quote or comment) fail with
+ * "file:line:column: ...".
+ */
+int pgphase_sql_comments(const char *text, const char *file, struct pgphase_comment **out,
+			 size_t *n, struct pgphase_error *err);
+
+/* True when PostgreSQL refuses node inside a transaction block. */
+bool pgphase_node_no_transaction(const PgQuery__Node *node);
+/* True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / ... */
+bool pgphase_node_transaction_control(const PgQuery__Node *node);
+/* A short upper-case description of the statement kind, e.g. "CREATE INDEX". */
+const char *pgphase_node_kind(const PgQuery__Node *node);
+
+/*
+ * Deparse one statement node back to SQL (libpg_query's deparser).  Returns a malloc'd string
+ * or NULL with err set.
+ */
+char *pgphase_node_deparse(const PgQuery__Node *node, struct pgphase_error *err);
+
+/* Convert a libpg_query cursor position (1-based, in characters) to a byte offset. */
+size_t pgphase_cursor_to_offset(const char *text, int cursorpos);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * SQL through libpg_query.  The parser splits a text into RawStmts; their stmt_location
+ * points just past the previous statement's semicolon, so leading whitespace and comments
+ * belong to the statement.  The scanner finds the first real token of each statement, which
+ * gives exact 1-based line and column.  Classification (what PostgreSQL refuses inside a
+ * transaction block) reads the typed protobuf tree.
+ *
+ * This module does not know about migration files: sections, directives and templates are
+ * the loader's business.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
+#include "pgphase/sql.h"
+#include "util.h"
+
+size_t pgphase_cursor_to_offset(const char *text, int cursorpos)
+{
+	size_t off = 0;
+	int chars = 1;
+
+	/* cursorpos counts characters from 1; walk UTF-8 lead bytes */
+	while (text[off] && chars < cursorpos) {
+		off++;
+		while (text[off] && ((unsigned char)text[off] & 0xC0) == 0x80)
+			off++;
+		chars++;
+	}
+	return off;
+}
+
+static int parse_error(struct pgphase_error *err, const char *file, const char *text,
+		       const PgQueryError *pe)
+{
+	int line = 1, col = 1;
+
+	if (pe->cursorpos > 0)
+		text_position(text, pgphase_cursor_to_offset(text, pe->cursorpos), &line, &col);
+	return pgphase_error_at(err, PGPHASE_EXIT_USAGE, "syntax-error", file ? file : "<sql>",
+				line, col, "%s", pe->message);
+}
+
+/* Tokens from the scanner; the caller frees with pg_query__scan_result__free_unpacked. */
+static PgQuery__ScanResult *scan(const char *text, const char *file, struct pgphase_error *err)
+{
+	PgQueryScanResult res = pg_query_scan(text);
+	PgQuery__ScanResult *tokens = NULL;
+
+	if (res.error) {
+		parse_error(err, file, text, res.error);
+		goto cleanup;
+	}
+	tokens = pg_query__scan_result__unpack(NULL, res.pbuf.len, (const uint8_t *)res.pbuf.data);
+	if (!tokens)
+		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s: cannot decode scanner output",
+				  file ? file : "<sql>");
+cleanup:
+	pg_query_free_scan_result(res);
+	return tokens;
+}
+
+static bool is_comment_token(PgQuery__Token t)
+{
+	return t == PG_QUERY__TOKEN__SQL_COMMENT || t == PG_QUERY__TOKEN__C_COMMENT;
+}
+
+int pgphase_sql_comments(const char *text, const char *file, struct pgphase_comment **out,
+			 size_t *n, struct pgphase_error *err)
+{
+	PgQuery__ScanResult *tokens = scan(text, file, err);
+	struct pgphase_comment *list = NULL;
+	size_t count = 0, cap = 0;
+
+	if (!tokens)
+		return -1;
+	for (size_t i = 0; i < tokens->n_tokens; i++) {
+		PgQuery__ScanToken *t = tokens->tokens[i];
+		struct pgphase_comment *c;
+		size_t p;
+
+		if (!is_comment_token(t->token))
+			continue;
+		GROW(list, cap, count + 1);
+		c = &list[count++];
+		c->offset = (size_t)t->start;
+		c->len = (size_t)(t->end - t->start);
+		c->line_comment = t->token == PG_QUERY__TOKEN__SQL_COMMENT;
+		text_position(text, c->offset, &c->line, &c->column);
+		for (p = c->offset; p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' ||
+					      text[p - 1] == '\r'); p--)
+			;
+		c->alone_on_line = p == 0 || text[p - 1] == '\n';
+		for (p = c->offset + c->len; text[p] == ' ' || text[p] == '\t' || text[p] == '\r'; p++)
+			;
+		c->alone_after = text[p] == '\0' || text[p] == '\n';
+	}
+	pg_query__scan_result__free_unpacked(tokens, NULL);
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+bool pgphase_node_transaction_control(const PgQuery__Node *node)
+{
+	return node && node->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT;
+}
+
+static bool defelem_list_has(PgQuery__Node **opts, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (opts[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM &&
+		    strcmp(opts[i]->def_elem->defname, name) == 0)
+			return true;
+	return false;
+}
+
+/* ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY */
+static bool alter_table_no_transaction(const PgQuery__AlterTableStmt *s)
+{
+	for (size_t i = 0; i < s->n_cmds; i++) {
+		const PgQuery__Node *c = s->cmds[i];
+
+		if (c->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+			continue;
+		if (c->alter_table_cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition &&
+		    c->alter_table_cmd->def &&
+		    c->alter_table_cmd->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD &&
+		    c->alter_table_cmd->def->partition_cmd->concurrent)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The statements PostgreSQL rejects with "cannot run inside a transaction block"
+ * (PreventInTransactionBlock callers in the server source).
+ */
+bool pgphase_node_no_transaction(const PgQuery__Node *node)
+{
+	if (!node)
+		return false;
+	switch (node->node_case) {
+	case PG_QUERY__NODE__NODE_INDEX_STMT:
+		return node->index_stmt->concurrent;
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		return node->drop_stmt->concurrent;
+	case PG_QUERY__NODE__NODE_REINDEX_STMT:
+		/* REINDEX ... CONCURRENTLY, and REINDEX SYSTEM/DATABASE (they commit per table) */
+		return defelem_list_has(node->reindex_stmt->params, node->reindex_stmt->n_params,
+					"concurrently") ||
+		       node->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM ||
+		       node->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE;
+	case PG_QUERY__NODE__NODE_VACUUM_STMT:
+		/* VACUUM, not ANALYZE */
+		return node->vacuum_stmt->is_vacuumcmd;
+	case PG_QUERY__NODE__NODE_CLUSTER_STMT:
+		/* CLUSTER without a table walks every table, one transaction each */
+		return node->cluster_stmt->relation == NULL;
+	case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
+	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
+	case PG_QUERY__NODE__NODE_DROPDB_STMT:
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_SPACE_STMT:
+	case PG_QUERY__NODE__NODE_DROP_TABLE_SPACE_STMT:
+		return true;
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_STMT:
+		/* ALTER DATABASE ... SET TABLESPACE moves files and cannot be rolled back */
+		return defelem_list_has(node->alter_database_stmt->options,
+					node->alter_database_stmt->n_options, "tablespace");
+	case PG_QUERY__NODE__NODE_CREATE_SUBSCRIPTION_STMT:
+		/* creates a replication slot unless create_slot = false; assume it does */
+		return true;
+	case PG_QUERY__NODE__NODE_DROP_SUBSCRIPTION_STMT:
+		return true;
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+		return alter_table_no_transaction(node->alter_table_stmt);
+	default:
+		return false;
+	}
+}
+
+static const struct {
+	PgQuery__Node__NodeCase node_case;
+	const char *kind;
+} kind_names[] = {
+	{ PG_QUERY__NODE__NODE_CREATE_STMT, "CREATE TABLE" },
+	{ PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT, "CREATE TABLE AS" },
+	{ PG_QUERY__NODE__NODE_INDEX_STMT, "CREATE INDEX" },
+	{ PG_QUERY__NODE__NODE_ALTER_TABLE_STMT, "ALTER TABLE" },
+	{ PG_QUERY__NODE__NODE_DROP_STMT, "DROP" },
+	{ PG_QUERY__NODE__NODE_RENAME_STMT, "RENAME" },
+	{ PG_QUERY__NODE__NODE_INSERT_STMT, "INSERT" },
+	{ PG_QUERY__NODE__NODE_UPDATE_STMT, "UPDATE" },
+	{ PG_QUERY__NODE__NODE_DELETE_STMT, "DELETE" },
+	{ PG_QUERY__NODE__NODE_SELECT_STMT, "SELECT" },
+	{ PG_QUERY__NODE__NODE_TRUNCATE_STMT, "TRUNCATE" },
+	{ PG_QUERY__NODE__NODE_VIEW_STMT, "CREATE VIEW" },
+	{ PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT, "CREATE FUNCTION" },
+	{ PG_QUERY__NODE__NODE_CREATE_TRIG_STMT, "CREATE TRIGGER" },
+	{ PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT, "CREATE SCHEMA" },
+	{ PG_QUERY__NODE__NODE_CREATE_SEQ_STMT, "CREATE SEQUENCE" },
+	{ PG_QUERY__NODE__NODE_CREATE_ENUM_STMT, "CREATE TYPE" },
+	{ PG_QUERY__NODE__NODE_ALTER_ENUM_STMT, "ALTER TYPE" },
+	{ PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT, "CREATE EXTENSION" },
+	{ PG_QUERY__NODE__NODE_TRANSACTION_STMT, "TRANSACTION CONTROL" },
+	{ PG_QUERY__NODE__NODE_VACUUM_STMT, "VACUUM" },
+	{ PG_QUERY__NODE__NODE_REINDEX_STMT, "REINDEX" },
+	{ PG_QUERY__NODE__NODE_CLUSTER_STMT, "CLUSTER" },
+	{ PG_QUERY__NODE__NODE_LOCK_STMT, "LOCK" },
+	{ PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT, "ALTER SYSTEM" },
+	{ PG_QUERY__NODE__NODE_CREATEDB_STMT, "CREATE DATABASE" },
+	{ PG_QUERY__NODE__NODE_DROPDB_STMT, "DROP DATABASE" },
+	{ PG_QUERY__NODE__NODE_COMMENT_STMT, "COMMENT" },
+	{ PG_QUERY__NODE__NODE_GRANT_STMT, "GRANT" },
+	{ PG_QUERY__NODE__NODE_VARIABLE_SET_STMT, "SET" },
+	{ PG_QUERY__NODE__NODE_DO_STMT, "DO" },
+	{ PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT, "REFRESH MATERIALIZED VIEW" },
+};
+
+const char *pgphase_node_kind(const PgQuery__Node *node)
+{
+	const ProtobufCFieldDescriptor *f;
+
+	if (!node)
+		return "EMPTY";
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (kind_names[i].node_case == node->node_case)
+			return kind_names[i].kind;
+	/* fall back to the protobuf field name, e.g. "alter_owner_stmt" */
+	f = protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor,
+						    (unsigned)node->node_case);
+	return f ? f->name : "UNKNOWN";
+}
+
+/* First byte at or after from that starts a non-comment token (the scanner decides). */
+static size_t first_token(const PgQuery__ScanResult *tokens, size_t *cursor, size_t from,
+			  size_t limit)
+{
+	while (*cursor < tokens->n_tokens) {
+		const PgQuery__ScanToken *t = tokens->tokens[*cursor];
+
+		if ((size_t)t->start >= limit)
+			break;
+		if ((size_t)t->start >= from && !is_comment_token(t->token))
+			return (size_t)t->start;
+		(*cursor)++;
+	}
+	return from;
+}
+
+static int unpack_tree(struct pgphase_sql *out, const char *text, const char *file,
+		       struct pgphase_error *err)
+{
+	PgQueryProtobufParseResult res = pg_query_parse_protobuf(text);
+	int rc = 0;
+
+	if (res.error) {
+		rc = parse_error(err, file, text, res.error);
+		goto cleanup;
+	}
+	out->tree = pg_query__parse_result__unpack(NULL, res.parse_tree.len,
+						   (const uint8_t *)res.parse_tree.data);
+	if (!out->tree)
+		rc = pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s: cannot decode parse tree",
+				       file ? file : "<sql>");
+cleanup:
+	pg_query_free_protobuf_parse_result(res);
+	return rc;
+}
+
+int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *file,
+		      struct pgphase_error *err)
+{
+	PgQuery__ScanResult *tokens = NULL;
+	size_t cursor = 0, textlen = strlen(text);
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (unpack_tree(out, text, file, err) < 0)
+		goto cleanup;
+	tokens = scan(text, file, err);
+	if (!tokens)
+		goto cleanup;
+	out->stmts = xcalloc(out->tree->n_stmts, sizeof(*out->stmts));
+	for (size_t i = 0; i < out->tree->n_stmts; i++) {
+		const PgQuery__RawStmt *raw = out->tree->stmts[i];
+		struct pgphase_stmt *s = &out->stmts[out->n];
+		size_t start = (size_t)raw->stmt_location;
+		/* stmt_len 0 means "to the end of the text" */
+		size_t end = raw->stmt_len ? start + (size_t)raw->stmt_len : textlen;
+		size_t first;
+		int col;
+
+		if (!raw->stmt)
+			continue;
+		first = first_token(tokens, &cursor, start, end);
+		s->offset = first;
+		s->len = end - first;
+		s->sql = xstrndup(text + first, s->len);
+		s->node = raw->stmt;
+		text_position(text, first, &s->line, &s->column);
+		text_position(text, end ? end - 1 : 0, &s->end_line, &col);
+		s->no_transaction = pgphase_node_no_transaction(raw->stmt);
+		s->transaction_control = pgphase_node_transaction_control(raw->stmt);
+		out->n++;
+	}
+	rc = 0;
+cleanup:
+	if (tokens)
+		pg_query__scan_result__free_unpacked(tokens, NULL);
+	if (rc < 0)
+		pgphase_sql_release(out);
+	return rc;
+}
+
+void pgphase_sql_release(struct pgphase_sql *sql)
+{
+	for (size_t i = 0; i < sql->n; i++)
+		free(sql->stmts[i].sql);
+	free(sql->stmts);
+	if (sql->tree)
+		pg_query__parse_result__free_unpacked(sql->tree, NULL);
+	memset(sql, 0, sizeof(*sql));
+}
+
+char *pgphase_node_deparse(const PgQuery__Node *node, struct pgphase_error *err)
+{
+	PgQuery__ParseResult result = PG_QUERY__PARSE_RESULT__INIT;
+	PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
+	PgQuery__RawStmt *stmts[1] = { &raw };
+	PgQueryProtobuf buf;
+	PgQueryDeparseResult dr;
+	char *out = NULL;
+
+	raw.stmt = (PgQuery__Node *)node;
+	result.version = PG_VERSION_NUM;
+	result.n_stmts = 1;
+	result.stmts = stmts;
+	buf.len = pg_query__parse_result__get_packed_size(&result);
+	buf.data = xmalloc(buf.len);
+	pg_query__parse_result__pack(&result, (uint8_t *)buf.data);
+	dr = pg_query_deparse_protobuf(buf);
+	if (dr.error)
+		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot deparse statement: %s",
+				  dr.error->message);
+	else
+		out = xstrdup(dr.query);
+	pg_query_free_deparse_result(dr);
+	free(buf.data);
+	return out;
+}

@@ -1,0 +1,218 @@
+/*
+ * Private helpers shared by the library: checked allocation, a string buffer, file reading,
+ * clocks, and byte offset → line/column conversion.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static void oom(void)
+{
+	fputs("pgphase: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void grow_array(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+
+	if (need <= *cap)
+		return;
+	ncap = *cap ? *cap * 2 : 8;
+	while (ncap < need)
+		ncap *= 2;
+	*arr = xrealloc(*arr, ncap * elem);
+	memset((char *)*arr + *cap * elem, 0, (ncap - *cap) * elem);
+	*cap = ncap;
+}
+
+void strbuf_add(struct strbuf *sb, const char *s, size_t n)
+{
+	GROW(sb->buf, sb->cap, sb->len + n + 1);
+	memcpy(sb->buf + sb->len, s, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void strbuf_adds(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, s, strlen(s));
+}
+
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	strbuf_adds(sb, p);
+	free(p);
+}
+
+char *strbuf_detach(struct strbuf *sb)
+{
+	char *p = sb->buf ? sb->buf : xstrdup("");
+
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+	return p;
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+	free(sb->buf);
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+}
+
+int read_file(const char *path, char **out, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			if (r == 0)
+				errno = EIO;
+			goto fail;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	close(fd);
+	*out = buf;
+	if (len)
+		*len = got;
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *quote_ident_always(const char *ident)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_add(&sb, "\"", 1);
+	for (const char *p = ident; *p; p++) {
+		if (*p == '"')
+			strbuf_add(&sb, "\"", 1);
+		strbuf_add(&sb, p, 1);
+	}
+	strbuf_add(&sb, "\"", 1);
+	return strbuf_detach(&sb);
+}
+
+void text_position(const char *text, size_t off, int *line, int *column)
+{
+	int l = 1, c = 1;
+
+	for (size_t i = 0; i < off && text[i]; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (ch == '\n') {
+			l++;
+			c = 1;
+		} else if ((ch & 0xC0) != 0x80) {
+			c++; /* count characters, not UTF-8 continuation bytes */
+		}
+	}
+	*line = l;
+	*column = c;
+}

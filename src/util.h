@@ -1,0 +1,50 @@
+/*
+ * Small private helpers: allocation that aborts on out-of-memory (a migration tool that
+ * half-runs because malloc failed is worse than one that stops), a growable string buffer,
+ * file reading, and monotonic clocks.  Not part of the public API.
+ */
+#ifndef PGPHASE_UTIL_H
+#define PGPHASE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* Grow *arr (element size elem) so that it holds at least need elements. */
+void grow_array(void **arr, size_t *cap, size_t need, size_t elem);
+#define GROW(arr, cap, need) grow_array((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+struct strbuf {
+	char *buf; /* always NUL-terminated once anything was added */
+	size_t len, cap;
+};
+#define STRBUF_INIT { NULL, 0, 0 }
+void strbuf_add(struct strbuf *sb, const char *s, size_t n);
+void strbuf_adds(struct strbuf *sb, const char *s);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the buffer (owned by the caller; never NULL) and resets sb. */
+char *strbuf_detach(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
+
+/* Read a whole file; *out is NUL-terminated and owned by the caller.  0 / -1 (errno set). */
+int read_file(const char *path, char **out, size_t *len);
+
+/* Monotonic clock in microseconds. */
+int64_t now_us(void);
+
+/* Always-quoted SQL identifier: "a""b".  Used where no connection exists yet (templates). */
+char *quote_ident_always(const char *ident);
+
+/* 1-based line and column (in characters) of byte offset off in text. */
+void text_position(const char *text, size_t off, int *line, int *column);
+
+#endif
