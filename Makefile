@@ -48,7 +48,8 @@ deps:
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
@@ -72,7 +73,8 @@ $(BUILD)/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h $(HEADERS) tests
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
 
 $(TESTBIN): $(TEST_OBJ) $(LIB_A)
 	$(CC) -o $@ $(TEST_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS) $(CHECK_LIBS)

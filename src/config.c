@@ -446,7 +446,7 @@ char *pgphase_conninfo_display(const char *conninfo)
 
 char *pgphase_mask_secret(const char *text, const char *secret)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
 	const char *p = text, *hit;
 	size_t sl;
 
@@ -454,10 +454,10 @@ char *pgphase_mask_secret(const char *text, const char *secret)
 		return xstrdup(text);
 	sl = strlen(secret);
 	while ((hit = strstr(p, secret))) {
-		strbuf_add(&sb, p, (size_t)(hit - p));
-		strbuf_adds(&sb, "*****");
+		sbuf_add(&sb, p, (size_t)(hit - p));
+		sbuf_adds(&sb, "*****");
 		p = hit + sl;
 	}
-	strbuf_adds(&sb, p);
-	return strbuf_detach(&sb);
+	sbuf_adds(&sb, p);
+	return sbuf_detach(&sb);
 }

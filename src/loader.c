@@ -322,7 +322,7 @@ static char *join_path(const char *dir, const char *base)
 /* Attach a .up.sql/.down.sql part or a single file to the set; duplicates go to problems. */
 static void add_named(struct pgphase_migration_set *set, const char *path, int64_t version,
 		      char *vtext, char *name, enum pgphase_name_style style, int part,
-		      struct strbuf *problems, size_t *nproblems)
+		      struct sbuf *problems, size_t *nproblems)
 {
 	struct pgphase_migration *m = NULL;
 
@@ -340,7 +340,7 @@ static void add_named(struct pgphase_migration_set *set, const char *path, int64
 			else
 				m->file = xstrdup(path);
 		} else {
-			strbuf_addf(problems, "\n  %s: duplicate version %s (also %s)", path, vtext,
+			sbuf_addf(problems, "\n  %s: duplicate version %s (also %s)", path, vtext,
 				    m->file ? m->file : m->down_file);
 			(*nproblems)++;
 		}
@@ -365,7 +365,7 @@ int pgphase_migration_set_load(struct pgphase_migration_set *set, const char *di
 			       const struct pgphase_template_vars *vars,
 			       struct pgphase_error *err)
 {
-	struct strbuf problems = STRBUF_INIT;
+	struct sbuf problems = SBUF_INIT;
 	size_t n = 0, nproblems = 0;
 	char **names;
 	char *first = NULL;
@@ -385,7 +385,7 @@ int pgphase_migration_set_load(struct pgphase_migration_set *set, const char *di
 		int r = pgphase_parse_file_name(names[i], &version, &vtext, &name, &style, &part, &why);
 
 		if (r < 0) {
-			strbuf_addf(&problems, "\n  %s: %s", path, why);
+			sbuf_addf(&problems, "\n  %s: %s", path, why);
 			if (!first)
 				first = xasprintf("%s:1: malformed migration file name: %s", path, why);
 			nproblems++;
@@ -402,7 +402,7 @@ int pgphase_migration_set_load(struct pgphase_migration_set *set, const char *di
 	}
 	for (size_t i = 0; i < set->n; i++)
 		if (!set->items[i].file) {
-			strbuf_addf(&problems, "\n  %s: down file without a matching .up.sql",
+			sbuf_addf(&problems, "\n  %s: down file without a matching .up.sql",
 				    set->items[i].down_file);
 			if (!first)
 				first = xasprintf("%s:1: down file without a matching .up.sql",
@@ -429,7 +429,7 @@ cleanup:
 		free(names[i]);
 	free(names);
 	free(first);
-	strbuf_release(&problems);
+	sbuf_release(&problems);
 	if (rc < 0)
 		pgphase_migration_set_release(set);
 	return rc;

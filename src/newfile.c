@@ -32,7 +32,7 @@ static const char TEMPLATE_PAIR_DOWN[] = "-- Migration: %s (down)\n-- Created: %
 /* lower-case, spaces and dashes to '_', nothing else but [a-z0-9_] */
 static int clean_name(const char *name, char **out, struct pgphase_error *err)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
 
 	for (const char *p = name; *p; p++) {
 		char c = (char)tolower((unsigned char)*p);
@@ -40,16 +40,16 @@ static int clean_name(const char *name, char **out, struct pgphase_error *err)
 		if (c == ' ' || c == '-')
 			c = '_';
 		if (!isalnum((unsigned char)c) && c != '_') {
-			strbuf_release(&sb);
+			sbuf_release(&sb);
 			return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
 						 "migration name \"%s\" may hold only letters, digits, "
 						 "spaces, '-' and '_'", name);
 		}
-		strbuf_add(&sb, &c, 1);
+		sbuf_add(&sb, &c, 1);
 	}
 	if (sb.len == 0)
 		return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "migration name must not be empty");
-	*out = strbuf_detach(&sb);
+	*out = sbuf_detach(&sb);
 	return 0;
 }
 

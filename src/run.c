@@ -15,7 +15,7 @@
 int pgphase_check_checksums(const struct pgphase_migration_set *set,
 			    const struct pgphase_state *state, struct pgphase_error *err)
 {
-	struct strbuf list = STRBUF_INIT;
+	struct sbuf list = SBUF_INIT;
 	char *first = NULL;
 	size_t bad = 0;
 
@@ -24,13 +24,20 @@ int pgphase_check_checksums(const struct pgphase_migration_set *set,
 		const struct pgphase_migration *m = pgphase_migration_find(set, row->version);
 
 		if (!m) {
-			strbuf_addf(&list, "\n  %s: applied (%s) but the file is missing", row->file,
+			sbuf_addf(&list, "\n  %s: applied (%s) but the file is missing", row->file,
 				    pgphase_mstate_name(row->state));
 			if (!first)
 				first = xasprintf("%s: applied migration file is missing", row->file);
 			bad++;
+		} else if (strcmp(m->checksum, row->checksum) != 0 &&
+			   row->state != PGPHASE_STATE_COMPLETE && row->current_phase != PGPHASE_PHASE_NONE &&
+			   row->last_error) {
+			/* an unfinished migration stopped by a failure may be fixed in place: the
+			 * steps already done are not run again, the rerun resumes at the failed one */
+			pgphase_warn("%s changed while unfinished; resuming at step %d of %s", m->file,
+				     row->next_step + 1, pgphase_phase_name(row->current_phase));
 		} else if (strcmp(m->checksum, row->checksum) != 0) {
-			strbuf_addf(&list, "\n  %s: changed after it was applied (recorded sha256 %.12s…, "
+			sbuf_addf(&list, "\n  %s: changed after it was applied (recorded sha256 %.12s…, "
 					   "file %.12s…)", m->file, row->checksum, m->checksum);
 			if (!first)
 				first = xasprintf("%s:1: migration changed after it was applied", m->file);
@@ -45,7 +52,7 @@ int pgphase_check_checksums(const struct pgphase_migration_set *set,
 		pgphase_error_hint(err, "restore the applied file; put new changes in a new migration");
 	}
 	free(first);
-	strbuf_release(&list);
+	sbuf_release(&list);
 	return bad ? -1 : 0;
 }
 

@@ -26,7 +26,7 @@ int template_expand(const char *text, const char *file, const struct pgphase_tem
 		    char **out, struct pgphase_error *err)
 {
 	const char *schema = vars && vars->schema ? vars->schema : "public";
-	struct strbuf sb = STRBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
 	const char *p = text, *open;
 
 	while ((open = strstr(p, "{{"))) {
@@ -43,14 +43,14 @@ int template_expand(const char *text, const char *file, const struct pgphase_tem
 			q++;
 		if (name_end == name || strncmp(q, "}}", 2) != 0) {
 			/* not template-shaped (e.g. the array literal '{{1,2},{3,4}}'): leave it */
-			strbuf_add(&sb, p, (size_t)(open + 2 - p));
+			sbuf_add(&sb, p, (size_t)(open + 2 - p));
 			p = open + 2;
 			continue;
 		}
-		strbuf_add(&sb, p, (size_t)(open - p));
+		sbuf_add(&sb, p, (size_t)(open - p));
 		if ((size_t)(name_end - name) == 6 && strncmp(name, "schema", 6) == 0) {
 			quoted = quote_ident_always(schema);
-			strbuf_adds(&sb, quoted);
+			sbuf_adds(&sb, quoted);
 			free(quoted);
 		} else if (name_end - name > 7 && strncmp(name, "tables.", 7) == 0 &&
 			   !memchr(name + 7, '.', (size_t)(name_end - name - 7))) {
@@ -58,7 +58,7 @@ int template_expand(const char *text, const char *file, const struct pgphase_tem
 			char *qt = quote_ident_always(table);
 
 			quoted = quote_ident_always(schema);
-			strbuf_addf(&sb, "%s.%s", quoted, qt);
+			sbuf_addf(&sb, "%s.%s", quoted, qt);
 			free(quoted);
 			free(qt);
 			free(table);
@@ -66,7 +66,7 @@ int template_expand(const char *text, const char *file, const struct pgphase_tem
 			int line, col;
 
 			text_position(text, (size_t)(open - text), &line, &col);
-			strbuf_release(&sb);
+			sbuf_release(&sb);
 			pgphase_error_at(err, ERR_INPUT, "unknown-template", file, line, col,
 					 "unknown template \"{{%.*s}}\"", (int)(name_end - name), name);
 			pgphase_error_hint(err, "templates are {{schema}} and {{tables.NAME}}");
@@ -74,8 +74,8 @@ int template_expand(const char *text, const char *file, const struct pgphase_tem
 		}
 		p = q + 2;
 	}
-	strbuf_adds(&sb, p);
-	*out = strbuf_detach(&sb);
+	sbuf_adds(&sb, p);
+	*out = sbuf_detach(&sb);
 	return 0;
 }
 
@@ -278,8 +278,8 @@ static int give_markers(struct found *f, struct pgphase_section *s, size_t from,
 			return pgphase_error_at(err, ERR_INPUT, "section-marker", s->file, mk->line,
 						mk->column, "phase marker \"-- %s\" in the DOWN section",
 						pgphase_phase_name(mk->phase));
-		GROW(s->markers, s->n_markers, s->n_markers + 1);
-		s->markers[s->n_markers - 1] = *mk;
+		s->markers = xrealloc(s->markers, (s->n_markers + 1) * sizeof(*s->markers));
+		s->markers[s->n_markers++] = *mk;
 		memset(mk, 0, sizeof(*mk));
 		mk->kind = (enum pgphase_marker_kind)-1; /* moved */
 	}

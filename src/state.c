@@ -72,16 +72,16 @@ static const char *const *const SQL_UPGRADES[] = { NULL };
 
 char *state_sql(struct pgphase_session *s, const char *tmpl)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
 	const char *p = tmpl, *at;
 
 	while ((at = strstr(p, "@S@"))) {
-		strbuf_add(&sb, p, (size_t)(at - p));
-		strbuf_adds(&sb, s->schema_q);
+		sbuf_add(&sb, p, (size_t)(at - p));
+		sbuf_adds(&sb, s->schema_q);
 		p = at + 3;
 	}
-	strbuf_adds(&sb, p);
-	return strbuf_detach(&sb);
+	sbuf_adds(&sb, p);
+	return sbuf_detach(&sb);
 }
 
 /* Current state schema version, 0 when absent. */

@@ -93,7 +93,7 @@ void grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 	*cap = ncap;
 }
 
-void strbuf_add(struct strbuf *sb, const char *s, size_t n)
+void sbuf_add(struct sbuf *sb, const char *s, size_t n)
 {
 	GROW(sb->buf, sb->cap, sb->len + n + 1);
 	memcpy(sb->buf + sb->len, s, n);
@@ -101,12 +101,12 @@ void strbuf_add(struct strbuf *sb, const char *s, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-void strbuf_adds(struct strbuf *sb, const char *s)
+void sbuf_adds(struct sbuf *sb, const char *s)
 {
-	strbuf_add(sb, s, strlen(s));
+	sbuf_add(sb, s, strlen(s));
 }
 
-void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
@@ -114,11 +114,11 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	va_start(ap, fmt);
 	p = xvasprintf(fmt, ap);
 	va_end(ap);
-	strbuf_adds(sb, p);
+	sbuf_adds(sb, p);
 	free(p);
 }
 
-char *strbuf_detach(struct strbuf *sb)
+char *sbuf_detach(struct sbuf *sb)
 {
 	char *p = sb->buf ? sb->buf : xstrdup("");
 
@@ -127,7 +127,7 @@ char *strbuf_detach(struct strbuf *sb)
 	return p;
 }
 
-void strbuf_release(struct strbuf *sb)
+void sbuf_release(struct sbuf *sb)
 {
 	free(sb->buf);
 	sb->buf = NULL;
@@ -187,16 +187,16 @@ int64_t now_us(void)
 
 char *quote_ident_always(const char *ident)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
 
-	strbuf_add(&sb, "\"", 1);
+	sbuf_add(&sb, "\"", 1);
 	for (const char *p = ident; *p; p++) {
 		if (*p == '"')
-			strbuf_add(&sb, "\"", 1);
-		strbuf_add(&sb, p, 1);
+			sbuf_add(&sb, "\"", 1);
+		sbuf_add(&sb, p, 1);
 	}
-	strbuf_add(&sb, "\"", 1);
-	return strbuf_detach(&sb);
+	sbuf_add(&sb, "\"", 1);
+	return sbuf_detach(&sb);
 }
 
 void text_position(const char *text, size_t off, int *line, int *column)

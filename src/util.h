@@ -23,17 +23,17 @@ char *xvasprintf(const char *fmt, va_list ap);
 void grow_array(void **arr, size_t *cap, size_t need, size_t elem);
 #define GROW(arr, cap, need) grow_array((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
-struct strbuf {
+struct sbuf {
 	char *buf; /* always NUL-terminated once anything was added */
 	size_t len, cap;
 };
-#define STRBUF_INIT { NULL, 0, 0 }
-void strbuf_add(struct strbuf *sb, const char *s, size_t n);
-void strbuf_adds(struct strbuf *sb, const char *s);
-void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define SBUF_INIT { NULL, 0, 0 }
+void sbuf_add(struct sbuf *sb, const char *s, size_t n);
+void sbuf_adds(struct sbuf *sb, const char *s);
+void sbuf_addf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Returns the buffer (owned by the caller; never NULL) and resets sb. */
-char *strbuf_detach(struct strbuf *sb);
-void strbuf_release(struct strbuf *sb);
+char *sbuf_detach(struct sbuf *sb);
+void sbuf_release(struct sbuf *sb);
 
 /* Read a whole file; *out is NUL-terminated and owned by the caller.  0 / -1 (errno set). */
 int read_file(const char *path, char **out, size_t *len);

@@ -1,0 +1,168 @@
+/*
+ * Configuration: libconfig file with strict keys and types (line numbers in errors),
+ * durations, environment precedence, password masking.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "pgphase/config.h"
+
+static char *write_cfg(const char *content)
+{
+	char *dir = th_tmpdir(), *path;
+
+	th_write(dir, "pgphase.cfg", content);
+	if (asprintf(&path, "%s/pgphase.cfg", dir) < 0)
+		abort();
+	free(dir);
+	return path;
+}
+
+START_TEST(full_config_reads)
+{
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_config cfg;
+	char *path = write_cfg(
+		"database = \"postgresql://app@localhost/app\";\n"
+		"migrations = \"db/migrations\";\n"
+		"module = \"billing\";\n"
+		"state_schema = \"pgphase_state\";\n"
+		"lock_timeout = \"250ms\";\n"
+		"lock_retry_budget = \"5min\";\n"
+		"statement_timeout = 0;\n"
+		"backfill = { batch_size = 500; sleep = \"10ms\"; max_rows_per_second = 1000;\n"
+		"             target_batch_time = \"200ms\"; max_replica_lag = \"2s\"; workers = 4; };\n"
+		"webhooks = ( { url = \"https://hooks.example.com/x\"; secret_env = \"S\";\n"
+		"               events = [ \"phase.completed\" ]; format = \"slack\";\n"
+		"               timeout = \"3s\"; max_attempts = 3; } );\n"
+		"lint = { pg_version = 13; disable = [ \"prefer-text\" ]; error = [ ]; warning = [ ]; };\n");
+
+	pgphase_config_init(&cfg);
+	ck_assert_msg(pgphase_config_load(&cfg, path, true, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(cfg.database, "postgresql://app@localhost/app");
+	ck_assert_str_eq(cfg.migrations, "db/migrations");
+	ck_assert_str_eq(cfg.module, "billing");
+	ck_assert_str_eq(cfg.state_schema, "pgphase_state");
+	ck_assert_int_eq(cfg.lock_timeout_ms, 250);
+	ck_assert_int_eq(cfg.lock_retry_budget_ms, 300000);
+	ck_assert_int_eq(cfg.backfill.batch_size, 500);
+	ck_assert_int_eq(cfg.backfill.sleep_ms, 10);
+	ck_assert_int_eq(cfg.backfill.max_replica_lag_ms, 2000);
+	ck_assert_int_eq(cfg.backfill.workers, 4);
+	ck_assert_uint_eq(cfg.n_webhooks, 1);
+	ck_assert_str_eq(cfg.webhooks[0].format, "slack");
+	ck_assert_int_eq(cfg.webhooks[0].timeout_ms, 3000);
+	ck_assert_str_eq(cfg.webhooks[0].events[0], "phase.completed");
+	ck_assert_int_eq(cfg.lint.pg_version, 13);
+	ck_assert_str_eq(cfg.lint.disable[0], "prefer-text");
+	pgphase_config_release(&cfg);
+	free(path);
+}
+END_TEST
+
+static void expect_error(const char *content, int line, const char *needle)
+{
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_config cfg;
+	char *path = write_cfg(content);
+
+	pgphase_config_init(&cfg);
+	ck_assert_msg(pgphase_config_load(&cfg, path, true, &err) == -1, "accepted:\n%s", content);
+	ck_assert_int_eq(err.code, PGPHASE_EXIT_USAGE);
+	ck_assert_msg(err.line == line, "line %d, expected %d: %s", err.line, line, err.message);
+	th_assert_contains(err.message, needle);
+	th_assert_contains(err.message, "pgphase.cfg:");
+	pgphase_config_release(&cfg);
+	pgphase_error_release(&err);
+	free(path);
+}
+
+START_TEST(strict_keys_and_types)
+{
+	expect_error("module = \"a\";\nmodul = \"b\";\n", 2, "unknown config key \"modul\"");
+	expect_error("backfill = {\n  batch_size = 10;\n  bogus = 1; };\n", 3, "in backfill");
+	expect_error("lock_timeout = \"fast\";\n", 1, "not a valid duration");
+	expect_error("migrations = 12;\n", 1, "must be a string");
+	expect_error("backfill = { workers = 0; };\n", 1, "must be positive");
+	expect_error("module = \"a\";\nstate_schema = ;\n", 2, "malformed config");
+	expect_error("webhooks = ( { secret = \"x\"; } );\n", 1, "needs a \"url\"");
+	expect_error("webhooks = ( { url = \"https://x\"; format = \"xml\"; } );\n", 1, "\"json\" or \"slack\"");
+	expect_error("lint = { pg_version = 99; };\n", 1, "major version");
+}
+END_TEST
+
+START_TEST(missing_optional_file_is_fine)
+{
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_config cfg;
+
+	pgphase_config_init(&cfg);
+	ck_assert_int_eq(pgphase_config_load(&cfg, "/nonexistent/pgphase.cfg", false, &err), 0);
+	ck_assert_int_eq(pgphase_config_load(&cfg, "/nonexistent/pgphase.cfg", true, &err), -1);
+	pgphase_config_release(&cfg);
+	pgphase_error_release(&err);
+}
+END_TEST
+
+START_TEST(durations)
+{
+	long ms = -1;
+
+	ck_assert_int_eq(pgphase_parse_duration("1s", &ms), 0);
+	ck_assert_int_eq(ms, 1000);
+	ck_assert_int_eq(pgphase_parse_duration("1.5min", &ms), 0);
+	ck_assert_int_eq(ms, 90000);
+	ck_assert_int_eq(pgphase_parse_duration("250", &ms), 0);
+	ck_assert_int_eq(ms, 250);
+	ck_assert_int_eq(pgphase_parse_duration("2 h", &ms), 0);
+	ck_assert_int_eq(ms, 7200000);
+	ck_assert_int_eq(pgphase_parse_duration("5 parsecs", &ms), -1);
+	ck_assert_int_eq(pgphase_parse_duration("-1s", &ms), -1);
+	ck_assert_int_eq(pgphase_parse_duration("", &ms), -1);
+}
+END_TEST
+
+START_TEST(masking)
+{
+	char *d = pgphase_conninfo_display("postgresql://app:s3cret@db1:5433/prod?sslmode=require");
+
+	ck_assert_str_eq(d, "postgresql://app@db1:5433/prod");
+	free(d);
+	d = pgphase_conninfo_display("host=db2 user=u password=hunter2 dbname=x");
+	ck_assert_str_eq(d, "postgresql://u@db2/x");
+	free(d);
+	d = pgphase_mask_secret("failed for password hunter2 and hunter2", "hunter2");
+	ck_assert_str_eq(d, "failed for password ***** and *****");
+	free(d);
+}
+END_TEST
+
+START_TEST(env_overrides_file)
+{
+	struct pgphase_config cfg;
+
+	pgphase_config_init(&cfg);
+	pgphase_config_set(&cfg.database, "dbname=fromfile");
+	setenv("DATABASE_URL", "dbname=fromenv", 1);
+	pgphase_config_apply_env(&cfg);
+	ck_assert_str_eq(cfg.database, "dbname=fromenv");
+	unsetenv("DATABASE_URL");
+	pgphase_config_release(&cfg);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = th_pure_tcase("config");
+
+	tcase_add_test(tc, full_config_reads);
+	tcase_add_test(tc, strict_keys_and_types);
+	tcase_add_test(tc, missing_optional_file_is_fine);
+	tcase_add_test(tc, durations);
+	tcase_add_test(tc, masking);
+	tcase_add_test(tc, env_overrides_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
