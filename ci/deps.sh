@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libpq-dev libpg-query-dev libprotobuf-c-dev \
 libconfig-dev libcurl4-openssl-dev libjansson-dev libssl-dev check \
-postgresql-15 postgresql-client-15 python3 procps"
+postgresql-15 postgresql-client-15 python3 procps bc"
 
 missing=""
 for p in $PKGS; do

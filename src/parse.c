@@ -71,6 +71,7 @@ int pgphase_sql_comments(const char *text, const char *file, struct pgphase_comm
 {
 	PgQuery__ScanResult *tokens = scan(text, file, err);
 	struct pgphase_comment *list = NULL;
+	struct text_cursor tc = TEXT_CURSOR_INIT;
 	size_t count = 0, cap = 0;
 
 	if (!tokens)
@@ -87,7 +88,7 @@ int pgphase_sql_comments(const char *text, const char *file, struct pgphase_comm
 		c->offset = (size_t)t->start;
 		c->len = (size_t)(t->end - t->start);
 		c->line_comment = t->token == PG_QUERY__TOKEN__SQL_COMMENT;
-		text_position(text, c->offset, &c->line, &c->column);
+		text_cursor_to(text, &tc, c->offset, &c->line, &c->column);
 		for (p = c->offset; p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' ||
 					      text[p - 1] == '\r'); p--)
 			;
@@ -273,6 +274,7 @@ int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *fil
 		      struct pgphase_error *err)
 {
 	PgQuery__ScanResult *tokens = NULL;
+	struct text_cursor tc = TEXT_CURSOR_INIT;
 	size_t cursor = 0, textlen = strlen(text);
 	int rc = -1;
 
@@ -299,8 +301,8 @@ int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *fil
 		s->len = end - first;
 		s->sql = xstrndup(text + first, s->len);
 		s->node = raw->stmt;
-		text_position(text, first, &s->line, &s->column);
-		text_position(text, end ? end - 1 : 0, &s->end_line, &col);
+		text_cursor_to(text, &tc, first, &s->line, &s->column);
+		text_cursor_to(text, &tc, end ? end - 1 : 0, &s->end_line, &col);
 		s->no_transaction = pgphase_node_no_transaction(raw->stmt);
 		s->transaction_control = pgphase_node_transaction_control(raw->stmt);
 		out->n++;

@@ -216,3 +216,24 @@ void text_position(const char *text, size_t off, int *line, int *column)
 	*line = l;
 	*column = c;
 }
+
+void text_cursor_to(const char *text, struct text_cursor *c, size_t off, int *line, int *column)
+{
+	if (off < c->off) {
+		/* moving backwards: start over (rare) */
+		c->off = 0;
+		c->line = c->column = 1;
+	}
+	for (; c->off < off && text[c->off]; c->off++) {
+		unsigned char ch = (unsigned char)text[c->off];
+
+		if (ch == '\n') {
+			c->line++;
+			c->column = 1;
+		} else if ((ch & 0xC0) != 0x80) {
+			c->column++;
+		}
+	}
+	*line = c->line;
+	*column = c->column;
+}

@@ -47,4 +47,12 @@ char *quote_ident_always(const char *ident);
 /* 1-based line and column (in characters) of byte offset off in text. */
 void text_position(const char *text, size_t off, int *line, int *column);
 
+/* Incremental text_position for increasing offsets (linear over a whole file). */
+struct text_cursor {
+	size_t off;
+	int line, column;
+};
+#define TEXT_CURSOR_INIT { 0, 1, 1 }
+void text_cursor_to(const char *text, struct text_cursor *c, size_t off, int *line, int *column);
+
 #endif
