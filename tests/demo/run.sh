@@ -35,7 +35,7 @@ step pgphase status;                     "$bin" status
 step pgphase rollback --steps 2;         "$bin" rollback --steps 2
 step pgphase migrate;                    "$bin" migrate
 step pgphase history --limit 12;         "$bin" history --limit 12
-step "psql -c '\\d orders'";             psql -X -q -c '\d orders'
+step "psql -d demo -c '\\d orders'";     psql -X -q -d demo -c '\d orders'
 if command -v demo_webhook_report >/dev/null 2>&1; then
 	demo_webhook_report
 fi
