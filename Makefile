@@ -83,6 +83,7 @@ $(TESTBIN): $(TEST_OBJ) $(LIB_A)
 check: deps
 	$(MAKE) all $(TESTBIN)
 	tests/run.sh $(TESTBIN)
+	sh tests/install_test.sh
 
 # Pure suites only: no server needed.
 check-pure: all $(TESTBIN)
