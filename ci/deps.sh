@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential pkg-config libpq-dev libpg-query-dev libprotobuf-c-dev \
 libconfig-dev libcurl4-openssl-dev libjansson-dev libssl-dev check \
-postgresql-15 postgresql-client-15 python3 procps bc"
+postgresql-15 postgresql-client-15 python3 procps bc \
+clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PKGS; do

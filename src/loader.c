@@ -374,8 +374,10 @@ int pgphase_migration_set_load(struct pgphase_migration_set *set, const char *di
 	memset(set, 0, sizeof(*set));
 	set->dir = xstrdup(dir);
 	names = list_dir(dir, &n, err);
-	if (!names && err && err->code)
+	if (!names && err && err->code) {
+		pgphase_migration_set_release(set);
 		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char *path = join_path(dir, names[i]), *vtext = NULL, *name = NULL;
 		const char *why = NULL;
