@@ -41,7 +41,7 @@ LIB_A    := $(BUILD)/libpgphase.a
 LIB_SO   := $(BUILD)/libpgphase.so
 TESTBIN  := $(BUILD)/check_pgphase
 
-.PHONY: all deps check check-pure demo bench install clean asan-check
+.PHONY: all deps check check-pure demo bench install clean asan-check fuzz fuzz-build
 all: $(BIN) $(LIB_SO)
 
 deps:
@@ -103,6 +103,23 @@ asan-check:
 	        LDFLAGS="-fsanitize=address,undefined" all build-asan/check_pgphase
 	SANITIZE=1 tests/run.sh build-asan/check_pgphase
 
+# libFuzzer harnesses (clang): tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/corpus/<name>/.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libpgphase.a
+	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+	      build-fuzz/libpgphase.a $(LDLIBS)
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" build-fuzz/libpgphase.a
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" $(FUZZ_BIN)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh build-fuzz
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/pgphase \
 	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -114,4 +131,4 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pgphase.pc
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -377,27 +377,26 @@ static int read_root(struct reader *r, const config_setting_t *root, struct pgph
 
 #undef KEY
 
-int pgphase_config_load(struct pgphase_config *cfg, const char *path, bool required,
-			struct pgphase_error *err)
+/* Report a libconfig read error; path names the source. */
+static int read_error(config_t *lc, const char *path, struct pgphase_error *err)
+{
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+		return pgphase_error_set(err, ERR_CFG, "cannot read config file \"%s\"", path);
+	return pgphase_error_at(err, ERR_CFG, "config", path, config_error_line(lc), 0,
+				"malformed config: %s", config_error_text(lc));
+}
+
+/* Read from a file (text NULL) or from memory, then check every setting strictly. */
+static int load_from(struct pgphase_config *cfg, const char *path, const char *text,
+		     struct pgphase_error *err)
 {
 	struct reader r = { path, err };
-	struct stat st;
 	config_t lc;
 	int rc = -1;
 
-	if (stat(path, &st) < 0) {
-		if (!required && errno == ENOENT)
-			return 0;
-		return pgphase_error_set(err, ERR_CFG, "cannot read config file \"%s\": %s", path,
-					 strerror(errno));
-	}
 	config_init(&lc);
-	if (!config_read_file(&lc, path)) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			pgphase_error_set(err, ERR_CFG, "cannot read config file \"%s\"", path);
-		else
-			pgphase_error_at(err, ERR_CFG, "config", path, config_error_line(&lc), 0,
-					 "malformed config: %s", config_error_text(&lc));
+	if (!(text ? config_read_string(&lc, text) : config_read_file(&lc, path))) {
+		read_error(&lc, path, err);
 		goto cleanup;
 	}
 	if (read_root(&r, config_root_setting(&lc), cfg) < 0)
@@ -407,6 +406,26 @@ int pgphase_config_load(struct pgphase_config *cfg, const char *path, bool requi
 cleanup:
 	config_destroy(&lc);
 	return rc;
+}
+
+int pgphase_config_load(struct pgphase_config *cfg, const char *path, bool required,
+			struct pgphase_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (!required && errno == ENOENT)
+			return 0;
+		return pgphase_error_set(err, ERR_CFG, "cannot read config file \"%s\": %s", path,
+					 strerror(errno));
+	}
+	return load_from(cfg, path, NULL, err);
+}
+
+int pgphase_config_load_string(struct pgphase_config *cfg, const char *name, const char *text,
+			       struct pgphase_error *err)
+{
+	return load_from(cfg, name, text, err);
 }
 
 void pgphase_config_apply_env(struct pgphase_config *cfg)

@@ -246,9 +246,8 @@ cleanup:
 	return rc;
 }
 
-int pgphase_migration_load_file(struct pgphase_migration *m, const char *path,
-				const struct pgphase_template_vars *vars,
-				struct pgphase_error *err)
+/* Name a loose file: a migration name gives its version; anything else is version 0. */
+static int name_loose(struct pgphase_migration *m, const char *path, struct pgphase_error *err)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	const char *why = NULL;
@@ -261,11 +260,45 @@ int pgphase_migration_load_file(struct pgphase_migration *m, const char *path,
 		return pgphase_error_at(err, PGPHASE_EXIT_USAGE, "bad-file-name", path, 1, 0,
 					"malformed migration file name: %s", why);
 	if (r == 0) {
-		/* linting a loose file: accept any name, version 0 */
 		m->version_text = xstrdup("0");
 		m->name = xstrdup(base);
 	}
 	m->file = xstrdup(path);
+	return 0;
+}
+
+int pgphase_migration_load_text(struct pgphase_migration *m, const char *path, const char *text,
+				size_t len, const struct pgphase_template_vars *vars,
+				struct pgphase_error *err)
+{
+	char *copy;
+	int rc;
+
+	if (name_loose(m, path, err) < 0) {
+		pgphase_migration_release(m);
+		return -1;
+	}
+	if (check_bytes(path, text, len, err) < 0) {
+		pgphase_migration_release(m);
+		return -1;
+	}
+	pgphase_sha256_hex(text, len, m->checksum);
+	copy = xstrndup(text, len);
+	rc = sections_split(m, copy, NULL, vars, err);
+	free(copy);
+	if (rc < 0)
+		pgphase_migration_release(m);
+	return rc;
+}
+
+int pgphase_migration_load_file(struct pgphase_migration *m, const char *path,
+				const struct pgphase_template_vars *vars,
+				struct pgphase_error *err)
+{
+	if (name_loose(m, path, err) < 0) {
+		pgphase_migration_release(m);
+		return -1;
+	}
 	if (load_migration(m, vars, err) < 0) {
 		pgphase_migration_release(m);
 		return -1;

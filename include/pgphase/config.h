@@ -66,6 +66,9 @@ void pgphase_config_release(struct pgphase_config *cfg);
  */
 int pgphase_config_load(struct pgphase_config *cfg, const char *path, bool required,
 			struct pgphase_error *err);
+/* Same checks for config text held in memory; name is used in messages. */
+int pgphase_config_load_string(struct pgphase_config *cfg, const char *name, const char *text,
+			       struct pgphase_error *err);
 /* Apply DATABASE_URL when set. */
 void pgphase_config_apply_env(struct pgphase_config *cfg);
 

@@ -109,6 +109,11 @@ int pgphase_migration_load_file(struct pgphase_migration *m, const char *path,
 				struct pgphase_error *err);
 void pgphase_migration_release(struct pgphase_migration *m);
 
+/* Load a migration from memory; path names it (version, messages).  Same checks. */
+int pgphase_migration_load_text(struct pgphase_migration *m, const char *path, const char *text,
+				size_t len, const struct pgphase_template_vars *vars,
+				struct pgphase_error *err);
+
 /* Parse UP and DOWN statements and attach directive notes; idempotent. */
 int pgphase_migration_parse(struct pgphase_migration *m, struct pgphase_error *err);
 

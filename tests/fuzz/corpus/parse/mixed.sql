@@ -1,0 +1,2 @@
+CREATE INDEX CONCURRENTLY i ON t (a);
+SELECT $$ x; $$; /* c */ SELECT 'a;b'; -- c
