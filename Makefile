@@ -41,7 +41,7 @@ LIB_A    := $(BUILD)/libpgphase.a
 LIB_SO   := $(BUILD)/libpgphase.so
 TESTBIN  := $(BUILD)/check_pgphase
 
-.PHONY: all deps check check-pure demo bench install clean asan-check fuzz fuzz-build
+.PHONY: all deps check check-pure demo bench install clean asan-check fuzz fuzz-build valgrind
 all: $(BIN) $(LIB_SO)
 
 deps:
@@ -102,6 +102,12 @@ asan-check:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	        LDFLAGS="-fsanitize=address,undefined" all build-asan/check_pgphase
 	SANITIZE=1 tests/run.sh build-asan/check_pgphase
+
+# The CLI suites with every pgphase run under valgrind memcheck (no definite leaks, no
+# invalid reads or writes); suppressions for third-party internals in tests/valgrind.supp.
+valgrind: all $(TESTBIN)
+	PGPHASE_VALGRIND=1 CK_RUN_SUITE=$${CK_RUN_SUITE:-migrate} CK_TIMEOUT_MULTIPLIER=4 tests/run.sh $(TESTBIN)
+	PGPHASE_VALGRIND=1 CK_RUN_SUITE=cli CK_TIMEOUT_MULTIPLIER=4 tests/run.sh $(TESTBIN)
 
 # libFuzzer harnesses (clang): tests/fuzz/fuzz_<name>.c, seeds in tests/fuzz/corpus/<name>/.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -218,6 +218,20 @@ void th_cli(struct th_run *r, const char *cwd, const char *const *env, const cha
 		const char *args[64];
 		int n = 0;
 
+		if (getenv("PGPHASE_VALGRIND")) {
+			/* make valgrind: memcheck every CLI run; exit 97 marks a memcheck error */
+			static char supp[1200];
+
+			snprintf(supp, sizeof(supp), "--suppressions=%s/tests/valgrind.supp",
+				 getenv("PGPHASE_TEST_TOP") ? getenv("PGPHASE_TEST_TOP") : ".");
+			args[n++] = "valgrind";
+			args[n++] = "-q";
+			args[n++] = "--error-exitcode=97";
+			args[n++] = "--leak-check=full";
+			args[n++] = "--errors-for-leak-kinds=definite";
+			args[n++] = "--show-leak-kinds=definite";
+			args[n++] = supp;
+		}
 		args[n++] = bin;
 		for (int i = 0; argv[i] && n < 63; i++)
 			args[n++] = argv[i];
@@ -229,7 +243,7 @@ void th_cli(struct th_run *r, const char *cwd, const char *const *env, const cha
 		for (int i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
 		setenv("NO_COLOR", "1", 1);
-		execv(bin, (char *const *)args);
+		execvp(args[0], (char *const *)args);
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);
@@ -238,6 +252,7 @@ void th_cli(struct th_run *r, const char *cwd, const char *const *env, const cha
 	lseek(errfd, 0, SEEK_SET);
 	r->out = slurp_fd(outfd);
 	r->err = slurp_fd(errfd);
+	ck_assert_msg(r->status != 97 || !getenv("PGPHASE_VALGRIND"), "memcheck errors:\n%s", r->err);
 	close(outfd);
 	close(errfd);
 	unlink(outpath);
