@@ -192,7 +192,32 @@ PGresult *db_query(struct pgphase_session *s, const char *sql, int nparams,
 
 int db_exec(struct pgphase_session *s, const char *sql, struct pgphase_error *err)
 {
-	return db_command(s, sql, 0, NULL, err);
+	PGresult *r;
+	ExecStatusType st;
+
+	pgphase_verbose("sql: %s", sql);
+	s->sqlstate[0] = '\0';
+	r = PQexec(s->conn, sql);
+	st = PQresultStatus(r);
+	/* a migration's SELECT (e.g. SELECT pg_sleep(1), SELECT setval(...)) returns rows:
+	 * they are not needed, only success */
+	if (r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)) {
+		PQclear(r);
+		return 0;
+	}
+	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+		/* COPY ... FROM STDIN / TO STDOUT has no data source here: end it cleanly */
+		PQclear(r);
+		if (st == PGRES_COPY_IN)
+			PQputCopyEnd(s->conn, "COPY FROM STDIN is not supported in migrations");
+		while ((r = PQgetResult(s->conn)) != NULL)
+			PQclear(r);
+		return pgphase_error_set(err, PGPHASE_EXIT_FAILED,
+					 "COPY FROM STDIN / TO STDOUT cannot run in a migration");
+	}
+	fail(s, r, sql, err);
+	PQclear(r);
+	return -1;
 }
 
 int db_command(struct pgphase_session *s, const char *sql, int nparams,
