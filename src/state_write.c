@@ -59,14 +59,14 @@ static const char *const SQL_UPSERT =
 
 static const char *const SQL_FAILURE =
 	"WITH row AS ("
-	" UPDATE @S@.migrations SET last_error = $5::text, failed_at = clock_timestamp()"
+	" UPDATE @S@.migrations SET last_error = $8::text, failed_at = clock_timestamp()"
 	"  WHERE module = $1::text AND version = $2::bigint RETURNING 1)"
 	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
 	"   rows, error, run_id, run_host, run_user)"
 	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.error,"
-	"        $6::uuid, $7::text, current_user"
+	"        $5::uuid, $6::text, current_user"
 	"   FROM (SELECT count(*) FROM row) AS r,"
-	"        ROWS FROM (jsonb_to_recordset($8::jsonb) AS (type text, phase text,"
+	"        ROWS FROM (jsonb_to_recordset($7::jsonb) AS (type text, phase text,"
 	"          status text, duration_ms bigint, rows bigint, error text)) WITH ORDINALITY"
 	"          AS e(type, phase, status, duration_ms, rows, error, ord)"
 	"  ORDER BY e.ord";
@@ -148,34 +148,17 @@ int state_write(struct pgphase_session *s, const struct pgphase_migration *m,
 	return rc;
 }
 
-int state_write_failure(struct pgphase_session *s, const struct pgphase_migration *m,
-			const struct pgphase_event *ev, struct pgphase_error *err)
-{
-	char version[24];
-	char *events = events_json(ev, 1);
-	const char *params[8];
-	int rc;
-
-	snprintf(version, sizeof(version), "%lld", (long long)m->version);
-	params[0] = s->cfg->module;
-	params[1] = version;
-	params[2] = m->name;
-	params[3] = m->file;
-	params[4] = ev->error;
-	params[5] = s->run_id;
-	params[6] = s->run_host;
-	params[7] = events;
-	rc = run(s, SQL_FAILURE, 8, params, err);
-	free(events);
-	return rc;
-}
-
-int state_delete(struct pgphase_session *s, const struct pgphase_migration *m,
-		 const struct pgphase_event *events, size_t n, struct pgphase_error *err)
+/*
+ * SQL_FAILURE and SQL_DELETE share their parameters: $1 module, $2 version, $3 name, $4 file,
+ * $5 run_id, $6 host, $7 events; SQL_FAILURE adds $8, the error.
+ */
+static int write_events(struct pgphase_session *s, const char *tmpl,
+			const struct pgphase_migration *m, const struct pgphase_event *events,
+			size_t n, const char *error, struct pgphase_error *err)
 {
 	char version[24];
 	char *ev = events_json(events, n);
-	const char *params[7];
+	const char *params[8];
 	int rc;
 
 	snprintf(version, sizeof(version), "%lld", (long long)m->version);
@@ -186,9 +169,22 @@ int state_delete(struct pgphase_session *s, const struct pgphase_migration *m,
 	params[4] = s->run_id;
 	params[5] = s->run_host;
 	params[6] = ev;
-	rc = run(s, SQL_DELETE, 7, params, err);
+	params[7] = error;
+	rc = run(s, tmpl, error ? 8 : 7, params, err);
 	free(ev);
 	return rc;
+}
+
+int state_write_failure(struct pgphase_session *s, const struct pgphase_migration *m,
+			const struct pgphase_event *ev, struct pgphase_error *err)
+{
+	return write_events(s, SQL_FAILURE, m, ev, 1, ev->error ? ev->error : "failed", err);
+}
+
+int state_delete(struct pgphase_session *s, const struct pgphase_migration *m,
+		 const struct pgphase_event *events, size_t n, struct pgphase_error *err)
+{
+	return write_events(s, SQL_DELETE, m, events, n, NULL, err);
 }
 
 static const char *const SQL_HISTORY =
