@@ -480,3 +480,46 @@ char *pgphase_mask_secret(const char *text, const char *secret)
 	sbuf_adds(&sb, p);
 	return sbuf_detach(&sb);
 }
+
+char *pgphase_conninfo_password(const char *conninfo)
+{
+	PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL) : NULL;
+	const char *p, *at, *end, *colon;
+	char *out = NULL;
+
+	if (opts) {
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+				out = xstrdup(o->val);
+		PQconninfoFree(opts);
+		return out;
+	}
+	if (!conninfo)
+		return NULL;
+	/* unparseable: find it by hand so the error message that echoes the text can be masked */
+	p = strstr(conninfo, "://");
+	if (p) {
+		p += 3;
+		end = p + strcspn(p, "/?");
+		at = NULL;
+		for (const char *q = p; q < end; q++)
+			if (*q == '@')
+				at = q;
+		colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+		if (colon && at > colon + 1)
+			out = xstrndup(colon + 1, (size_t)(at - colon - 1));
+		return out;
+	}
+	p = strstr(conninfo, "password");
+	if (p) {
+		p += strlen("password");
+		while (isspace((unsigned char)*p) || *p == '=')
+			p++;
+		if (*p == '\'')
+			p++;
+		end = p + strcspn(p, "' \t");
+		if (end > p)
+			out = xstrndup(p, (size_t)(end - p));
+	}
+	return out;
+}

@@ -105,7 +105,12 @@ int pgphase_session_open(struct pgphase_session *s, const struct pgphase_config 
 	free(options);
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
 		char *line = first_line(s->conn ? PQerrorMessage(s->conn) : "out of memory");
-		char *masked = pgphase_mask_secret(line, s->conn ? PQpass(s->conn) : NULL);
+		char *pw = pgphase_conninfo_password(cfg->database);
+		char *half = pgphase_mask_secret(line, pw);
+		char *masked = pgphase_mask_secret(half, s->conn ? PQpass(s->conn) : NULL);
+
+		free(pw);
+		free(half);
 
 		pgphase_error_set(err, PGPHASE_EXIT_CONNECT, "cannot connect to %s: %s", s->display,
 				  masked);

@@ -125,9 +125,14 @@ START_TEST(state_schema_from_the_future)
 	struct th_run r;
 
 	th_write(d, "001_a.sql", "CREATE TABLE a (x int);\n");
-	RUN(&r, d, "init");
-	th_assert_exit(&r, 0);
-	th_run_release(&r);
+	{
+		/* init writes ./pgphase.cfg: run it inside the temporary directory */
+		const char *a[] = { "-d", th_conninfo(), "-m", d, "init", NULL };
+
+		th_cli(&r, d, NULL, a);
+		th_assert_exit(&r, 0);
+		th_run_release(&r);
+	}
 	th_exec("UPDATE pgphase.meta SET value = '999' WHERE key = 'schema_version'");
 	EXPECT(d, 2, "newer than this pgphase understands", "migrate");
 	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0);

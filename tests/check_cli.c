@@ -93,6 +93,16 @@ START_TEST(unreachable_wrong_password_missing_db)
 		th_assert_not_contains(r.out, "Sup3rS3cret");
 		th_run_release(&r);
 	}
+	/* libpq echoes an unparseable URI in its message: the password is masked there too */
+	{
+		const char *a[] = { "-d", "postgresql://u:Sup3rS3cret@[::1", "-m", dir, "status", NULL };
+
+		cli(&r, a);
+		th_assert_exit(&r, 3);
+		th_assert_contains(r.err, "u:*****@[::1");
+		th_assert_not_contains(r.err, "Sup3rS3cret");
+		th_run_release(&r);
+	}
 	snprintf(url, sizeof(url), "host=%s port=%s user=postgres dbname=no_such_db", getenv("PGHOST"),
 		 getenv("PGPORT"));
 	{

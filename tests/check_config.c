@@ -132,6 +132,16 @@ START_TEST(masking)
 	d = pgphase_conninfo_display("host=db2 user=u password=hunter2 dbname=x");
 	ck_assert_str_eq(d, "postgresql://u@db2/x");
 	free(d);
+	d = pgphase_conninfo_password("postgresql://u:Secr3t@[::1");
+	ck_assert_str_eq(d, "Secr3t");
+	free(d);
+	d = pgphase_conninfo_password("postgresql://u:pw@h/db?sslmode=require");
+	ck_assert_str_eq(d, "pw");
+	free(d);
+	d = pgphase_conninfo_password("host=h password='a b' port=x=");
+	ck_assert_str_eq(d, "a b");
+	free(d);
+	ck_assert_ptr_null(pgphase_conninfo_password("postgresql://u@h/db"));
 	d = pgphase_mask_secret("failed for password hunter2 and hunter2", "hunter2");
 	ck_assert_str_eq(d, "failed for password ***** and *****");
 	free(d);

@@ -87,7 +87,11 @@ int pgphase_parse_duration(const char *text, long *ms);
  */
 char *pgphase_conninfo_display(const char *conninfo);
 
-/* Replace every occurrence of the password of conninfo in text by "*****" (malloc'd). */
+/* Replace every occurrence of secret in text by "*****" (malloc'd copy; secret may be NULL). */
 char *pgphase_mask_secret(const char *text, const char *secret);
+
+/* The password a conninfo or URI carries (malloc'd), found even when libpq cannot parse it,
+ * so that messages echoing the text can be masked; NULL when there is none. */
+char *pgphase_conninfo_password(const char *conninfo);
 
 #endif
