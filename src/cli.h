@@ -50,6 +50,10 @@ int cmd_rollback(struct cli *cli, struct pgphase_error *err);
 int cmd_history(struct cli *cli, struct pgphase_error *err);
 int cmd_lint(struct cli *cli, struct pgphase_error *err);
 int cmd_notify(struct cli *cli, struct pgphase_error *err);
+int cmd_plan(struct cli *cli, struct pgphase_error *err);
+int cmd_expand(struct cli *cli, struct pgphase_error *err);
+int cmd_backfill(struct cli *cli, struct pgphase_error *err);
+int cmd_contract(struct cli *cli, struct pgphase_error *err);
 
 
 

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pgphase/log.h"
+#include "pgphase/notify.h"
 #include "pgphase/run.h"
 
 int cmd_rollback(struct cli *cli, struct pgphase_error *err)
@@ -32,6 +33,9 @@ int cmd_rollback(struct cli *cli, struct pgphase_error *err)
 				     rep.migrations == 1 ? "" : "s");
 		rc = 0;
 	}
+	/* success or failure: deliver what this run put in the outbox, within a bounded time */
+	if (!cli->dry_run)
+		pgphase_notify_after_run(&s);
 	pgphase_session_close(&s);
 out_set:
 	pgphase_migration_set_release(&set);

@@ -1,15 +1,18 @@
 /*
  * The executor: runs a plan phase by phase, committing state with every step.
  *
- * Steps of a phase form units: consecutive "txn" steps share one transaction, "own" and
- * "none" steps stand alone.  A transactional unit writes its progress (or the phase's end)
- * inside its own transaction, so a migration is recorded if and only if its changes
- * committed.  When the last unit of a phase is transactional and the following phases (up to
- * the requested one) have no steps, their completion rides in the same transaction: a plain
+ * Steps of a phase form units: consecutive "txn" SQL steps share one transaction, "own"
+ * steps stand alone in one, and "none" steps and the special kinds (index builds with their
+ * validity check, keyset-batched backfill loops, NULL counts: src/exec_steps.c) manage their
+ * own transactions.  A transactional unit writes its progress (or the phase's end) inside
+ * its own transaction, so a migration is recorded if and only if its changes committed.
+ * When the last unit of a phase is transactional and the following phases (up to the
+ * requested one) have no steps, their completion rides in the same transaction: a plain
  * migration is one transaction holding its statements, its state row and its events.
- * A "none" step is recorded right after it succeeds; a rerun resumes at the first step not
- * recorded.  Lock timeouts (55P03) on retry-safe units are retried with exponential backoff
- * and full jitter within lock_retry_budget.
+ * Any other step is recorded right before and after it runs; a rerun resumes at the first
+ * step not recorded, and such steps are idempotent by construction.  Lock timeouts (55P03)
+ * on retry-safe units are retried with exponential backoff and full jitter within
+ * lock_retry_budget.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +29,16 @@ static unsigned bit(enum pgphase_phase p)
 	return 1u << p;
 }
 
-/* Turn the last query failure into "file:line:col: <server message>" for the step. */
-static int step_error(struct pgphase_session *s, const struct pgphase_step *st,
-		      struct pgphase_error *err)
+/* Turn the last query failure into "file:line:col: <server message>" for the step; the
+ * server's position is only meaningful for SQL run as written (it is the file's text). */
+int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
+		    struct pgphase_error *err)
 {
 	int line = st->line, col = st->column;
+	bool as_written = strcmp(st->strategy, "as-written") == 0;
 	char *msg = xstrdup(s->errmsg ? s->errmsg : (err->message ? err->message : "failed"));
 
-	if (s->errpos > 0) {
+	if (s->errpos > 0 && as_written) {
 		/* server position is relative to the statement text: move the location there */
 		size_t off = pgphase_cursor_to_offset(st->sql, s->errpos);
 		int l, c;
@@ -89,7 +94,7 @@ static void progress_update(struct exec_ctx *x, enum pgphase_phase phase, int ne
 }
 
 /* Sleep for a full-jitter exponential backoff; false when the budget is spent. */
-static bool backoff(struct exec_ctx *x, int attempt, int64_t started_us)
+bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us)
 {
 	int64_t cap_us = 100000LL << (attempt < 10 ? attempt : 10); /* 0.1 s, 0.2 s, ... */
 	int64_t budget_end = started_us + (int64_t)x->s->cfg->lock_retry_budget_ms * 1000;
@@ -141,26 +146,28 @@ static int run_txn_unit(struct exec_ctx *x, size_t from, size_t to, bool last_of
 		}
 		db_rollback(x->s);
 		if (retry_ok && db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
-		    backoff(x, attempt, started))
+		    exec_backoff(x, attempt, started))
 			continue;
-		return step_error(x->s, &x->plan->steps[i], err);
+		return exec_step_error(x->s, &x->plan->steps[i], err);
 	}
 }
 
-/* Run one step outside a transaction; progress recorded before and after. */
+/*
+ * Run one step that manages its own transactions (autocommit SQL, index builds, backfill
+ * loops, NULL counts: src/exec_steps.c).  Progress is recorded before and after, so a rerun
+ * repeats at most this step, which is idempotent by construction.
+ */
 static int run_none_step(struct exec_ctx *x, size_t i, bool last_of_phase,
 			 enum pgphase_phase phase, int index, struct pgphase_error *err)
 {
-	const struct pgphase_step *st = &x->plan->steps[i];
 	struct pgphase_event ev[8];
 	struct state_update u;
 
 	progress_update(x, phase, index, &u);
 	if (state_write(x->s, x->m, &u, err) < 0)
 		return -1;
-	pgphase_verbose("  %s:%d: %s", st->file, st->line, st->sql);
-	if (db_exec(x->s, st->sql, err) < 0)
-		return step_error(x->s, st, err);
+	if (exec_step_run(x, i, err) < 0)
+		return -1;
 	x->report->steps++;
 	progress_update(x, phase, index + 1, &u);
 	if (last_of_phase)
@@ -214,8 +221,9 @@ static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
 		size_t end = i + 1;
 		int rc;
 
-		if (x->plan->steps[i].txn == PGPHASE_TXN_GROUP)
-			while (end < last && x->plan->steps[end].txn == PGPHASE_TXN_GROUP)
+		if (x->plan->steps[i].txn == PGPHASE_TXN_GROUP && x->plan->steps[i].kind == PGPHASE_STEP_SQL)
+			while (end < last && x->plan->steps[end].txn == PGPHASE_TXN_GROUP &&
+			       x->plan->steps[end].kind == PGPHASE_STEP_SQL)
 				end++;
 		if ((int)idx + (int)(end - i) <= resume) {
 			idx += end - i; /* already done in an earlier run */
@@ -224,7 +232,7 @@ static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
 		}
 		if (pgphase_interrupted())
 			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
-		if (x->plan->steps[i].txn == PGPHASE_TXN_NONE)
+		if (x->plan->steps[i].txn == PGPHASE_TXN_NONE || x->plan->steps[i].kind != PGPHASE_STEP_SQL)
 			rc = run_none_step(x, i, end == last, phase, (int)idx, err);
 		else
 			rc = run_txn_unit(x, i, end, end == last, phase, (int)(idx + end - i), err);

@@ -18,7 +18,7 @@
 enum opt_id {
 	OPT_TO = 1000, OPT_STEPS, OPT_DRY_RUN, OPT_LIMIT, OPT_RAW, OPT_LIST_RULES, OPT_PG_VERSION,
 	OPT_OFFLINE, OPT_KEY, OPT_MODULE, OPT_STATE_SCHEMA, OPT_FORMAT, OPT_LOCK_WAIT, OPT_NO_COLOR,
-	OPT_BATCH_SIZE, OPT_SLEEP, OPT_MAX_RPS, OPT_WORKERS,
+	OPT_BATCH_SIZE, OPT_SLEEP, OPT_MAX_RPS, OPT_WORKERS, OPT_TARGET_BATCH_TIME, OPT_MAX_REPLICA_LAG,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +47,8 @@ static const struct option long_opts[] = {
 	{ "sleep", required_argument, NULL, OPT_SLEEP },
 	{ "max-rows-per-second", required_argument, NULL, OPT_MAX_RPS },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "target-batch-time", required_argument, NULL, OPT_TARGET_BATCH_TIME },
+	{ "max-replica-lag", required_argument, NULL, OPT_MAX_REPLICA_LAG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -69,8 +71,19 @@ static const struct command commands[] = {
 	  "apply pending migrations (all phases), in version order" },
 	{ "rollback", cmd_rollback, "steps to dry-run", "rollback [--steps N | --to V] [--dry-run]",
 	  "undo the newest migrations with their DOWN sections, newest first" },
+	{ "plan", cmd_plan, "to offline key", "plan [--to V] [--format text|json] [--offline]",
+	  "print the plan (phases, steps, strategies, SQL) of pending work; changes nothing" },
+	{ "expand", cmd_expand, "to key", "expand [--to V]",
+	  "run the expand phase (additive, backwards-compatible changes) of pending migrations" },
+	{ "backfill", cmd_backfill, "to batch-size sleep max-rows-per-second workers key target-batch-time max-replica-lag",
+	  "backfill [--to V] [--batch-size N] [--sleep MS] [--max-rows-per-second N] [--workers N] [--key COL[,COL]] [--target-batch-time MS] [--max-replica-lag MS]",
+	  "run expand (where needed) and the backfill phase: batched, resumable data changes" },
+	{ "contract", cmd_contract, "to key", "contract [--to V]",
+	  "run the contract phase (drops, NOT NULL, renames finished) of backfilled migrations" },
 	{ "history", cmd_history, "limit", "history [--limit N] [--format text|json]",
 	  "show the event history (phase starts, completions, failures, rollbacks)" },
+	{ "notify", cmd_notify, "", "notify [--format text|json]",
+	  "deliver webhook events still in the outbox (exit 1 while some are undelivered)" },
 	{ "lint", cmd_lint, "raw list-rules pg-version", "lint [PATH...] [--raw] [--list-rules] [--pg-version N] [--format text|json|github|sarif]",
 	  "check migrations for locking, rewrite and data-loss hazards" },
 	{ NULL, NULL, NULL, NULL, NULL },
@@ -245,6 +258,16 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct flags *f,
 			cli->cfg.backfill.workers = (int)v;
 			note_used(f, "workers");
 			break;
+		case OPT_TARGET_BATCH_TIME:
+			if (pgphase_parse_duration(optarg, &cli->cfg.backfill.target_batch_time_ms) < 0)
+				return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "--target-batch-time: bad duration \"%s\"", optarg);
+			note_used(f, "target-batch-time");
+			break;
+		case OPT_MAX_REPLICA_LAG:
+			if (pgphase_parse_duration(optarg, &cli->cfg.backfill.max_replica_lag_ms) < 0)
+				return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "--max-replica-lag: bad duration \"%s\"", optarg);
+			note_used(f, "max-replica-lag");
+			break;
 		case ':':
 			return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "option \"%s\" needs a value",
 						 argv[optind - 1]);
@@ -283,6 +306,10 @@ static int configure(struct cli *cli, struct flags *f, struct pgphase_error *err
 		cli->cfg.backfill.max_rows_per_second = flag_backfill.max_rows_per_second;
 	if (flag_backfill.workers != defaults.workers)
 		cli->cfg.backfill.workers = flag_backfill.workers;
+	if (flag_backfill.target_batch_time_ms != defaults.target_batch_time_ms)
+		cli->cfg.backfill.target_batch_time_ms = flag_backfill.target_batch_time_ms;
+	if (flag_backfill.max_replica_lag_ms != defaults.max_replica_lag_ms)
+		cli->cfg.backfill.max_replica_lag_ms = flag_backfill.max_replica_lag_ms;
 	pgphase_config_apply_env(&cli->cfg);
 	if (f->database)
 		pgphase_config_set(&cli->cfg.database, f->database);

@@ -1,7 +1,9 @@
 /*
- * migrate and rollback: decide which migrations to run, check everything that can be
- * checked before the first change (checksums, unknown --to versions, parse errors,
- * transaction control, missing DOWN sections), then hand each plan to the executor.
+ * migrate, expand, backfill and contract: decide which migrations to run, check everything
+ * that can be checked before the first change (checksums, unknown --to versions, parse and
+ * plan errors, transaction control, contract on a migration that is not backfilled), then
+ * hand each plan to the executor, through the requested phase.  Rollback lives in
+ * src/run_rollback.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,7 @@ int pgphase_check_checksums(const struct pgphase_migration_set *set,
 	return bad ? -1 : 0;
 }
 
-static int check_to(const struct pgphase_migration_set *set, const struct pgphase_state *state,
+int run_check_to(const struct pgphase_migration_set *set, const struct pgphase_state *state,
 		    const struct pgphase_run_options *o, bool allow_zero, struct pgphase_error *err)
 {
 	if (!o->to_set || (allow_zero && o->to == 0))
@@ -67,17 +69,27 @@ static int check_to(const struct pgphase_migration_set *set, const struct pgphas
 				 (long long)o->to);
 }
 
-static void print_plan(FILE *out, const struct pgphase_plan *plan)
+/*
+ * contract only contracts: every migration it would touch must be backfilled already
+ * (DESIGN §6), checked before anything changes.
+ */
+static int check_backfilled(struct pgphase_migration **todo, size_t n,
+			    const struct pgphase_state *state, struct pgphase_error *err)
 {
-	const struct pgphase_migration *m = plan->migration;
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(state, todo[i]->version);
+		enum pgphase_mstate st = row ? row->state : PGPHASE_STATE_PENDING;
 
-	fprintf(out, "%s  %s\n", m->version_text, m->file);
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct pgphase_step *st = &plan->steps[i];
-
-		fprintf(out, "  %-8s %-4s %s:%d  %s\n", pgphase_phase_name(st->phase),
-			pgphase_txn_mode_name(st->txn), st->file, st->line, st->sql);
+		if (st >= PGPHASE_STATE_BACKFILLED)
+			continue;
+		pgphase_error_at(err, PGPHASE_EXIT_USAGE, "not-backfilled", todo[i]->file, 1, 0,
+				 "cannot contract: migration is %s, its backfill is not done",
+				 pgphase_mstate_name(st));
+		pgphase_error_hint(err, "run \"pgphase backfill\" first (or contract --to an earlier "
+					"version); nothing was changed");
+		return -1;
 	}
+	return 0;
 }
 
 int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set,
@@ -86,7 +98,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 {
 	struct pgphase_state state;
 	struct pgphase_plan *plans = NULL;
-	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000 };
+	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, o->key };
 	struct pgphase_migration **todo = NULL;
 	size_t n = 0;
 	int64_t last_complete = 0;
@@ -95,7 +107,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	memset(rep, 0, sizeof(*rep));
 	if (pgphase_state_load(s, &state, err) < 0)
 		return -1;
-	if (pgphase_check_checksums(set, &state, err) < 0 || check_to(set, &state, o, false, err) < 0)
+	if (pgphase_check_checksums(set, &state, err) < 0 || run_check_to(set, &state, o, false, err) < 0)
 		goto cleanup;
 	todo = xcalloc(set->n, sizeof(*todo));
 	for (size_t i = 0; i < state.n; i++)
@@ -111,6 +123,8 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 			continue;
 		todo[n++] = m;
 	}
+	if (o->contract_only && check_backfilled(todo, n, &state, err) < 0)
+		goto cleanup;
 	/* everything is parsed and planned before the first change */
 	plans = xcalloc(n ? n : 1, sizeof(*plans));
 	for (size_t i = 0; i < n; i++)
@@ -124,7 +138,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	}
 	if (o->dry_run) {
 		for (size_t i = 0; i < n; i++)
-			print_plan(o->out ? o->out : stdout, &plans[i]);
+			pgphase_plan_print_text(o->out ? o->out : stdout, &plans[i], NULL);
 		rep->migrations = n;
 		rc = 0;
 		goto cleanup;
@@ -161,127 +175,3 @@ cleanup:
 	return rc;
 }
 
-/* ---- rollback ------------------------------------------------------------------------ */
-
-static int down_in_transaction(const struct pgphase_migration *m, struct pgphase_error *err)
-{
-	for (size_t i = 0; i < m->down.sql.n; i++) {
-		const struct pgphase_stmt *st = &m->down.sql.stmts[i];
-
-		if (st->transaction_control)
-			return pgphase_error_at(err, PGPHASE_EXIT_USAGE, "transaction-control",
-						m->down.file, st->line, st->column,
-						"transaction control statement in a DOWN section: %s",
-						st->sql);
-		if (st->no_transaction)
-			return 0;
-	}
-	return m->no_transaction ? 0 : 1;
-}
-
-static int run_down(struct pgphase_session *s, const struct pgphase_migration *m,
-		    struct pgphase_run_report *rep, struct pgphase_error *err)
-{
-	int64_t t0 = now_us();
-	int txn = down_in_transaction(m, err);
-	struct pgphase_event ev = { "rollback.completed", NULL, "succeeded", 0, -1, NULL };
-	size_t i;
-
-	if (txn < 0)
-		return -1;
-	if (txn && db_exec(s, "BEGIN", err) < 0)
-		return -1;
-	for (i = 0; i < m->down.sql.n; i++) {
-		const struct pgphase_stmt *st = &m->down.sql.stmts[i];
-
-		if (db_exec(s, st->sql, err) < 0) {
-			struct pgphase_step fake = { .sql = st->sql, .file = m->down.file,
-						     .line = st->line, .column = st->column };
-			struct pgphase_event fail = { "phase.failed", "rollback", "failed",
-						      (now_us() - t0) / 1000, -1, NULL };
-			struct pgphase_error e2 = PGPHASE_ERROR_INIT;
-
-			db_rollback(s);
-			/* same "file:line:col: message" shape as migrate failures */
-			pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", fake.file, fake.line,
-					 fake.column, "%s", s->errmsg ? s->errmsg : "failed");
-			pgphase_error_detail(err, "statement: %s", st->sql);
-			fail.error = err->message;
-			if (state_write_failure(s, m, &fail, &e2) < 0)
-				pgphase_warn("could not record the failure: %s", e2.message);
-			pgphase_error_release(&e2);
-			return -1;
-		}
-		rep->steps++;
-	}
-	ev.duration_ms = (now_us() - t0) / 1000;
-	if (state_delete(s, m, &ev, 1, err) < 0) {
-		db_rollback(s);
-		return -1;
-	}
-	if (txn && db_exec(s, "COMMIT", err) < 0)
-		return -1;
-	pgphase_info("  rolled back %s in %.1f ms", m->file, (now_us() - t0) / 1000.0);
-	return 0;
-}
-
-int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *set,
-		     const struct pgphase_run_options *o, struct pgphase_run_report *rep,
-		     struct pgphase_error *err)
-{
-	struct pgphase_state state;
-	struct pgphase_migration **todo = NULL;
-	size_t n = 0;
-	long want = o->steps > 0 ? o->steps : 1;
-	int rc = -1;
-
-	memset(rep, 0, sizeof(*rep));
-	if (pgphase_state_load(s, &state, err) < 0)
-		return -1;
-	if (pgphase_check_checksums(set, &state, err) < 0 || check_to(set, &state, o, true, err) < 0)
-		goto cleanup;
-	todo = xcalloc(state.n ? state.n : 1, sizeof(*todo));
-	for (size_t i = state.n; i-- > 0;) {
-		const struct pgphase_state_row *row = &state.rows[i];
-
-		if (o->to_set ? row->version <= o->to : (long)n >= want)
-			break;
-		todo[n++] = pgphase_migration_find(set, row->version);
-	}
-	if (n == 0) {
-		pgphase_info("nothing to roll back");
-		rc = 0;
-		goto cleanup;
-	}
-	/* every DOWN section must exist and parse before anything changes */
-	for (size_t i = 0; i < n; i++) {
-		if (pgphase_migration_parse(todo[i], err) < 0)
-			goto cleanup;
-		if (!todo[i]->down.present) {
-			pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
-					 "cannot roll back: migration has no DOWN section");
-			pgphase_error_hint(err, "add a \"-- DOWN\" section (or a .down.sql file); "
-						"nothing was rolled back");
-			goto cleanup;
-		}
-		if (down_in_transaction(todo[i], err) < 0)
-			goto cleanup;
-	}
-	if (o->dry_run) {
-		for (size_t i = 0; i < n; i++)
-			fprintf(o->out ? o->out : stdout, "rollback %s\n", todo[i]->file);
-		rc = 0;
-		goto cleanup;
-	}
-	for (size_t i = 0; i < n; i++) {
-		pgphase_info("rolling back %s ...", todo[i]->file);
-		if (run_down(s, todo[i], rep, err) < 0)
-			goto cleanup;
-		rep->migrations++;
-	}
-	rc = 0;
-cleanup:
-	free(todo);
-	pgphase_state_release(&state);
-	return rc;
-}

@@ -18,7 +18,7 @@
 #include "state.h"
 #include "util.h"
 
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 /* Version 1 of the state schema. */
 static const char *const SQL_STATE_V1 =
@@ -67,8 +67,28 @@ static const char *const SQL_STATE_V1 =
 	"  last_status int, last_error text,"
 	"  PRIMARY KEY (event_id, endpoint));";
 
+/*
+ * Version 2: the backfill engine (src/backfill*.c).  A backfill is split into key chunks
+ * (chunk >= 0: cursor .. upper_bound] plus one sweep row (chunk -1) that serialises the
+ * sweep of rows skipped because the application held them locked; those rows' keys wait in
+ * backfill_skipped, which goes with its chunk row (rollback deletes progress rows).
+ */
+static const char *const SQL_UPGRADE_V2 =
+	"ALTER TABLE @S@.backfill_progress"
+	"  ADD COLUMN IF NOT EXISTS upper_bound jsonb,"
+	"  ADD COLUMN IF NOT EXISTS key_columns text,"
+	"  ADD COLUMN IF NOT EXISTS rows_estimate bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN IF NOT EXISTS rows_swept bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN IF NOT EXISTS started_at timestamptz;"
+	"CREATE TABLE IF NOT EXISTS @S@.backfill_skipped ("
+	"  module text NOT NULL, version bigint NOT NULL, step int NOT NULL,"
+	"  chunk bigint NOT NULL, key jsonb NOT NULL,"
+	"  PRIMARY KEY (module, version, step, key),"
+	"  FOREIGN KEY (module, version, step, chunk)"
+	"    REFERENCES @S@.backfill_progress ON DELETE CASCADE);";
+
 /* Upgrade steps: index i takes the state schema from version i+1 to i+2. */
-static const char *const *const SQL_UPGRADES[] = { NULL };
+static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, NULL };
 
 char *state_sql(struct pgphase_session *s, const char *tmpl)
 {

@@ -2,13 +2,20 @@
  * Plans (DESIGN §5): a migration's UP statements turned into ordered steps, each with its
  * phase, SQL, transaction mode, whether lock-timeout retries apply, and how to undo it while
  * the migration is not complete.  Deterministic and printable.
+ *
+ * Zero-downtime rewrites are strategies (strategies/, one file each, one registry); the
+ * planner asks each strategy in registry order whether it handles a statement, and runs the
+ * statement as written in expand when none does.
  */
 #ifndef PGPHASE_PLAN_H
 #define PGPHASE_PLAN_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "pgphase/lint.h"
 #include "pgphase/migration.h"
+#include "pgphase/session.h"
 
 enum pgphase_txn_mode {
 	PGPHASE_TXN_GROUP, /* "txn": one transaction with its neighbours of the same phase */
@@ -17,15 +24,36 @@ enum pgphase_txn_mode {
 };
 const char *pgphase_txn_mode_name(enum pgphase_txn_mode t);
 
+/* What the executor does with a step. */
+enum pgphase_step_kind {
+	PGPHASE_STEP_SQL,         /* run sql */
+	PGPHASE_STEP_INDEX,       /* sql builds an index CONCURRENTLY; then pg_index.indisvalid is
+	                             checked and an INVALID leftover is dropped (undo_sql) and the
+	                             build retried, a bounded number of times */
+	PGPHASE_STEP_BACKFILL,    /* keyset-batched loop: first_sql, then sql with the cursor */
+	PGPHASE_STEP_CHECK_NULLS, /* sql counts NULLs; any row fails the step with the count */
+};
+const char *pgphase_step_kind_name(enum pgphase_step_kind k);
+
 struct pgphase_step {
 	enum pgphase_phase phase;
 	enum pgphase_txn_mode txn;
+	enum pgphase_step_kind kind;
 	char *sql;             /* owned */
 	char *undo_sql;        /* owned; NULL when nothing to undo */
 	bool retry_lock;       /* lock_timeout (55P03) retries apply */
 	const char *strategy;  /* static name; "as-written" when run as written */
 	int line, column;      /* origin statement in the UP file */
 	const char *file;      /* borrowed from the migration */
+	size_t origin;         /* index of the origin statement in the UP section */
+	int stage;             /* order inside the phase: 0 prechecks, 1 changes, 2 validations */
+	/* kind-specific */
+	char *target;          /* INDEX: index name; CHECK_NULLS: "table.column" (display) */
+	char *first_sql;       /* BACKFILL: first batch (no cursor yet); $1 is the batch size */
+	int n_key;             /* BACKFILL: key columns; sql takes the cursor as $2..$n_key+1 */
+	long batch_size;       /* BACKFILL: -- pgphase:batch-size, 0 = configured size */
+	char *dml;             /* BACKFILL: the UPDATE / DELETE the loop runs in batches, as one
+	                          statement (deparsed), for the backfill engine to re-parse */
 };
 
 struct pgphase_plan {
@@ -36,11 +64,22 @@ struct pgphase_plan {
 
 struct pgphase_plan_options {
 	int pg_version; /* server major version, for version-dependent rewrites */
+	/*
+	 * The database, for catalog questions (keys, column types, dependent views, function
+	 * volatility, binary-coercible casts).  NULL plans offline: answers come only from the
+	 * migrations themselves.
+	 */
+	struct pgphase_session *session;
+	/* The directory, so tables created by earlier (maybe unapplied) migrations are known. */
+	struct pgphase_migration_set *set;
+	const char *key; /* --key col[,col]: backfill key override, or NULL */
 };
 
 /*
- * Plan m (which must be parsed).  Input problems (e.g. BEGIN/COMMIT in a file pgphase wraps)
- * fail with exit code 2 and "file:line:col: ...".  Release with pgphase_plan_release().
+ * Plan m (which must be parsed).  Input problems (BEGIN/COMMIT in a file pgphase wraps, DDL
+ * in a BACKFILL section, a statement depending on an object the migration creates only
+ * later, a column that views depend on, a table without a usable key) fail with exit code 2
+ * and "file:line:col: ...", before anything changes.  Release with pgphase_plan_release().
  */
 int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migration *m,
 			   const struct pgphase_plan_options *opts, struct pgphase_error *err);
@@ -48,5 +87,27 @@ void pgphase_plan_release(struct pgphase_plan *plan);
 
 /* Number of steps of a phase. */
 size_t pgphase_plan_count(const struct pgphase_plan *plan, enum pgphase_phase phase);
+
+/*
+ * Print a plan: text (one line per step, phase, transaction mode, strategy, origin, SQL) or,
+ * with json, one JSON object {"version","name","file","state","steps":[...]} per call.
+ * state is the migration's current state name or NULL.
+ */
+void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const char *state);
+/* The plan as a JSON object (malloc'd compact text). */
+char *pgphase_plan_json(const struct pgphase_plan *plan, const char *state);
+
+/*
+ * The strategy registry as seen from outside (pgphase plan, lint --list-rules): name and
+ * one-line summary of entry i, false past the end.
+ */
+bool pgphase_strategy_info(size_t i, const char **name, const char **summary);
+
+/*
+ * Lint hook (pgphase_lint_options.strategy): which strategy the planner would use for a
+ * statement, and the phase it lands in.  Offline (no catalog); arg is unused.
+ */
+bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *info,
+				struct pgphase_lint_strategy *out);
 
 #endif

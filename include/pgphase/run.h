@@ -22,6 +22,8 @@ struct pgphase_run_options {
 	bool dry_run;                /* print the plan to out, change nothing */
 	FILE *out;                   /* product output for dry runs (stdout) */
 	long steps;                  /* rollback: how many migrations (default 1) */
+	bool contract_only;          /* contract: refuse migrations whose backfill is not done */
+	const char *key;             /* --key col[,col]: backfill key override, or NULL */
 };
 
 struct pgphase_run_report {
@@ -40,6 +42,21 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		    const struct pgphase_run_options *opts, struct pgphase_run_report *rep,
 		    struct pgphase_error *err);
 
+/*
+ * Print the plan of pending work (every migration not complete, up to --to) without changing
+ * anything.  s NULL plans offline: every migration file, no catalog.  json prints
+ * {"migrations":[...]} (see pgphase_plan_json).
+ */
+int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *set,
+		      const struct pgphase_run_options *opts, bool json, FILE *out,
+		      struct pgphase_error *err);
+
+/*
+ * Roll back the newest migrations.  A complete migration runs its DOWN section.  One that is
+ * expanded or backfilled (or stopped inside a phase) is undone by the inverse of the expand
+ * steps that ran, newest first (what expand added is dropped, indexes CONCURRENTLY, triggers
+ * and shadow columns removed); when some expand step has no inverse, its DOWN section runs.
+ */
 int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *set,
 		     const struct pgphase_run_options *opts, struct pgphase_run_report *rep,
 		     struct pgphase_error *err);

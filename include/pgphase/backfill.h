@@ -1,0 +1,152 @@
+/*
+ * The backfill engine (DESIGN §7): runs one UPDATE or DELETE of the backfill phase in small
+ * key-ordered batches that skip rows the application holds locked, commit their cursor and
+ * counters with each batch, honour the throttles, and may be shared by several workers —
+ * threads of one process and processes on several hosts.
+ *
+ * How it works, in short:
+ *   - The table's key is its primary key, else a unique index over NOT NULL columns, else
+ *     explicit columns (spec->key).  The key space is cut into chunks once, from a
+ *     TABLESAMPLE of the keys; each chunk is a row of <state>.backfill_progress.
+ *   - A batch is one transaction: claim a chunk row (FOR UPDATE SKIP LOCKED), take the next
+ *     batch_size rows after its cursor that match the statement's predicate, lock them with
+ *     FOR UPDATE SKIP LOCKED, change the locked ones, remember the keys of the skipped ones,
+ *     advance the cursor and the counters, commit.  Work is O(rows): every batch starts
+ *     where the previous one stopped.
+ *   - When every chunk is walked, the skipped keys are swept: first without waiting, at the
+ *     end waiting for the application's locks under lock_timeout, retried with backoff.
+ *
+ * Nothing here parses SQL text: the statement comes as a libpg_query node and the batch
+ * statements are built by grafting its SET list, FROM/USING list and WHERE clause into
+ * parsed templates, then deparsing.
+ */
+#ifndef PGPHASE_BACKFILL_H
+#define PGPHASE_BACKFILL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pgphase/config.h"
+#include "pgphase/error.h"
+#include "pgphase/session.h"
+#include "pgphase/sql.h"
+
+/* What to backfill. */
+struct pgphase_backfill_spec {
+	const PgQuery__Node *stmt; /* UPDATE or DELETE (borrowed) */
+	int64_t version;           /* progress rows are keyed by (module, version, step) */
+	int step;
+	const char *key;           /* "col[,col]" (--key), or NULL: primary key, else a unique
+	                              index over NOT NULL columns */
+	long batch_size;           /* -- pgphase:batch-size N; 0: the options' batch size */
+	const char *file;          /* origin, for messages (may be NULL) */
+	int line, column;
+};
+
+enum pgphase_progress_mode {
+	PGPHASE_PROGRESS_AUTO = 0, /* bar when stderr is a TTY, lines otherwise, none when quiet */
+	PGPHASE_PROGRESS_BAR,
+	PGPHASE_PROGRESS_LINES,
+	PGPHASE_PROGRESS_NONE,
+};
+
+/* One committed batch, for on_batch (tests, benchmarks, webhooks). */
+struct pgphase_backfill_batch {
+	int worker;          /* 0 .. workers-1 */
+	long chunk;          /* -1 for a sweep batch */
+	long batch_size;     /* rows asked for */
+	long long rows;      /* rows changed */
+	long long skipped;   /* rows skipped because another session held them locked */
+	int64_t elapsed_us;  /* wall time of the batch transaction */
+};
+
+struct pgphase_backfill_options {
+	struct pgphase_backfill_config throttle; /* batch size, sleep, rows/s, target batch time,
+	                                            replica lag, workers */
+	enum pgphase_progress_mode progress;
+	long progress_interval_ms;  /* lines mode: one line per interval (default 10 s) */
+	FILE *progress_stream;      /* default stderr */
+	int max_halvings;           /* batch-size halvings on statement_timeout before failing */
+	long stale_claim_ms;        /* a chunk untouched this long may be taken over (30 s) */
+	/* Called after each committed batch, from the worker's thread (may be NULL). */
+	void (*on_batch)(void *arg, const struct pgphase_backfill_batch *b);
+	void *on_batch_arg;
+};
+
+/* Fill options from cfg->backfill (cfg may be NULL for built-in defaults). */
+void pgphase_backfill_options_init(struct pgphase_backfill_options *o,
+				   const struct pgphase_config *cfg);
+
+/* For the phase-completed event and the command's summary. */
+struct pgphase_backfill_result {
+	char *table;            /* malloc'd display name, released by _result_release */
+	long long rows;         /* rows changed by the whole backfill, over every run */
+	long long rows_swept;   /* of those, rows first skipped (locked) and swept up later */
+	long long rows_skipped; /* skips recorded (a row locked twice counts twice) */
+	long long batches;      /* over every run */
+	long long rows_run;     /* rows changed by this run */
+	long long batches_run;
+	int64_t duration_ms;    /* wall time of this run */
+	int64_t max_batch_ms;   /* slowest batch of this run */
+	long final_batch_size;  /* after adaptation and statement_timeout halvings */
+};
+
+void pgphase_backfill_result_release(struct pgphase_backfill_result *res);
+
+/*
+ * Check a statement without a database: an UPDATE or DELETE without WITH, RETURNING or
+ * WHERE CURRENT OF, an UPDATE that does not assign a key column, and whose WHERE clause
+ * names a column it sets (so that a changed row no longer matches and a rerun repeats
+ * nothing; DELETE always qualifies).  Fails with exit code 2 and "file:line:col: ...".
+ * The planner calls this at plan time; statements under "-- pgphase:as-is" never get here.
+ */
+int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgphase_error *err);
+
+/*
+ * Resolve the key of the statement's table on the session's database: fills *columns with
+ * a malloc'd "a, b" display list.  Fails with exit code 2 naming the table when it has no
+ * primary key nor unique index over NOT NULL columns, or when an explicit key column does
+ * not exist or is nullable.
+ */
+int pgphase_backfill_key(struct pgphase_session *s, const struct pgphase_backfill_spec *spec,
+			 char **columns, struct pgphase_error *err);
+
+/*
+ * Run (or resume, or join) the backfill.  s must be idle (no open transaction); it is used
+ * as worker 0, and o->throttle.workers - 1 more connections are opened.  Returns 0 when
+ * every chunk is walked and every skipped row swept; on failure or interruption returns -1
+ * with err set and everything committed so far kept, so a rerun continues.  res is filled
+ * in both cases (release it with pgphase_backfill_result_release).
+ */
+int pgphase_backfill_run(struct pgphase_session *s, const struct pgphase_backfill_spec *spec,
+			 const struct pgphase_backfill_options *o, struct pgphase_backfill_result *res,
+			 struct pgphase_error *err);
+
+/* Progress of one backfill step, for `pgphase status`. */
+struct pgphase_backfill_status {
+	int64_t version;
+	int step;
+	char *table;             /* malloc'd */
+	long long rows_done;
+	long long rows_estimate; /* rows expected to change, from a sample; may be exceeded */
+	long long rows_swept;
+	long long rows_pending_sweep; /* skipped rows not yet swept */
+	long long batches;
+	int chunks, chunks_done;
+	int chunks_active;       /* chunks a worker touched within the last 30 s */
+	bool done;               /* walked and swept */
+	char *updated_at;        /* ISO 8601 UTC of the last batch, malloc'd */
+};
+
+/*
+ * Every backfill of the session's module that has progress rows (version < 0), or of one
+ * version, ordered by version and step.  Empty when the state schema is absent or older.
+ * Free with pgphase_backfill_status_free.
+ */
+int pgphase_backfill_status_load(struct pgphase_session *s, int64_t version,
+				 struct pgphase_backfill_status **out, size_t *n,
+				 struct pgphase_error *err);
+void pgphase_backfill_status_free(struct pgphase_backfill_status *st, size_t n);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * Reading the libpg_query parse tree for the rules: names, types, locations, a generic walk
+ * over every message (protobuf-c reflection, so no node type is forgotten), the volatility
+ * of default expressions, and token positions for the parts of a statement the tree has no
+ * location for (ALTER TABLE sub-commands, over-long identifiers).  Tokens come from
+ * libpg_query's scanner; nothing here matches SQL text with patterns.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
+#include "lint.h"
+#include "util.h"
+
+const char *lint_str(const PgQuery__Node *n)
+{
+	return n && n->node_case == PG_QUERY__NODE__NODE_STRING ? n->string->sval : NULL;
+}
+
+const char *lint_last_name(PgQuery__Node *const *names, size_t n)
+{
+	const char *s = n ? lint_str(names[n - 1]) : NULL;
+
+	return s ? s : "";
+}
+
+const char *lint_names(PgQuery__Node *const *names, size_t n, char buf[LINT_NAME_MAX])
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *s = lint_str(names[i]);
+
+		if (!s)
+			continue;
+		len += (size_t)snprintf(buf + len, LINT_NAME_MAX - len, "%s%s", len ? "." : "", s);
+		if (len >= LINT_NAME_MAX)
+			break;
+	}
+	return buf;
+}
+
+const char *lint_object_name(const PgQuery__Node *obj, char buf[LINT_NAME_MAX])
+{
+	buf[0] = '\0';
+	if (!obj)
+		return buf;
+	switch (obj->node_case) {
+	case PG_QUERY__NODE__NODE_STRING:
+		snprintf(buf, LINT_NAME_MAX, "%s", obj->string->sval);
+		break;
+	case PG_QUERY__NODE__NODE_LIST:
+		lint_names(obj->list->items, obj->list->n_items, buf);
+		break;
+	case PG_QUERY__NODE__NODE_TYPE_NAME:
+		lint_names(obj->type_name->names, obj->type_name->n_names, buf);
+		break;
+	case PG_QUERY__NODE__NODE_OBJECT_WITH_ARGS:
+		lint_names(obj->object_with_args->objname, obj->object_with_args->n_objname, buf);
+		break;
+	default:
+		break;
+	}
+	return buf;
+}
+
+const char *lint_rv_name(const PgQuery__RangeVar *rv, char buf[LINT_NAME_MAX])
+{
+	if (!rv)
+		snprintf(buf, LINT_NAME_MAX, "?");
+	else if (rv->schemaname && rv->schemaname[0])
+		snprintf(buf, LINT_NAME_MAX, "%s.%s", rv->schemaname, rv->relname);
+	else
+		snprintf(buf, LINT_NAME_MAX, "%s", rv->relname);
+	return buf;
+}
+
+const char *lint_type_base(const PgQuery__TypeName *tn)
+{
+	return tn ? lint_last_name(tn->names, tn->n_names) : "";
+}
+
+int lint_typmod(const PgQuery__TypeName *tn, size_t i)
+{
+	const PgQuery__Node *m;
+
+	if (!tn || i >= tn->n_typmods)
+		return -1;
+	m = tn->typmods[i];
+	if (m->node_case != PG_QUERY__NODE__NODE_A_CONST || m->a_const->val_case !=
+							       PG_QUERY__A__CONST__VAL_IVAL)
+		return -1;
+	return m->a_const->ival ? m->a_const->ival->ival : 0;
+}
+
+/* The SQL spelling of internal type names, for messages. */
+static const char *type_display(const char *base)
+{
+	static const char *const names[][2] = {
+		{ "int2", "smallint" }, { "int4", "integer" }, { "int8", "bigint" },
+		{ "bpchar", "char" },	{ "float4", "real" },  { "float8", "double precision" },
+		{ "bool", "boolean" },	{ "varbit", "bit varying" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(base, names[i][0]) == 0)
+			return names[i][1];
+	return base;
+}
+
+const char *lint_type_sql(const PgQuery__TypeName *tn, char buf[LINT_NAME_MAX])
+{
+	const char *base = type_display(lint_type_base(tn));
+	int a = lint_typmod(tn, 0), b = lint_typmod(tn, 1);
+
+	if (a >= 0 && b >= 0)
+		snprintf(buf, LINT_NAME_MAX, "%s(%d,%d)%s", base, a, b, tn->n_array_bounds ? "[]" : "");
+	else if (a >= 0)
+		snprintf(buf, LINT_NAME_MAX, "%s(%d)%s", base, a, tn->n_array_bounds ? "[]" : "");
+	else
+		snprintf(buf, LINT_NAME_MAX, "%s%s", base, tn && tn->n_array_bounds ? "[]" : "");
+	return buf;
+}
+
+/* The concrete message inside a Node wrapper. */
+static const ProtobufCMessage *node_message(const PgQuery__Node *n)
+{
+	const ProtobufCFieldDescriptor *f;
+
+	if (!n || n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+		return NULL;
+	f = protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor,
+						    (unsigned)n->node_case);
+	if (!f)
+		return NULL;
+	return *(ProtobufCMessage *const *)((const char *)n + f->offset);
+}
+
+int lint_location(const PgQuery__Node *n)
+{
+	const ProtobufCMessage *msg = node_message(n);
+	const ProtobufCFieldDescriptor *f;
+
+	if (!msg)
+		return -1;
+	f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "location");
+	if (!f || f->type != PROTOBUF_C_TYPE_INT32)
+		return -1;
+	return *(const int32_t *)((const char *)msg + f->offset);
+}
+
+static bool min_location(const ProtobufCMessage *msg, void *arg)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "location");
+	int *min = arg, loc;
+
+	if (f && f->type == PROTOBUF_C_TYPE_INT32) {
+		loc = *(const int32_t *)((const char *)msg + f->offset);
+		if (loc >= 0 && (*min < 0 || loc < *min))
+			*min = loc;
+	}
+	return true;
+}
+
+int lint_first_location(const PgQuery__Node *n)
+{
+	int min = -1;
+
+	if (n)
+		lint_walk(&n->base, min_location, &min);
+	return min;
+}
+
+const PgQuery__DefElem *lint_defelem(PgQuery__Node *const *opts, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (opts[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM &&
+		    strcmp(opts[i]->def_elem->defname, name) == 0)
+			return opts[i]->def_elem;
+	return NULL;
+}
+
+const PgQuery__Constraint *lint_column_constraint(const PgQuery__ColumnDef *cd, int contype)
+{
+	for (size_t i = 0; cd && i < cd->n_constraints; i++)
+		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+		    (int)cd->constraints[i]->constraint->contype == contype)
+			return cd->constraints[i]->constraint;
+	return NULL;
+}
+
+const char *lint_column_ref(const PgQuery__Node *n)
+{
+	if (!n || n->node_case != PG_QUERY__NODE__NODE_COLUMN_REF || !n->column_ref->n_fields)
+		return NULL;
+	return lint_str(n->column_ref->fields[n->column_ref->n_fields - 1]);
+}
+
+bool lint_walk(const ProtobufCMessage *msg, lint_walk_fn fn, void *arg)
+{
+	const ProtobufCMessageDescriptor *d;
+	const char *base = (const char *)msg;
+
+	if (!msg)
+		return true;
+	/* a Node is a oneof over ~250 message types: go straight to the one that is set */
+	if (msg->descriptor == &pg_query__node__descriptor)
+		return lint_walk(node_message((const PgQuery__Node *)msg), fn, arg);
+	if (!fn(msg, arg))
+		return false;
+	d = msg->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		/* a oneof member is valid only when the case says so (A_Const) */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+
+			for (size_t k = 0; k < n; k++)
+				if (!lint_walk(arr[k], fn, arg))
+					return false;
+		} else if (!lint_walk(*(ProtobufCMessage *const *)(base + f->offset), fn, arg)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool find_column(const ProtobufCMessage *msg, void *arg)
+{
+	const char *col = arg;
+
+	if (msg->descriptor == &pg_query__column_ref__descriptor) {
+		const PgQuery__ColumnRef *cr = (const PgQuery__ColumnRef *)msg;
+		const char *name = cr->n_fields ? lint_str(cr->fields[cr->n_fields - 1]) : NULL;
+
+		if (name && strcmp(name, col) == 0)
+			return false;
+	}
+	return true;
+}
+
+bool lint_expr_mentions(const PgQuery__Node *expr, const char *col)
+{
+	return expr && !lint_walk(&expr->base, find_column, (void *)col);
+}
+
+/* Functions that return a different value per row: a DEFAULT using them rewrites. */
+static const char *const volatile_funcs[] = {
+	"random", "random_normal", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc",
+	"uuid_generate_v4", "uuidv4", "uuidv7", "gen_random_bytes", "clock_timestamp",
+	"timeofday", "nextval", "setval", "currval", "lastval", "txid_current",
+	"pg_current_xact_id", "txid_current_if_assigned", "pg_backend_pid", NULL,
+};
+
+/* Built-in functions known to be IMMUTABLE or STABLE (evaluated once for ADD COLUMN). */
+static const char *const stable_funcs[] = {
+	"now", "transaction_timestamp", "statement_timestamp", "current_setting", "lower",
+	"upper", "btrim", "ltrim", "rtrim", "trim", "concat", "concat_ws", "length", "md5",
+	"to_char", "to_timestamp", "to_date", "to_number", "date_trunc", "date_part", "extract",
+	"make_interval", "make_date", "make_time", "make_timestamp", "make_timestamptz", "abs",
+	"round", "floor", "ceil", "ceiling", "substring", "substr", "replace", "left", "right",
+	"lpad", "rpad", "format", "timezone", "jsonb_build_object", "json_build_object",
+	"jsonb_build_array", "json_build_array", "array_fill", "to_jsonb", "to_json",
+	"current_database", "current_schema", "version", "int4", "int8", "text",
+	"numeric", "bool", "interval", "inet", "cidr", "uuid", NULL,
+};
+
+static bool in_list(const char *const *list, const char *name)
+{
+	for (size_t i = 0; list[i]; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+struct volatility {
+	enum lint_volatility v;
+	const char *func;
+};
+
+static bool classify_call(const ProtobufCMessage *msg, void *arg)
+{
+	struct volatility *vol = arg;
+	const PgQuery__FuncCall *fc;
+	const char *name;
+
+	if (msg->descriptor != &pg_query__func_call__descriptor)
+		return true;
+	fc = (const PgQuery__FuncCall *)msg;
+	name = lint_last_name(fc->funcname, fc->n_funcname);
+	if (in_list(volatile_funcs, name)) {
+		vol->v = LINT_VOLATILE;
+		vol->func = name;
+		return false;
+	}
+	if (!in_list(stable_funcs, name) && vol->v == LINT_NOT_VOLATILE) {
+		vol->v = LINT_MAYBE_VOLATILE;
+		vol->func = name;
+	}
+	return true;
+}
+
+enum lint_volatility lint_expr_volatility(const PgQuery__Node *expr, const char **func)
+{
+	struct volatility vol = { LINT_NOT_VOLATILE, NULL };
+
+	if (expr)
+		lint_walk(&expr->base, classify_call, &vol);
+	*func = vol.func;
+	return vol.v;
+}
+
+/* Tokens of text (NUL-terminated); NULL when the scanner fails. */
+static PgQuery__ScanResult *scan_text(const char *text)
+{
+	PgQueryScanResult r = pg_query_scan(text);
+	PgQuery__ScanResult *tokens = NULL;
+
+	if (!r.error)
+		tokens = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
+	pg_query_free_scan_result(r);
+	return tokens;
+}
+
+static bool is_token(const PgQuery__ScanResult *t, size_t i, int token)
+{
+	return i < t->n_tokens && (int)t->tokens[i]->token == token;
+}
+
+int lint_cmd_location(const struct pgphase_lint_stmt *st, size_t i)
+{
+	const PgQuery__AlterTableStmt *a = lint_alter_table(st);
+	PgQuery__ScanResult *t;
+	size_t from, k = 0, commas = 0;
+	int depth = 0, loc = -1;
+	char *text;
+
+	if (!a || !a->relation || a->relation->location < 0)
+		return -1;
+	from = st->base + (size_t)a->relation->location;
+	if (from >= st->end)
+		return -1;
+	text = xstrndup(st->sec->text + from, st->end - from);
+	t = scan_text(text);
+	free(text);
+	if (!t)
+		return -1;
+	/* skip the relation name: name [. name [. name]] [*] */
+	k = 1;
+	while (is_token(t, k, PG_QUERY__TOKEN__ASCII_46) && k + 1 < t->n_tokens)
+		k += 2;
+	if (is_token(t, k, PG_QUERY__TOKEN__ASCII_42))
+		k++;
+	for (; k < t->n_tokens; k++) {
+		int tok = (int)t->tokens[k]->token;
+
+		if (tok == PG_QUERY__TOKEN__SQL_COMMENT || tok == PG_QUERY__TOKEN__C_COMMENT)
+			continue;
+		if (commas == i && depth == 0) {
+			loc = (int)(from - st->base) + t->tokens[k]->start;
+			break;
+		}
+		if (tok == PG_QUERY__TOKEN__ASCII_40 || tok == PG_QUERY__TOKEN__ASCII_91)
+			depth++;
+		else if (tok == PG_QUERY__TOKEN__ASCII_41 || tok == PG_QUERY__TOKEN__ASCII_93)
+			depth--;
+		else if (tok == PG_QUERY__TOKEN__ASCII_44 && depth == 0)
+			commas++;
+	}
+	pg_query__scan_result__free_unpacked(t, NULL);
+	return loc;
+}
+
+/* Byte length of an identifier token once quotes are removed ("" counts once). */
+static size_t ident_length(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 2 || s[0] != '"')
+		return len;
+	for (size_t i = 1; i + 1 < len; i++) {
+		if (s[i] == '"' && s[i + 1] == '"')
+			i++;
+		n++;
+	}
+	return n;
+}
+
+size_t lint_long_identifiers(const struct pgphase_lint_stmt *st,
+			     void (*fn)(const struct pgphase_lint_stmt *st, size_t off, size_t len,
+					void *arg),
+			     void *arg)
+{
+	char *text = xstrndup(st->sec->text + st->offset, st->end - st->offset);
+	PgQuery__ScanResult *t = scan_text(text);
+	size_t found = 0;
+
+	for (size_t k = 0; t && k < t->n_tokens; k++) {
+		const PgQuery__ScanToken *tok = t->tokens[k];
+		size_t len = (size_t)(tok->end - tok->start);
+
+		if (tok->token != PG_QUERY__TOKEN__IDENT ||
+		    ident_length(text + tok->start, len) < LINT_NAMEDATALEN)
+			continue;
+		found++;
+		fn(st, st->offset + (size_t)tok->start, len, arg);
+	}
+	if (t)
+		pg_query__scan_result__free_unpacked(t, NULL);
+	free(text);
+	return found;
+}
+
+const PgQuery__AlterTableStmt *lint_alter_table(const struct pgphase_lint_stmt *st)
+{
+	if (!st->node || st->node->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_STMT)
+		return NULL;
+	return st->node->alter_table_stmt;
+}
+
+const PgQuery__AlterTableCmd *lint_cmd(const PgQuery__AlterTableStmt *a, size_t i)
+{
+	if (!a || i >= a->n_cmds || a->cmds[i]->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+		return NULL;
+	return a->cmds[i]->alter_table_cmd;
+}
+
+void lint_for_each_coldef(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st,
+			  lint_coldef_fn fn, void *arg)
+{
+	const PgQuery__Node *n = st->node;
+
+	if (n->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
+		const PgQuery__CreateStmt *cs = n->create_stmt;
+
+		for (size_t i = 0; i < cs->n_table_elts; i++)
+			if (cs->table_elts[i]->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
+				fn(ctx, st, cs->relation, cs->table_elts[i]->column_def,
+				   cs->table_elts[i]->column_def->colname, arg);
+	} else if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) {
+		const PgQuery__AlterTableStmt *a = n->alter_table_stmt;
+
+		if (a->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+			return;
+		for (size_t i = 0; i < a->n_cmds; i++) {
+			const PgQuery__AlterTableCmd *c = lint_cmd(a, i);
+
+			if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
+				continue;
+			if (c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn)
+				fn(ctx, st, a->relation, c->def->column_def, c->def->column_def->colname, arg);
+			else if (c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType)
+				fn(ctx, st, a->relation, c->def->column_def, c->name, arg);
+		}
+	}
+}

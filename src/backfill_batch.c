@@ -1,0 +1,375 @@
+/*
+ * One worker's batches: the walk (claim a chunk row FOR UPDATE SKIP LOCKED, run one walk
+ * batch statement, commit — data, cursor, counters and claim together) and the sweep of
+ * rows that were skipped because another session held them locked.  Throttling comes from
+ * throttle.c; the statements from backfill_sql.c.  Expected failures are handled by name:
+ * statement_timeout (57014, not ours) halves the batch, lock_timeout (55P03) and deadlocks
+ * (40P01) are retried with backoff within lock_retry_budget, a dropped table (42P01) stops
+ * the backfill with its progress kept.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "backfill.h"
+#include "db.h"
+#include "pgphase/log.h"
+#include "state.h"
+#include "util.h"
+
+#define SQLSTATE_SERIALIZATION "40001"
+#define IDLE_WAIT_US 200000LL
+
+/*
+ * Claim a chunk for one batch: this worker's current chunk if free, else a chunk no other
+ * worker touched within the stale-claim time, else any free one.  SKIP LOCKED: a chunk row
+ * locked by another worker's batch is passed over, never waited for.  The lock lasts until
+ * the batch commits.
+ * $1 module, $2 version, $3 step, $4 current chunk, $5 claimed_by, $6 stale ms.
+ */
+static const char *const SQL_CLAIM =
+	"SELECT chunk, cursor::text, upper_bound::text FROM @S@.backfill_progress"
+	" WHERE module = $1 AND version = $2 AND step = $3 AND chunk >= 0 AND NOT done"
+	" ORDER BY chunk = $4::bigint DESC,"
+	"          (claimed_by IS NOT NULL AND claimed_by <> $5"
+	"           AND updated_at > now() - make_interval(secs => $6::float8 / 1000)),"
+	"          chunk"
+	" LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+/* Chunks not walked yet (some may be claimed by other workers right now). */
+static const char *const SQL_REMAINING =
+	"SELECT count(*) FROM @S@.backfill_progress"
+	" WHERE module = $1 AND version = $2 AND step = $3 AND chunk >= 0 AND NOT done";
+
+/* The sweep row: one sweeper at a time; waits under lock_timeout. */
+static const char *const SQL_SWEEP_LOCK =
+	"SELECT 1 FROM @S@.backfill_progress"
+	" WHERE module = $1 AND version = $2 AND step = $3 AND chunk = -1 FOR UPDATE";
+
+static const char *const SQL_SWEEP_DONE =
+	"UPDATE @S@.backfill_progress SET done = true, updated_at = now()"
+	" WHERE module = $1 AND version = $2 AND step = $3 AND chunk = -1";
+
+bool bf_should_stop(struct bf_job *j)
+{
+	bool stop;
+
+	pthread_mutex_lock(&j->mu);
+	stop = j->stop;
+	pthread_mutex_unlock(&j->mu);
+	return stop || pgphase_interrupted();
+}
+
+static bool keep_going(void *arg)
+{
+	return !bf_should_stop(arg);
+}
+
+bool bf_sleep(struct bf_job *j, int64_t us)
+{
+	return throttle_sleep_until(now_us() + us, keep_going, j);
+}
+
+static PGresult *sq(struct bf_worker *w, const char *tmpl, int n, const char *const *params,
+		    ExecStatusType expect)
+{
+	char *sql = state_sql(w->s, tmpl);
+	PGresult *r = db_query(w->s, sql, n, params, expect, &w->err);
+
+	free(sql);
+	return r;
+}
+
+static int stopped(struct bf_worker *w)
+{
+	if (pgphase_interrupted())
+		return pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "interrupted");
+	return 1; /* another worker failed: it reports */
+}
+
+/* Full-jitter exponential backoff within lock_retry_budget; false when spent. */
+static bool backoff(struct bf_worker *w, int attempt, int64_t since)
+{
+	int64_t cap = 100000LL << (attempt < 7 ? attempt : 7);
+	int64_t wait = (int64_t)((double)rand() / RAND_MAX * (double)cap);
+
+	if (now_us() + wait > since + (int64_t)w->s->cfg->lock_retry_budget_ms * 1000)
+		return false;
+	pgphase_verbose("backfill: %s; retrying in %.2f s", w->err.message, wait / 1e6);
+	return bf_sleep(w->j, wait);
+}
+
+static bool transient(struct bf_worker *w)
+{
+	return db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) ||
+	       db_failed_with(w->s, SQLSTATE_DEADLOCK) || db_failed_with(w->s, SQLSTATE_SERIALIZATION);
+}
+
+/* A failed batch: 0 to go on (after halving or backoff), -1 to stop with w->err. */
+static int batch_failed(struct bf_worker *w, int *attempt, int64_t *since)
+{
+	struct bf_job *j = w->j;
+
+	db_rollback(w->s);
+	if (pgphase_interrupted() || PQstatus(w->s->conn) != CONNECTION_OK)
+		return -1;
+	if (db_failed_with(w->s, SQLSTATE_QUERY_CANCELED)) {
+		/* statement_timeout: a smaller batch may fit */
+		if (++w->halvings > j->o->max_halvings || w->batch_size <= 1) {
+			pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": a batch of "
+					  "%ld rows still exceeds statement_timeout (%ld ms) after %d "
+					  "halvings", j->rel_display, w->batch_size,
+					  w->s->cfg->statement_timeout_ms, w->halvings - 1);
+			pgphase_error_hint(&w->err, "raise statement_timeout or make the change "
+						    "cheaper; the progress so far is kept");
+			return -1;
+		}
+		w->batch_size = w->cap = (w->batch_size + 1) / 2;
+		pgphase_warn("backfill of \"%s\": batch hit statement_timeout; batch size now %ld",
+			     j->rel_display, w->batch_size);
+		return 0;
+	}
+	if (db_failed_with(w->s, SQLSTATE_UNDEFINED_TABLE)) {
+		pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\" stopped: the "
+				  "table was dropped while the backfill was under way", j->rel_display);
+		pgphase_error_hint(&w->err, "its progress is kept; roll the migration back, or "
+					    "recreate the table and run backfill again");
+		return -1;
+	}
+	if (transient(w)) {
+		if (*since == 0)
+			*since = now_us();
+		if (backoff(w, (*attempt)++, *since))
+			return 0;
+		return bf_should_stop(j) ? stopped(w) : -1;
+	}
+	return -1;
+}
+
+/* Cursor and upper bound JSON texts into parameters (pointers into the json values). */
+static int bound_params(const char *text, json_t **holder, const char **params, int n)
+{
+	*holder = json_loads(text, 0, NULL);
+	if (!json_is_array(*holder) || (int)json_array_size(*holder) != n)
+		return -1;
+	for (int i = 0; i < n; i++)
+		params[i] = json_string_value(json_array_get(*holder, (size_t)i));
+	return 0;
+}
+
+static void record(struct bf_worker *w, long chunk, long long rows, long long skipped,
+		   int64_t elapsed)
+{
+	struct bf_job *j = w->j;
+	struct pgphase_backfill_batch b = { w->id, chunk, w->batch_size, rows, skipped, elapsed };
+
+	pthread_mutex_lock(&j->mu);
+	j->rows_run += rows;
+	j->batches_run++;
+	j->skipped_run += skipped;
+	if (chunk < 0)
+		j->swept_run += rows;
+	if (elapsed > j->max_batch_us)
+		j->max_batch_us = elapsed;
+	pthread_mutex_unlock(&j->mu);
+	progress_add(&j->pr, rows);
+	if (j->o->on_batch)
+		j->o->on_batch(j->o->on_batch_arg, &b);
+}
+
+/* One walk batch: 1 done, 0 nothing claimable, -1 failed (w->err). */
+static int walk_one(struct bf_worker *w, long long *rows)
+{
+	struct bf_job *j = w->j;
+	char chunk_s[24], size_s[24], cur_s[24], stale_s[24];
+	const char *params[6 + 2 * 32] = { w->s->cfg->module, j->version, j->step, chunk_s, size_s,
+					   w->me };
+	const char *claim[6] = { params[0], params[1], params[2], cur_s, w->me, stale_s };
+	json_t *lo = NULL, *hi = NULL;
+	int64_t t0 = now_us();
+	int n = 6, v = 0, rc = -1;
+	PGresult *r;
+
+	snprintf(cur_s, sizeof(cur_s), "%ld", w->current_chunk);
+	snprintf(stale_s, sizeof(stale_s), "%ld", j->o->stale_claim_ms);
+	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
+	if (db_exec(w->s, "BEGIN", &w->err) < 0)
+		return -1;
+	r = sq(w, SQL_CLAIM, 6, claim, PGRES_TUPLES_OK);
+	if (!r || PQntuples(r) == 0) {
+		PQclear(r);
+		db_rollback(w->s);
+		return r ? 0 : -1;
+	}
+	snprintf(chunk_s, sizeof(chunk_s), "%s", PQgetvalue(r, 0, 0));
+	w->current_chunk = atol(chunk_s);
+	if (!PQgetisnull(r, 0, 1)) {
+		v |= 1;
+		if (bound_params(PQgetvalue(r, 0, 1), &lo, params + n, j->key.n) < 0)
+			goto corrupt;
+		n += j->key.n;
+	}
+	if (!PQgetisnull(r, 0, 2)) {
+		v |= 2;
+		if (bound_params(PQgetvalue(r, 0, 2), &hi, params + n, j->key.n) < 0)
+			goto corrupt;
+		n += j->key.n;
+	}
+	PQclear(r);
+	r = db_query(w->s, j->sql.batch[v], n, params, PGRES_TUPLES_OK, &w->err);
+	if (!r)
+		goto cleanup;
+	if (atoll(PQgetvalue(r, 0, 3)) != 1) {
+		pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": progress row of "
+				  "chunk %s vanished", j->rel_display, chunk_s);
+		goto cleanup;
+	}
+	*rows = atoll(PQgetvalue(r, 0, 0));
+	if (atoll(PQgetvalue(r, 0, 1)) < w->batch_size)
+		w->current_chunk = -1; /* walked to its end */
+	if (db_exec(w->s, "COMMIT", &w->err) == 0) {
+		int64_t elapsed = now_us() - t0;
+
+		record(w, atol(chunk_s), *rows, atoll(PQgetvalue(r, 0, 2)), elapsed);
+		w->batch_size = throttle_adapt(&j->th, w->batch_size, elapsed, w->cap);
+		w->halvings = 0;
+		rc = 1;
+	}
+	goto cleanup;
+corrupt:
+	pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": chunk %s has a "
+			  "cursor that does not match the key (%s)", j->rel_display, chunk_s,
+			  j->key.display);
+cleanup:
+	PQclear(r);
+	json_decref(lo);
+	json_decref(hi);
+	if (rc < 0)
+		db_rollback(w->s);
+	return rc;
+}
+
+int bf_walk(struct bf_worker *w)
+{
+	struct bf_job *j = w->j;
+	int attempt = 0;
+	int64_t since = 0;
+
+	for (;;) {
+		long long rows = 0;
+		int rc;
+
+		if (bf_should_stop(j))
+			return stopped(w);
+		rc = throttle_wait_replicas(&j->th, w->s, keep_going, j, &w->err);
+		if (rc <= 0)
+			return rc < 0 ? -1 : stopped(w);
+		rc = walk_one(w, &rows);
+		if (rc < 0) {
+			if (batch_failed(w, &attempt, &since) < 0)
+				return -1;
+			continue;
+		}
+		if (rc == 0) {
+			const char *params[3] = { w->s->cfg->module, j->version, j->step };
+			PGresult *r = sq(w, SQL_REMAINING, 3, params, PGRES_TUPLES_OK);
+			long long left;
+
+			if (!r)
+				return -1;
+			left = atoll(PQgetvalue(r, 0, 0));
+			PQclear(r);
+			if (left == 0)
+				return 0;
+			bf_sleep(j, IDLE_WAIT_US); /* every chunk left is in another worker's batch */
+			continue;
+		}
+		attempt = 0;
+		since = 0;
+		if (!throttle_sleep_until(throttle_next_start(&j->th, rows), keep_going, j))
+			return stopped(w);
+	}
+}
+
+/* One sweep batch: returns keys left before it (0: nothing to sweep), -1 on failure. */
+static long long sweep_one(struct bf_worker *w, bool wait, long long *forgotten)
+{
+	struct bf_job *j = w->j;
+	char size_s[24];
+	const char *params[5] = { w->s->cfg->module, j->version, j->step, size_s, w->me };
+	int64_t t0 = now_us();
+	long long keys = -1;
+	PGresult *r;
+
+	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
+	if (db_exec(w->s, "BEGIN", &w->err) < 0)
+		return -1;
+	r = sq(w, SQL_SWEEP_LOCK, 3, params, PGRES_TUPLES_OK);
+	PQclear(r);
+	if (!r || !(r = db_query(w->s, j->sql.sweep[wait], 5, params, PGRES_TUPLES_OK, &w->err)))
+		goto fail;
+	keys = atoll(PQgetvalue(r, 0, 1));
+	*forgotten = atoll(PQgetvalue(r, 0, 2));
+	if (keys == 0) {
+		PQclear(r);
+		r = sq(w, SQL_SWEEP_DONE, 3, params, PGRES_COMMAND_OK);
+		if (!r)
+			goto fail;
+	}
+	if (db_exec(w->s, "COMMIT", &w->err) < 0)
+		goto fail;
+	if (keys > 0)
+		record(w, -1, atoll(PQgetvalue(r, 0, 0)), 0, now_us() - t0);
+	PQclear(r);
+	return keys;
+fail:
+	PQclear(r);
+	db_rollback(w->s);
+	return -1;
+}
+
+int bf_sweep(struct bf_worker *w)
+{
+	struct bf_job *j = w->j;
+	int attempt = 0;
+	int64_t since = 0;
+	bool wait = false;
+
+	for (;;) {
+		long long forgotten = 0, keys;
+
+		if (bf_should_stop(j))
+			return stopped(w);
+		keys = sweep_one(w, wait, &forgotten);
+		if (keys == 0)
+			return 0;
+		if (keys < 0) {
+			db_rollback(w->s);
+			if (pgphase_interrupted() || !transient(w))
+				return -1;
+			if (since == 0)
+				since = now_us();
+			if (!backoff(w, attempt++, since)) {
+				if (bf_should_stop(j))
+					return stopped(w);
+				pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": rows "
+						  "stayed locked by other sessions for longer than "
+						  "lock_retry_budget (%ld ms)", j->rel_display,
+						  w->s->cfg->lock_retry_budget_ms);
+				pgphase_error_hint(&w->err, "the walk is complete; run backfill again "
+							    "to sweep the remaining rows");
+				return -1;
+			}
+			wait = false; /* try without waiting first, then wait again */
+			continue;
+		}
+		/* nothing moved without waiting: the rows left are locked, wait for them */
+		wait = forgotten == 0 && !wait;
+		if (forgotten > 0) {
+			attempt = 0;
+			since = 0;
+		}
+	}
+}

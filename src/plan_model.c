@@ -1,0 +1,337 @@
+/*
+ * Catalog questions the strategies ask: a table's key, a column's type, the views that
+ * depend on a column, whether a type change is binary-coercible, whether an expression is
+ * volatile.  Online, the database answers; tables that earlier migrations of the directory
+ * create (maybe not applied yet: everything is planned before the first change) are answered
+ * from their CREATE TABLE / ADD COLUMN statements.  Offline, only the migrations answer.
+ *
+ * Answers are owned by the planning context and freed when the plan is done.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "plan_int.h"
+#include "util.h"
+
+/*
+ * Key for keyset batching: the primary key, else the narrowest valid unique index without
+ * predicate or expressions whose key columns are all NOT NULL.  $1 is the table.
+ */
+static const char *const SQL_TABLE_KEY =
+	"SELECT a.attname"
+	"  FROM (SELECT i.indkey::int2[] AS cols, i.indnkeyatts"
+	"          FROM pg_index i"
+	"         WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid"
+	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
+	"           AND NOT EXISTS (SELECT 1 FROM pg_attribute na"
+	"                            WHERE na.attrelid = i.indrelid"
+	"                              AND na.attnum = ANY (i.indkey::int2[]) AND NOT na.attnotnull)"
+	"         ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) x,"
+	"       unnest(x.cols) WITH ORDINALITY AS k(attnum, ord)"
+	"  JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum"
+	" WHERE k.ord <= x.indnkeyatts"
+	" ORDER BY k.ord";
+
+/* The column's type as SQL text (format_type is made to be read back by the parser). */
+static const char *const SQL_COLUMN_TYPE =
+	"SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+	" WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped";
+
+/* Read a type back from format_type() text: the parser gives its TypeName. */
+static const char *const SQL_TYPE_CAST_TMPL = "SELECT NULL::%s";
+
+/* Views whose rewrite rules reference the column ($1 table, $2 column). */
+static const char *const SQL_DEPENDENT_VIEWS =
+	"SELECT string_agg(DISTINCT v.oid::regclass::text, ', ')"
+	"  FROM pg_attribute a"
+	"  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = a.attrelid"
+	"                  AND d.refobjsubid = a.attnum AND d.classid = 'pg_rewrite'::regclass"
+	"  JOIN pg_rewrite r ON r.oid = d.objid"
+	"  JOIN pg_class v ON v.oid = r.ev_class AND v.oid <> a.attrelid"
+	" WHERE a.attrelid = to_regclass($1) AND a.attname = $2";
+
+/* Source column type and typmod, and whether a binary-coercible cast to $3 exists. */
+static const char *const SQL_COERCIBLE =
+	"SELECT a.atttypid = $3::oid, a.atttypmod,"
+	"       EXISTS (SELECT 1 FROM pg_cast c WHERE c.castsource = a.atttypid"
+	"                  AND c.casttarget = $3::oid AND c.castmethod = 'b'),"
+	"       format_type($3::oid, NULL)"
+	"  FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2";
+
+/* Is any function of this name volatile?  NULL when no function has the name. */
+static const char *const SQL_VOLATILE = "SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1";
+
+/* Type oid of a type name, via a deparsed cast of NULL. */
+static const char *const SQL_TYPE_OID_TMPL = "SELECT pg_typeof(CAST(NULL AS pgphase_type_t))::oid";
+
+/* Volatile functions known without a catalog (offline plans). */
+static const char *const known_volatile[] = {
+	"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
+	"clock_timestamp", "timeofday", "nextval", "txid_current", "setseed", NULL,
+};
+
+static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	PGresult *r;
+
+	if (!ctx->opts.session)
+		return NULL;
+	r = db_query(ctx->opts.session, sql, n, params, PGRES_TUPLES_OK, &e);
+	pgphase_error_release(&e); /* an unanswered question falls back to the migrations */
+	return r;
+}
+
+/* CREATE TABLE statements for rv, newest first: this migration, then earlier ones. */
+static const PgQuery__CreateStmt *find_create(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+					      size_t skip)
+{
+	const struct pgphase_migration_set *set = ctx->opts.set;
+	const struct pgphase_sql *lists[1024];
+	size_t nl = 0;
+
+	lists[nl++] = &ctx->m->up.sql;
+	for (size_t i = set ? set->n : 0; i-- > 0 && nl < 1024;) {
+		struct pgphase_migration *o = &set->items[i];
+		struct pgphase_error e = PGPHASE_ERROR_INIT;
+
+		if (o->version >= ctx->m->version)
+			continue;
+		if (pgphase_migration_parse(o, &e) == 0)
+			lists[nl++] = &o->up.sql;
+		pgphase_error_release(&e);
+	}
+	for (size_t l = 0; l < nl; l++)
+		for (size_t i = lists[l]->n; i-- > 0;) {
+			const PgQuery__Node *n = lists[l]->stmts[i].node;
+
+			if (n->node_case != PG_QUERY__NODE__NODE_CREATE_STMT ||
+			    strcmp(n->create_stmt->relation->relname, rv->relname) != 0)
+				continue;
+			if (skip-- == 0)
+				return n->create_stmt;
+		}
+	return NULL;
+}
+
+static char **keep_key(struct plan_ctx *ctx, char **key)
+{
+	GROW(ctx->keys, ctx->cap_keys, ctx->n_keys + 1);
+	ctx->keys[ctx->n_keys++] = key;
+	return key;
+}
+
+static char **key_from_create(const PgQuery__CreateStmt *cs)
+{
+	for (size_t i = 0; i < cs->n_table_elts; i++) {
+		const PgQuery__Node *e = cs->table_elts[i];
+
+		if (e->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+		    e->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
+			char **key = xcalloc(e->constraint->n_keys + 1, sizeof(*key));
+
+			for (size_t k = 0; k < e->constraint->n_keys; k++)
+				key[k] = xstrdup(sql_str(e->constraint->keys[k]));
+			return key;
+		}
+		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
+			for (size_t c = 0; c < e->column_def->n_constraints; c++)
+				if (e->column_def->constraints[c]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+				    e->column_def->constraints[c]->constraint->contype ==
+					    PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
+					char **key = xcalloc(2, sizeof(*key));
+
+					key[0] = xstrdup(e->column_def->colname);
+					return key;
+				}
+	}
+	return NULL;
+}
+
+char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
+{
+	char *rel = sql_rel(rv);
+	const char *params[1] = { rel };
+	PGresult *r;
+	char **key = NULL;
+
+	if (ctx->opts.key) {
+		/* --key a,b overrides whatever the catalog says */
+		char *copy = xstrdup(ctx->opts.key), *save = NULL;
+		size_t n = 0;
+
+		key = xcalloc(strlen(copy) + 2, sizeof(*key));
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			key[n++] = xstrdup(tok);
+		free(copy);
+		free(rel);
+		return keep_key(ctx, key);
+	}
+	r = ask(ctx, SQL_TABLE_KEY, 1, params);
+	free(rel);
+	if (r && PQntuples(r) > 0) {
+		key = xcalloc((size_t)PQntuples(r) + 1, sizeof(*key));
+		for (int i = 0; i < PQntuples(r); i++)
+			key[i] = xstrdup(PQgetvalue(r, i, 0));
+	}
+	PQclear(r);
+	if (!key) {
+		const PgQuery__CreateStmt *cs = find_create(ctx, rv, 0);
+
+		key = cs ? key_from_create(cs) : NULL;
+	}
+	return key ? keep_key(ctx, key) : NULL;
+}
+
+static const PgQuery__TypeName *type_from_migrations(struct plan_ctx *ctx,
+						     const PgQuery__RangeVar *rv, const char *column)
+{
+	const PgQuery__CreateStmt *cs = find_create(ctx, rv, 0);
+
+	for (size_t i = 0; cs && i < cs->n_table_elts; i++) {
+		const PgQuery__Node *e = cs->table_elts[i];
+
+		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF &&
+		    strcmp(e->column_def->colname, column) == 0)
+			return e->column_def->type_name;
+	}
+	return NULL;
+}
+
+const PgQuery__TypeName *plan_column_type(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+					  const char *column)
+{
+	char *rel = sql_rel(rv);
+	const char *params[2] = { rel, column };
+	PGresult *r = ask(ctx, SQL_COLUMN_TYPE, 2, params);
+	const PgQuery__TypeName *tn = NULL;
+
+	free(rel);
+	if (r && PQntuples(r) > 0) {
+		struct pgphase_error e = PGPHASE_ERROR_INIT;
+		char *sql = xasprintf(SQL_TYPE_CAST_TMPL, PQgetvalue(r, 0, 0));
+		const PgQuery__Node *n = plan_parse_node(ctx, sql, &e);
+
+		if (n && n->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
+		    n->select_stmt->n_target_list == 1) {
+			const PgQuery__Node *v = n->select_stmt->target_list[0]->res_target->val;
+
+			if (v && v->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+				tn = v->type_cast->type_name;
+		}
+		free(sql);
+		pgphase_error_release(&e);
+	}
+	PQclear(r);
+	return tn ? tn : type_from_migrations(ctx, rv, column);
+}
+
+char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column)
+{
+	char *rel = sql_rel(rv), *out = NULL;
+	const char *params[2] = { rel, column };
+	PGresult *r = ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
+
+	free(rel);
+	if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		out = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return out;
+}
+
+/* Typmod PostgreSQL would store for varchar(n) / character varying(n). */
+static long varchar_typmod(const PgQuery__TypeName *tn)
+{
+	const PgQuery__Node *m;
+
+	if (tn->n_typmods != 1)
+		return -2;
+	m = tn->typmods[0];
+	if (m->node_case != PG_QUERY__NODE__NODE_A_CONST || m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
+		return -2;
+	return (long)m->a_const->ival->ival + 4; /* VARHDRSZ */
+}
+
+bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+			   const PgQuery__TypeName *tn)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	struct sql_graft g = { "t", NULL, tn };
+	char *q = sql_render(SQL_TYPE_OID_TMPL, &g, 1, &e), *rel = sql_rel(rv);
+	PGresult *r = q ? ask(ctx, q, 0, NULL) : NULL;
+	bool ok = false;
+
+	pgphase_error_release(&e);
+	if (r && PQntuples(r) == 1) {
+		char *oid = xstrdup(PQgetvalue(r, 0, 0));
+		const char *params[3] = { rel, column, oid };
+		PGresult *c = ask(ctx, SQL_COERCIBLE, 3, params);
+
+		if (c && PQntuples(c) == 1) {
+			bool same = strcmp(PQgetvalue(c, 0, 0), "t") == 0;
+			long srcmod = atol(PQgetvalue(c, 0, 1));
+			bool cast_b = strcmp(PQgetvalue(c, 0, 2), "t") == 0;
+			const char *dst = PQgetvalue(c, 0, 3);
+
+			if (tn->n_typmods == 0)
+				ok = same || cast_b;
+			else if (same && strcmp(dst, "character varying") == 0)
+				/* widening varchar(n) needs no rewrite; shrinking does */
+				ok = srcmod != -1 && varchar_typmod(tn) >= srcmod;
+		}
+		PQclear(c);
+		free(oid);
+	}
+	PQclear(r);
+	free(q);
+	free(rel);
+	return ok;
+}
+
+struct vol {
+	struct plan_ctx *ctx;
+	bool found;
+};
+
+static bool volatile_visit(ProtobufCMessage **where, void *arg)
+{
+	struct vol *v = arg;
+	const PgQuery__Node *n = (const PgQuery__Node *)*where;
+	const char *name;
+
+	if ((*where)->descriptor != &pg_query__node__descriptor ||
+	    n->node_case != PG_QUERY__NODE__NODE_FUNC_CALL || !n->func_call->n_funcname)
+		return true;
+	name = sql_str(n->func_call->funcname[n->func_call->n_funcname - 1]);
+	if (!name)
+		return true;
+	{
+		const char *params[1] = { name };
+		PGresult *r = ask(v->ctx, SQL_VOLATILE, 1, params);
+
+		if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+			v->found = v->found || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+			PQclear(r);
+			return true;
+		}
+		PQclear(r);
+	}
+	for (size_t i = 0; known_volatile[i]; i++)
+		if (strcmp(known_volatile[i], name) == 0)
+			v->found = true;
+	return true;
+}
+
+bool plan_expr_volatile(struct plan_ctx *ctx, const PgQuery__Node *expr)
+{
+	struct vol v = { ctx, false };
+	ProtobufCMessage *m;
+
+	if (!expr)
+		return false;
+	m = (ProtobufCMessage *)&expr->base;
+	volatile_visit(&m, &v);
+	sql_walk(m, volatile_visit, &v);
+	return v.found;
+}

@@ -1,0 +1,91 @@
+/*
+ * add-column-volatile-default: ADD COLUMN ... DEFAULT volatile() (random(), clock_timestamp(),
+ * gen_random_uuid(), nextval(), ...) rewrites the whole table under ACCESS EXCLUSIVE.  Expand
+ * adds the column without a default and then sets the default (new rows get it from then on);
+ * backfill fills the existing rows in key-ordered batches (UPDATE ... SET c = DEFAULT WHERE c
+ * IS NULL); a NOT NULL on the column is applied in contract like add-required-column.
+ * Volatility comes from pg_proc when online, from a list of known functions offline.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "strategy.h"
+#include "util.h"
+
+static const char *const SQL_SET_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d";
+static const char *const SQL_DROP_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT";
+static const char *const SQL_FILL = "UPDATE %s SET %s = DEFAULT WHERE %s IS NULL";
+
+static const PgQuery__Constraint *find(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
+{
+	for (size_t i = 0; i < cd->n_constraints; i++)
+		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+		    cd->constraints[i]->constraint->contype == t)
+			return cd->constraints[i]->constraint;
+	return NULL;
+}
+
+static const PgQuery__ColumnDef *column(const struct strategy_input *in)
+{
+	const PgQuery__AlterTableCmd *c = strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn);
+
+	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
+		return NULL;
+	return c->def->column_def;
+}
+
+static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
+{
+	const PgQuery__ColumnDef *cd = column(in);
+	const PgQuery__Constraint *d = cd ? find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) : NULL;
+
+	return d && d->raw_expr && !find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
+	       plan_expr_volatile(ctx, d->raw_expr);
+}
+
+static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
+{
+	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
+	const PgQuery__ColumnDef *cd = column(in);
+	const PgQuery__Constraint *d = find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT);
+	bool not_null = cd->is_not_null || find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
+	struct sql_graft g = { "d", d->raw_expr, NULL };
+	char *rel = sql_rel(rv), *col = sql_ident(cd->colname), *tmpl, *set, *unset, *fill;
+	const PgQuery__Node *upd;
+	int rc = -1;
+
+	if (strategy_add_nullable_column(ctx, &strategy_add_column_volatile_default, in, true, err) < 0)
+		goto cleanup;
+	tmpl = xasprintf(SQL_SET_DEFAULT, rel, col);
+	set = sql_render(tmpl, &g, 1, err);
+	free(tmpl);
+	unset = set ? sql_renderf(err, SQL_DROP_DEFAULT, rel, col) : NULL;
+	if (!unset) {
+		free(set);
+		goto cleanup;
+	}
+	plan_add(ctx, &strategy_add_column_volatile_default, in, PGPHASE_PHASE_EXPAND,
+		 PGPHASE_TXN_GROUP, set, unset);
+	/* existing rows: SET c = DEFAULT evaluates the default once per row, in batches */
+	fill = xasprintf(SQL_FILL, rel, col, col);
+	upd = plan_parse_node(ctx, fill, err);
+	free(fill);
+	if (!upd || plan_backfill(ctx, &strategy_add_column_volatile_default, in, upd, err) < 0)
+		goto cleanup;
+	if (not_null && plan_not_null_steps(ctx, &strategy_add_column_volatile_default, in, rv,
+					    cd->colname, false, err) < 0)
+		goto cleanup;
+	rc = 0;
+cleanup:
+	free(rel);
+	free(col);
+	return rc;
+}
+
+const struct pgphase_strategy strategy_add_column_volatile_default = {
+	.name = "add-column-volatile-default",
+	.summary = "ADD COLUMN with a volatile DEFAULT: added without default then SET DEFAULT in "
+		   "expand, existing rows filled in batches in backfill",
+	.matches = matches,
+	.plan = plan,
+};

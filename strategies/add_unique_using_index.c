@@ -1,0 +1,116 @@
+/*
+ * add-unique-using-index: ADD UNIQUE / ADD PRIMARY KEY builds its index under ACCESS
+ * EXCLUSIVE.  Expand builds the unique index CONCURRENTLY (checked for indisvalid like
+ * create-index-concurrently).  UNIQUE is then attached in expand with ADD CONSTRAINT ...
+ * USING INDEX, a catalog change.  A PRIMARY KEY also needs NOT NULL columns, which
+ * PostgreSQL would set with a full scan: each key column gets the set-not-null-via-check
+ * sequence (check NOT VALID in expand, validated at the end of backfill, SET NOT NULL without
+ * a scan in contract) and the key is attached in contract.  Constraints with INCLUDE,
+ * NULLS NOT DISTINCT, options, a tablespace or deferrability run as written.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "strategy.h"
+#include "util.h"
+
+static const char *const SQL_BUILD_INDEX = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)";
+static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";
+static const char *const SQL_ATTACH = "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s";
+static const char *const SQL_DETACH = "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s";
+
+static const PgQuery__Constraint *key_constraint(const struct strategy_input *in)
+{
+	const PgQuery__AlterTableCmd *c =
+		strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint);
+	const PgQuery__Constraint *k;
+
+	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
+		return NULL;
+	k = c->def->constraint;
+	if (k->contype != PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE &&
+	    k->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+		return NULL;
+	return k;
+}
+
+static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
+{
+	const PgQuery__Constraint *k = key_constraint(in);
+
+	(void)ctx;
+	return k && !k->indexname[0] && k->n_keys > 0 && !k->n_including && !k->nulls_not_distinct &&
+	       !k->n_options && !k->indexspace[0] && !k->deferrable;
+}
+
+static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
+{
+	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
+	const PgQuery__Constraint *k = key_constraint(in);
+	bool pk = k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
+	struct sbuf cols = SBUF_INIT, names = SBUF_INIT;
+	PgQuery__RangeVar idx_rv = *rv;
+	char *name, *rel = sql_rel(rv), *con, *target, *build = NULL, *drop = NULL, *attach = NULL,
+	     *detach = NULL;
+	struct pgphase_step *st;
+	int rc = -1;
+
+	for (size_t i = 0; i < k->n_keys; i++) {
+		char *c = sql_ident(sql_str(k->keys[i]));
+
+		sbuf_addf(&cols, "%s%s", i ? ", " : "", c);
+		sbuf_addf(&names, "%s%s", i ? "_" : "", sql_str(k->keys[i]));
+		free(c);
+	}
+	/* PostgreSQL's defaults: <table>_pkey, <table>_<cols>_key */
+	name = k->conname[0] ? xstrdup(k->conname)
+			     : pk ? sql_object_name(rv->relname, NULL, "pkey")
+				  : sql_object_name(rv->relname, names.buf, "key");
+	con = sql_ident(name);
+	idx_rv.relname = name;
+	target = sql_rel(&idx_rv);
+	build = sql_renderf(err, SQL_BUILD_INDEX, con, rel, cols.buf);
+	drop = build ? sql_renderf(err, SQL_DROP_INDEX, target) : NULL;
+	attach = drop ? sql_renderf(err, SQL_ATTACH, rel, con, pk ? "PRIMARY KEY" : "UNIQUE", con) : NULL;
+	detach = attach ? sql_renderf(err, SQL_DETACH, rel, con) : NULL;
+	if (!detach)
+		goto cleanup;
+	st = plan_add(ctx, &strategy_add_unique_using_index, in, PGPHASE_PHASE_EXPAND,
+		      PGPHASE_TXN_NONE, build, drop);
+	build = drop = NULL;
+	st->kind = PGPHASE_STEP_INDEX;
+	st->retry_lock = true;
+	st->target = target;
+	target = NULL;
+	for (size_t i = 0; pk && i < k->n_keys; i++)
+		if (plan_not_null_steps(ctx, &strategy_add_unique_using_index, in, rv,
+					sql_str(k->keys[i]), true, err) < 0)
+			goto cleanup;
+	plan_add(ctx, &strategy_add_unique_using_index, in,
+		 pk ? PGPHASE_PHASE_CONTRACT : PGPHASE_PHASE_EXPAND,
+		 pk ? PGPHASE_TXN_OWN : PGPHASE_TXN_GROUP, attach, pk ? NULL : detach);
+	attach = NULL;
+	if (!pk)
+		detach = NULL;
+	rc = 0;
+cleanup:
+	sbuf_release(&cols);
+	sbuf_release(&names);
+	free(name);
+	free(rel);
+	free(con);
+	free(target);
+	free(build);
+	free(drop);
+	free(attach);
+	free(detach);
+	return rc;
+}
+
+const struct pgphase_strategy strategy_add_unique_using_index = {
+	.name = "add-unique-using-index",
+	.summary = "ADD UNIQUE / PRIMARY KEY: unique index built CONCURRENTLY, then ADD CONSTRAINT "
+		   "... USING INDEX (a primary key's NOT NULL via validated checks, key in contract)",
+	.matches = matches,
+	.plan = plan,
+};

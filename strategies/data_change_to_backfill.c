@@ -1,0 +1,47 @@
+/*
+ * data-change-to-backfill: an UPDATE or DELETE over a whole table holds row locks for its
+ * whole run, bloats, and lags replicas.  It runs in backfill as a keyset-batched loop
+ * (src/plan_backfill.c): batches walk the table's key in order, each batch commits with its
+ * cursor, so a rerun after a crash continues where it stopped.  INSERT ... SELECT runs in
+ * backfill as written, in its own transaction.  A table without a usable key is an error at
+ * plan time.
+ */
+#include <stdlib.h>
+
+#include "strategy.h"
+#include "util.h"
+
+static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
+{
+	(void)ctx;
+	switch (in->node->node_case) {
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+		return true;
+	case PG_QUERY__NODE__NODE_INSERT_STMT:
+		return in->node->insert_stmt->select_stmt &&
+		       in->node->insert_stmt->select_stmt->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
+		       !in->node->insert_stmt->select_stmt->select_stmt->n_values_lists;
+	default:
+		return false;
+	}
+}
+
+static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
+{
+	if (in->node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
+		plan_add(ctx, &strategy_data_change_to_backfill, in,
+			 plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_OWN, xstrdup(in->stmt->sql),
+			 NULL);
+		return 0;
+	}
+	return plan_backfill(ctx, &strategy_data_change_to_backfill, in, in->node, err);
+}
+
+const struct pgphase_strategy strategy_data_change_to_backfill = {
+	.name = "data-change-to-backfill",
+	.summary = "UPDATE / DELETE: backfill phase, in key-ordered batches that each commit with "
+		   "their cursor; INSERT ... SELECT in backfill in its own transaction",
+	.matches = matches,
+	.plan = plan,
+};

@@ -1,0 +1,184 @@
+/*
+ * The strategy interface: how a zero-downtime rewrite plugs into the planner (src/plan.c).
+ *
+ * A strategy is one file strategies/<name>.c exporting one const struct pgphase_strategy
+ * built with designated initialisers.  matches() looks at one statement (an ALTER TABLE with
+ * several sub-commands arrives split, one sub-command per call) and says whether the
+ * strategy handles it; plan() appends the steps.  Everything else in the file is static.
+ *
+ * To add a strategy:
+ *   1. write strategies/<name>.c exporting `const struct pgphase_strategy strategy_<name>`;
+ *   2. declare it at the end of this header;
+ *   3. add it to pgphase_strategies[] in strategies/registry.c (order matters: the first
+ *      match wins, so put specific strategies before general ones);
+ *   4. add tests/check_strategies*.c cases asserting the planned SQL and the catalog end
+ *      state, and a crash-resume case.
+ *
+ * The helpers below (src/plan_sql.c, src/plan_model.c) build SQL only through libpg_query's
+ * deparser: templates hold identifiers quoted by quote_ident_always() and placeholders that
+ * are replaced by nodes of the user's statement; nothing splices user SQL text.
+ */
+#ifndef PGPHASE_STRATEGY_H
+#define PGPHASE_STRATEGY_H
+
+#include <stdbool.h>
+
+#include "pgphase/plan.h"
+
+struct plan_ctx; /* planner state for one migration (src/plan.c) */
+
+/* One statement as a strategy sees it. */
+struct strategy_input {
+	const PgQuery__Node *node;            /* the statement, or one split ALTER TABLE cmd */
+	const struct pgphase_stmt *stmt;      /* origin in the file */
+	const struct pgphase_stmt_note *note; /* explicit phase, as-is, batch size */
+	size_t origin;                        /* index of stmt in the UP section */
+};
+
+struct pgphase_strategy {
+	const char *name;
+	const char *summary;
+	bool (*matches)(struct plan_ctx *ctx, const struct strategy_input *in);
+	int (*plan)(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err);
+};
+
+/* The registry: NULL-terminated, first match wins (strategies/registry.c). */
+extern const struct pgphase_strategy *const pgphase_strategies[];
+
+/* ---- planner services (src/plan.c) ----------------------------------------------------- */
+
+/*
+ * Append a step for in: phase dflt_phase, moved later when the statement's explicit marker
+ * names a later phase (single-phase strategies pass plan_phase(in, ...) to let the marker
+ * override them fully); txn mode; SQL (owned, taken over) and undo SQL (owned or NULL).
+ * retry_lock is set for txn/own steps.
+ */
+struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+			      const struct strategy_input *in, enum pgphase_phase dflt_phase,
+			      enum pgphase_txn_mode txn, char *sql, char *undo_sql);
+/* Phase the statement lands in: its explicit marker, else dflt. */
+enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phase dflt);
+/* Is the relation created earlier in this migration (so it needs no zero-downtime care)? */
+bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before);
+/* Plan-time input error at the statement: exit 2, "file:line:col: message". */
+int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err,
+	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Options in force (pg_version, session, key override). */
+const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx);
+/* Append a keyset-batched backfill step running the UPDATE or DELETE node (src/plan_backfill.c). */
+int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err);
+
+/* ---- SQL building (src/plan_sql.c) ----------------------------------------------------- */
+
+/*
+ * What replaces a placeholder in a template: node replaces the column reference
+ * pgphase_slot_<name>; type replaces the type name pgphase_type_<name>.
+ */
+struct sql_graft {
+	const char *name;
+	const PgQuery__Node *node;
+	const PgQuery__TypeName *type;
+};
+
+/*
+ * Parse text (one or more statements), replace placeholders by grafts, deparse, and return
+ * the statements joined with ";\n" (malloc'd), or NULL with err set.
+ */
+char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
+		 struct pgphase_error *err);
+/* Like sql_render on an already parsed tree (placeholders swapped only while deparsing). */
+char *sql_render_tree(PgQuery__Node *node, const struct sql_graft *grafts, size_t n,
+		      struct pgphase_error *err);
+/* xasprintf, then sql_render with no grafts (normalises quoting through the deparser). */
+char *sql_renderf(struct pgphase_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Deparse one statement node. */
+char *sql_deparse(const PgQuery__Node *node, struct pgphase_error *err);
+/* Always-quoted identifier (malloc'd). */
+char *sql_ident(const char *name);
+/* Quoted, optionally schema-qualified relation name of rv (malloc'd). */
+char *sql_rel(const PgQuery__RangeVar *rv);
+/* Display name "schema.rel" or "rel" (malloc'd, unquoted). */
+char *sql_rel_display(const PgQuery__RangeVar *rv);
+/*
+ * A PostgreSQL-style object name: "<a>_<b>_<suffix>" truncated so it fits in 63 bytes
+ * (malloc'd); b may be NULL.
+ */
+char *sql_object_name(const char *a, const char *b, const char *suffix);
+/* The string of a String node, or NULL. */
+const char *sql_str(const PgQuery__Node *n);
+/* The first column referenced anywhere under msg, or NULL. */
+const char *sql_first_column(const ProtobufCMessage *msg);
+
+/*
+ * Walk every sub-message of msg (protobuf-c reflection), depth first.  visit gets the
+ * address of the pointer that holds each sub-message and may replace it; returning false
+ * stops the walk below that message.
+ */
+void sql_walk(ProtobufCMessage *msg, bool (*visit)(ProtobufCMessage **where, void *arg),
+	      void *arg);
+
+/* A parsed statement kept alive until the plan is done (owned by ctx). */
+const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
+				     struct pgphase_error *err);
+
+/* ---- catalog questions (src/plan_model.c) ---------------------------------------------- */
+
+/* Key columns of the table (primary key, else a unique index over NOT NULL columns), as a
+ * NULL-terminated list owned by ctx; NULL when none can be found. */
+char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
+/* Type of a column as a TypeName owned by ctx, or NULL when unknown. */
+const PgQuery__TypeName *plan_column_type(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+					  const char *column);
+/* Views depending on the column, comma-separated (malloc'd), or NULL (none, or offline). */
+char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column);
+/* Would ALTER COLUMN ... TYPE tn (without USING) need no rewrite?  false when unknown. */
+bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+			   const PgQuery__TypeName *tn);
+/* Does the expression call a volatile function (catalog when online, a known list offline)? */
+bool plan_expr_volatile(struct plan_ctx *ctx, const PgQuery__Node *expr);
+
+/* ---- the strategies -------------------------------------------------------------------- */
+
+extern const struct pgphase_strategy strategy_create_index_concurrently;
+extern const struct pgphase_strategy strategy_drop_index_concurrently;
+extern const struct pgphase_strategy strategy_add_foreign_key_not_valid;
+extern const struct pgphase_strategy strategy_add_check_not_valid;
+extern const struct pgphase_strategy strategy_set_not_null_via_check;
+extern const struct pgphase_strategy strategy_add_required_column;
+extern const struct pgphase_strategy strategy_add_column_volatile_default;
+extern const struct pgphase_strategy strategy_add_unique_using_index;
+extern const struct pgphase_strategy strategy_defer_destructive_to_contract;
+extern const struct pgphase_strategy strategy_rename_column_via_sync_trigger;
+extern const struct pgphase_strategy strategy_rename_table_via_view;
+extern const struct pgphase_strategy strategy_change_column_type_via_shadow_column;
+extern const struct pgphase_strategy strategy_data_change_to_backfill;
+
+/* Shared by strategies: the NOT NULL sequence (check NOT VALID, validate, SET NOT NULL). */
+int plan_not_null_steps(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+			const struct strategy_input *in, const PgQuery__RangeVar *rv,
+			const char *column, bool check_in_expand, struct pgphase_error *err);
+/*
+ * ADD CONSTRAINT (FOREIGN KEY or CHECK) as NOT VALID named name in expand, and VALIDATE in its
+ * own transaction at the end of backfill.
+ */
+int plan_constraint_not_valid(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+			      const struct strategy_input *in, const char *name,
+			      struct pgphase_error *err);
+/* The (split) ALTER TABLE statement deparsed with its one sub-command replaced by cmd. */
+char *strategy_alter_deparse(const struct strategy_input *in, const PgQuery__AlterTableCmd *cmd,
+			     struct pgphase_error *err);
+/* The same with the sub-command's constraint replaced by con. */
+char *strategy_constraint_deparse(const struct strategy_input *in, const PgQuery__Constraint *con,
+				  struct pgphase_error *err);
+/* ADD COLUMN (a split single-command ALTER TABLE) without NOT NULL, and without DEFAULT
+ * when drop_default, in expand, with DROP COLUMN IF EXISTS as undo (add_required_column.c). */
+int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+				 const struct strategy_input *in, bool drop_default,
+				 struct pgphase_error *err);
+/* The ALTER TABLE sub-command of a (split) statement, or NULL. */
+const PgQuery__AlterTableCmd *strategy_alter_cmd(const struct strategy_input *in,
+						 PgQuery__AlterTableType subtype);
+
+#endif

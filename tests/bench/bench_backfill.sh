@@ -1,0 +1,129 @@
+#!/bin/sh
+# Issue 5 benchmark: the backfill engine.  Table b(id bigint PRIMARY KEY, old_col int,
+# payload text, created_at timestamptz, hits int, new_col int); the change is
+#   UPDATE b SET new_col = old_col * 2 + 1 WHERE new_col IS NULL
+# Every figure is a ratio against a baseline measured in this run, on this server:
+#   1. throughput vs the same change as one UPDATE statement (2M rows)      goal >= 0.7
+#   2. vs the naive loop UPDATE ... WHERE id IN (SELECT id ... LIMIT n)     faster, flat batches
+#   3. scaling: time(4M) / time(1M)                                         goal <= 4.4
+#   4. peak RSS of the engine's process at 1M and 4M rows                   goal < 20 MB at 4M
+#   5. app p99 latency (random single-row updates at a fixed rate, pgbench) with the
+#      backfill running / without it                                       goal <= 2.0
+# The engine runs through tests/bench/bench_backfill_driver.c (libpgphase), built here.
+# Usage: tests/bench/bench_backfill.sh BUILD/pgphase   (PGHOST/PGPORT of a throwaway server)
+set -eu
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=$(cd "$(dirname "$bin")" && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+rows=${BENCH_BACKFILL_ROWS:-2000000}
+batch=${BENCH_BACKFILL_BATCH:-5000}
+work=$(mktemp -d /tmp/pgphase-bench-backfill.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+db=bench_backfill
+conn="dbname=$db"
+change="UPDATE b SET new_col = old_col * 2 + 1 WHERE new_col IS NULL"
+
+# shellcheck disable=SC2046
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$top/include" -I"$top/src" \
+	$(pkg-config --cflags libpq) -o "$work/driver" "$here/bench_backfill_driver.c" \
+	"$build/libpgphase.a" -lpg_query \
+	$(pkg-config --libs libpq libconfig libcurl jansson libcrypto libprotobuf-c) -lpthread -lm
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+now() { date +%s.%N; }
+ratio() { echo "scale=3; $1 / $2" | bc -l; }
+field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
+
+# fresh table of $1 rows, vacuumed and checkpointed, and fresh state
+fresh() {
+	q -c "DROP TABLE IF EXISTS b; DROP SCHEMA IF EXISTS pgphase CASCADE" 2>/dev/null
+	q -c "CREATE TABLE b (id bigint PRIMARY KEY, old_col int NOT NULL, payload text NOT NULL,
+	        created_at timestamptz NOT NULL DEFAULT now(), hits int NOT NULL DEFAULT 0,
+	        new_col int);
+	      INSERT INTO b (id, old_col, payload)
+	        SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $1) g" \
+	  -c "VACUUM ANALYZE b" -c "CHECKPOINT"
+}
+
+check_done() {
+	left=$(q -c "SELECT count(*) FROM b WHERE new_col IS DISTINCT FROM old_col * 2 + 1")
+	[ "$left" -eq 0 ] || { echo "backfill left $left rows wrong" >&2; exit 1; }
+}
+
+# mean of lines [from, to) of a file of batch times (µs), in ms
+decile() { awk -v a="$2" -v b="$3" 'NR > a && NR <= b { s += $1; n++ } END { printf "%.2f", n ? s / n / 1000 : 0 }' "$1"; }
+deciles() {
+	n=$(wc -l < "$1")
+	d=$(( n / 10 )); [ "$d" -ge 1 ] || d=1
+	printf '%s ms first decile, %s ms last decile (%d batches)' \
+		"$(decile "$1" 0 "$d")" "$(decile "$1" $((n - d)) "$n")" "$n"
+}
+
+createdb "$db"
+
+echo "-- 1. throughput vs one UPDATE statement ($rows rows, engine batch $batch)"
+fresh "$rows"
+t0=$(now); q -c "$change"; t1=$(now)
+one=$(echo "$t1 - $t0" | bc -l)
+check_done
+fresh "$rows"
+out=$("$work/driver" -q -d "$conn" -b "$batch" "$change")
+check_done
+eng=$(echo "$out" | field ms); eng=$(echo "$eng / 1000" | bc -l)
+printf 'one UPDATE: %.2f s   engine: %.2f s   throughput ratio engine/UPDATE: %s (goal >= 0.7)\n' \
+	"$one" "$eng" "$(ratio "$one" "$eng")"
+
+echo "-- 2. vs the naive loop (200000 rows, batches of 1000 for both)"
+fresh 200000
+"$work/driver" -N -d "$conn" -T "$work/naive.txt" \
+	"UPDATE b SET new_col = old_col * 2 + 1 WHERE id IN (SELECT id FROM b WHERE new_col IS NULL LIMIT 1000)" \
+	> "$work/naive.out"
+check_done
+fresh 200000
+"$work/driver" -q -d "$conn" -b 1000 -T "$work/engine.txt" "$change" > "$work/engine.out"
+check_done
+nms=$(field ms < "$work/naive.out"); ems=$(field ms < "$work/engine.out")
+printf 'naive loop: %.2f s, %s\n' "$(echo "$nms / 1000" | bc -l)" "$(deciles "$work/naive.txt")"
+printf 'engine:     %.2f s, %s\n' "$(echo "$ems / 1000" | bc -l)" "$(deciles "$work/engine.txt")"
+printf 'speed-up engine vs naive: %s (goal > 1)\n' "$(ratio "$nms" "$ems")"
+
+echo "-- 3. scaling: 1M and 4M rows (engine batch $batch)"
+fresh 1000000
+out1=$("$work/driver" -q -d "$conn" -b "$batch" "$change"); check_done
+fresh 4000000
+out4=$("$work/driver" -q -d "$conn" -b "$batch" "$change"); check_done
+m1=$(echo "$out1" | field ms); m4=$(echo "$out4" | field ms)
+printf '1M: %.2f s   4M: %.2f s   time(4M)/time(1M): %s (goal <= 4.4)\n' \
+	"$(echo "$m1 / 1000" | bc -l)" "$(echo "$m4 / 1000" | bc -l)" "$(ratio "$m4" "$m1")"
+
+echo "-- 4. peak RSS of the engine's process"
+r1=$(echo "$out1" | field peak_rss_kb); r4=$(echo "$out4" | field peak_rss_kb)
+printf '1M: %d kB   4M: %d kB   ratio 4M/1M: %s (goal: flat, < 20480 kB at 4M)\n' \
+	"$r1" "$r4" "$(ratio "$r4" "$r1")"
+
+echo "-- 5. app latency under load ($rows rows, engine defaults: batch 1000, no sleep)"
+fresh "$rows"
+cat > "$work/app.sql" <<SQL
+\set id random(1, $rows)
+UPDATE b SET hits = hits + 1 WHERE id = :id;
+SQL
+app() { # $1: log prefix; fixed rate 300/s for 12 s
+	(cd "$work" && "$PGBIN/pgbench" -n -q -f app.sql -R 300 -T 12 -c 2 -j 2 -l \
+		--log-prefix="$1" "$db" > "$1.out" 2>&1)
+}
+pct() { cat "$work/$1".* | awk '{ print $3 }' | sort -n | awk -v p="$2" '{ a[NR] = $1 } END { i = int(NR * p); if (i < 1) i = 1; printf "%.2f", a[i] / 1000 }'; }
+app base
+"$work/driver" -q -d "$conn" "$change" > "$work/load.out" &
+bf=$!
+sleep 1
+app load
+wait $bf
+check_done
+b99=$(pct base 0.99); l99=$(pct load 0.99); lmax=$(pct load 1.0)
+printf 'app p99 without backfill: %s ms   with: %s ms   ratio: %s (goal <= 2.0)\n' \
+	"$b99" "$l99" "$(ratio "$l99" "$b99")"
+printf 'slowest app statement during the backfill: %s ms (lock_timeout 1000 ms)\n' "$lmax"
+
+dropdb "$db"

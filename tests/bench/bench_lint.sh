@@ -1,0 +1,151 @@
+#!/bin/sh
+# Linter speed (issue 3).  Two generated corpora of mixed migration statements:
+#   A: 20,000 statements in one file;   B: 2,000 files x 10 statements.
+# Figures, each a ratio against a baseline measured in this run:
+#   pgphase lint / libpg_query parse-only of the same input   (goal <= 1.5)
+#   pgphase lint / squawk --reporter json on the same input    (goal <= 1.0)
+# The parse-only baseline is a tiny C program (pg_query_parse_protobuf on each file) built
+# here; squawk is installed with npm into /tmp/squawk when missing.  Each time is the best of
+# three runs, in CPU time (user + system, GNU time) so a busy machine does not skew the
+# ratios; wall-clock time when GNU time is missing.  Missing cc or npm skips that comparison
+# with a reason.
+# Usage: tests/bench/bench_lint.sh BUILD/pgphase
+set -eu
+bin=$1
+work=$(mktemp -d /tmp/pgphase-bench-lint.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+squawk_dir=${SQUAWK_PREFIX:-/tmp/squawk}
+squawk=$squawk_dir/node_modules/@squawk-cli/linux-x64/bin/squawk
+
+# Statement i of the corpus: ten kinds in rotation, several of them hazards.
+gen() { # gen FIRST COUNT
+	awk -v first="$1" -v count="$2" 'BEGIN {
+	for (i = first; i < first + count; i++) {
+		k = i % 10
+		if (k == 0) printf "CREATE TABLE t%d (id bigint PRIMARY KEY, name text, created_at timestamptz DEFAULT now());\n", i
+		else if (k == 1) printf "CREATE INDEX t%d_name_idx ON t%d (name);\n", i, i - 1
+		else if (k == 2) printf "ALTER TABLE users ADD COLUMN c%d text;\n", i
+		else if (k == 3) printf "ALTER TABLE orders ADD CONSTRAINT fk%d FOREIGN KEY (user_id) REFERENCES users (id);\n", i
+		else if (k == 4) printf "UPDATE users SET c%d = lower(name) WHERE c%d IS NULL AND id BETWEEN %d AND %d;\n", i - 2, i - 2, i * 100, i * 100 + 99
+		else if (k == 5) printf "ALTER TABLE users ALTER COLUMN c%d SET NOT NULL;\n", i - 3
+		else if (k == 6) printf "CREATE INDEX CONCURRENTLY users_c%d_idx ON users (c%d);\n", i, i - 4
+		else if (k == 7) printf "INSERT INTO audit (kind, detail) VALUES (%d, %s);\n", i, "'\''migration step'\''"
+		else if (k == 8) printf "ALTER TABLE users DROP COLUMN IF EXISTS old%d;\n", i
+		else printf "COMMENT ON TABLE t%d IS %s;\n", i - 9, "'\''generated table'\''"
+	} }'
+}
+
+mkdir -p "$work/a" "$work/b"
+gen 0 20000 > "$work/a/001_big.sql"
+i=0
+while [ $i -lt 2000 ]; do
+	gen $((i * 10)) 10 > "$work/b/$(printf '%04d' $((i + 1)))_m.sql"
+	i=$((i + 1))
+done
+
+now() { date +%s%N; }
+if /usr/bin/time -f '%U %S' true > /dev/null 2>&1; then
+	clock="CPU time"
+else
+	clock="wall-clock time"
+fi
+# once COMMAND...: milliseconds one run takes (output discarded)
+once() {
+	if [ "$clock" = "CPU time" ]; then
+		/usr/bin/time -o "$work/time" -f '%U %S' "$@" > /dev/null 2>&1 || true
+		# the last line: GNU time first notes a non-zero exit status (lint exits 1 here)
+		tail -n 1 "$work/time" | awk '{ printf "%d\n", ($1 + $2) * 1000 }'
+	else
+		t0=$(now)
+		"$@" > /dev/null 2>&1 || true
+		echo $((($(now) - t0) / 1000000))
+	fi
+}
+# best COMMAND...: best of three runs, in milliseconds
+best() {
+	b=
+	for _ in 1 2 3; do
+		t=$(once "$@")
+		if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi
+	done
+	[ "$b" -gt 0 ] || b=1
+	echo "$b"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# ---- baseline: libpg_query alone ----
+parse_only=
+if command -v cc > /dev/null 2>&1; then
+	cat > "$work/parse_only.c" <<'EOF'
+/* Parse each file named on the command line with libpg_query, nothing else. */
+#include <pg_query.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		FILE *f = fopen(argv[i], "rb");
+		char *buf;
+		long n;
+
+		if (!f)
+			return 2;
+		fseek(f, 0, SEEK_END);
+		n = ftell(f);
+		rewind(f);
+		buf = malloc((size_t)n + 1);
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+			return 2;
+		buf[n] = '\0';
+		fclose(f);
+		PgQueryProtobufParseResult r = pg_query_parse_protobuf(buf);
+		if (r.error)
+			fprintf(stderr, "%s: %s\n", argv[i], r.error->message);
+		pg_query_free_protobuf_parse_result(r);
+		free(buf);
+	}
+	return 0;
+}
+EOF
+	if cc -O2 -o "$work/parse_only" "$work/parse_only.c" -lpg_query 2> "$work/cc.err"; then
+		parse_only="$work/parse_only"
+	else
+		echo "parse-only baseline skipped: cannot build it ($(head -1 "$work/cc.err"))"
+	fi
+else
+	echo "parse-only baseline skipped: no C compiler"
+fi
+
+# ---- squawk ----
+if [ ! -x "$squawk" ]; then
+	if command -v npm > /dev/null 2>&1; then
+		npm install --silent --prefix "$squawk_dir" squawk-cli > "$work/npm.log" 2>&1 ||
+			echo "squawk comparison skipped: npm install squawk-cli failed ($(tail -1 "$work/npm.log"))"
+	else
+		echo "squawk comparison skipped: npm is not installed"
+	fi
+fi
+[ -x "$squawk" ] || squawk=
+
+report() { # report LABEL PGPHASE_MS PARSE_MS SQUAWK_MS
+	line="$1: pgphase lint ${2} ms"
+	if [ -n "$3" ]; then
+		line="$line; parse-only ${3} ms, ratio $(ratio "$2" "$3") (goal <= 1.5)"
+	fi
+	if [ -n "$4" ]; then
+		line="$line; squawk ${4} ms, ratio pgphase/squawk $(ratio "$2" "$4") (goal <= 1.0)"
+	fi
+	echo "$line"
+}
+
+echo "times are $clock, best of 3"
+a_lint=$(best "$bin" lint --raw --format json "$work/a")
+a_parse=$([ -n "$parse_only" ] && best "$parse_only" "$work/a/001_big.sql" || true)
+a_squawk=$([ -n "$squawk" ] && best "$squawk" --reporter json "$work/a/001_big.sql" || true)
+report "A: 20,000 statements, 1 file" "$a_lint" "$a_parse" "$a_squawk"
+
+b_lint=$(best "$bin" lint --raw --format json "$work/b")
+b_parse=$([ -n "$parse_only" ] && best "$parse_only" "$work"/b/*.sql || true)
+b_squawk=$([ -n "$squawk" ] && best "$squawk" --reporter json "$work"/b/*.sql || true)
+report "B: 2,000 files x 10 statements" "$b_lint" "$b_parse" "$b_squawk"

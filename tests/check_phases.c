@@ -1,0 +1,344 @@
+/*
+ * The phase commands on a real server: expand / backfill / contract and their states, the
+ * contract refusals (backfill not done; NULLs left where NOT NULL is planned), `pgphase
+ * plan` changing nothing, plan-time errors that need the catalog (views on a renamed column,
+ * no key), lock discipline under a conflicting lock (retries with backoff while the app's
+ * SELECT and INSERT never wait longer than lock_timeout + 200 ms), INVALID index cleanup, and
+ * phase-aware rollback.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "strategies/fixtures.h"
+#include "strategies/support.h"
+#include "util.h"
+
+static const char *const MIXED =
+	"CREATE INDEX t_a_idx ON t (a);\n"
+	"ALTER TABLE t ADD CHECK (n > 0);\n"
+	"ALTER TABLE t ALTER COLUMN a SET NOT NULL;\n"
+	"ALTER TABLE t ADD COLUMN r int NOT NULL;\n"
+	"-- BACKFILL\n"
+	"UPDATE t SET r = n WHERE r IS NULL;\n";
+
+static char *state_of(int version)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT state || '/' || coalesce(current_phase, '-') FROM "
+		 "pgphase.migrations WHERE version = %d", version);
+	return th_value(sql);
+}
+
+#define assert_state(v, want)                                                                  \
+	do {                                                                                   \
+		char *st_ = state_of(v);                                                       \
+		ck_assert_msg(st_ && strcmp(st_, (want)) == 0, "state of %d: expected %s, got %s", \
+			      (v), (want), st_ ? st_ : "(none)");                              \
+		free(st_);                                                                     \
+	} while (0)
+
+static char *setup(const char *change)
+{
+	char *dir = fx_dir(FX_TABLE, change, NULL);
+	struct th_run r;
+
+	fx_pgphase(&r, dir, "migrate", "--to", "1");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	th_exec(FX_ROWS);
+	return dir;
+}
+
+START_TEST(test_phase_commands)
+{
+	char *dir = setup(MIXED);
+	struct th_run r;
+
+	fx_pgphase(&r, dir, "expand");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	assert_state(2, "expanded/-");
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_index WHERE indexrelid = 't_a_idx'::regclass"
+				 " AND indisvalid"), 1);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_constraint WHERE conname = 't_n_check'"
+				 " AND NOT convalidated"), 1);
+	/* the old app still inserts without r */
+	th_exec("INSERT INTO t (id, a, n) VALUES (5000, 'x', 5000)");
+
+	fx_pgphase(&r, dir, "contract");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "002_change.sql:1: cannot contract: migration is expanded, its "
+				  "backfill is not done");
+	th_run_release(&r);
+	assert_state(2, "expanded/-");
+
+	fx_pgphase(&r, dir, "backfill", "--batch-size", "500");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.err, "3001 rows");
+	th_run_release(&r);
+	assert_state(2, "backfilled/-");
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass"
+				 " AND NOT convalidated"), 0);
+	ck_assert_int_eq(th_long("SELECT batches FROM pgphase.backfill_progress"), 8);
+
+	fx_pgphase(&r, dir, "contract");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	assert_state(2, "complete/-");
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass"
+				 " AND attname IN ('a', 'r') AND attnotnull"), 2);
+	fx_pgphase(&r, dir, "history");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_not_null_with_nulls)
+{
+	char *dir = setup("ALTER TABLE t ADD COLUMN r int NOT NULL;\n");
+	struct th_run r;
+
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 1);
+	th_assert_contains(r.err, "002_change.sql:1:1: cannot set NOT NULL: column t.r still has "
+				  "3000 rows with NULL");
+	th_run_release(&r);
+	/* the migration stays backfilled; nothing of contract ran, nothing is lost */
+	assert_state(2, "backfilled/contract");
+	ck_assert_int_eq(th_long("SELECT count(*) FROM t"), 3000);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass"
+				 " AND contype = 'c'"), 0);
+	th_exec("UPDATE t SET r = 7");
+	fx_pgphase(&r, dir, "contract");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	assert_state(2, "complete/-");
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_plan_command)
+{
+	char *dir = fx_dir(FX_TABLE, MIXED, NULL);
+	struct th_run r;
+	json_t *doc;
+
+	fx_pgphase(&r, dir, "plan");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "create-index-concurrently");
+	th_assert_contains(r.out, "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON t USING btree (a)");
+	th_run_release(&r);
+	/* plan changes nothing, not even the state schema */
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgphase'"), 0);
+	fx_pgphase(&r, dir, "plan", "--format", "json", "--to", "2");
+	th_assert_exit(&r, 0);
+	doc = json_loads(r.out, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", r.out);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "migrations")), 2);
+	json_decref(doc);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "plan", "--offline");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "set-not-null-via-check");
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "plan", "--to", "9");
+	th_assert_exit(&r, 2);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_online_plan_errors)
+{
+	char *dir = setup("ALTER TABLE t RENAME COLUMN a TO b;\n");
+	struct th_run r;
+
+	th_exec("CREATE VIEW tv AS SELECT id, a FROM t");
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "002_change.sql:1:1: cannot rename column \"a\" of \"t\" without "
+				  "downtime: views depend on it (tv)");
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE version = 2"), 0);
+	th_write(dir, "m/002_change.sql", "ALTER TABLE t ALTER COLUMN a TYPE int USING length(a);\n");
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "views depend on it (tv)");
+	th_run_release(&r);
+	/* no key */
+	th_exec("CREATE TABLE nokey (a int, b text)");
+	th_write(dir, "m/002_change.sql", "UPDATE nokey SET b = 'x' WHERE b IS NULL;\n");
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "cannot run UPDATE on \"nokey\" in batches: cannot find the "
+				  "table's key");
+	th_run_release(&r);
+	/* --key makes it possible */
+	fx_pgphase(&r, dir, "backfill", "--key", "a");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_lock_retry)
+{
+	char *dir = fx_dir(FX_TABLE, "ALTER TABLE t ADD CHECK (n >= 0);\n",
+			   "lock_timeout = \"500ms\";\nlock_retry_budget = \"60s\";\n");
+	char errfile[4200];
+	const char *args[] = { "expand", NULL };
+	PGconn *holder, *app;
+	PGresult *res;
+	struct th_run r;
+	double start, worst = 0;
+	int status, ops = 0;
+	pid_t pid;
+	char *log;
+	size_t len;
+
+	fx_pgphase(&r, dir, "migrate", "--to", "1");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	th_exec(FX_ROWS);
+	holder = th_connect();
+	app = th_connect();
+	res = PQexec(holder, "BEGIN; SELECT count(*) FROM t");
+	PQclear(res);
+	snprintf(errfile, sizeof(errfile), "%s/expand.err", dir);
+	pid = fx_spawn(dir, args, errfile);
+	start = fx_now_ms();
+	while (fx_now_ms() - start < 5000) {
+		char sql[128];
+		double t0 = fx_now_ms(), dt;
+
+		snprintf(sql, sizeof(sql), ops % 2 ? "SELECT count(*) FROM t WHERE id = 1"
+						   : "INSERT INTO t VALUES (%d, 'x', 1)", 100000 + ops);
+		res = PQexec(app, sql);
+		ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK,
+			      "app query failed: %s", PQerrorMessage(app));
+		PQclear(res);
+		dt = fx_now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+		ops++;
+		usleep(5000);
+	}
+	/* pgphase is still waiting: the conflicting lock is still held */
+	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+	res = PQexec(holder, "COMMIT");
+	PQclear(res);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "expand failed: %d", status);
+	ck_assert_msg(worst <= 500 + 200, "an app statement waited %.0f ms (lock_timeout 500 ms)", worst);
+	ck_assert_int_gt(ops, 20);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_constraint WHERE conname = 't_n_check'"), 1);
+	ck_assert_int_eq(read_file(errfile, &log, &len), 0);
+	th_assert_contains(log, "lock not available; retrying in");
+	free(log);
+	PQfinish(holder);
+	PQfinish(app);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_invalid_index_rebuilt)
+{
+	char *dir = setup("CREATE UNIQUE INDEX t_n_u ON t (n);\n");
+	struct th_run r;
+	PGconn *c = th_connect();
+	PGresult *res;
+
+	/* a failed concurrent build leaves an INVALID index under the planned name */
+	th_exec("UPDATE t SET n = 1 WHERE id <= 2");
+	res = PQexec(c, "CREATE UNIQUE INDEX CONCURRENTLY t_n_u ON t (n)");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	PQfinish(c);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_index WHERE NOT indisvalid"), 1);
+	/* still duplicates: the build fails, and no INVALID index is left behind */
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 1);
+	th_assert_contains(r.err, "is INVALID");
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_index WHERE NOT indisvalid"), 0);
+	assert_state(2, "pending/expand");
+	th_exec("UPDATE t SET n = id WHERE id <= 2");
+	th_exec("CREATE UNIQUE INDEX t_n_u ON t (n) WHERE n < 0");
+	th_exec("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 't_n_u'::regclass");
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.err, "index \"t_n_u\" is INVALID");
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_index WHERE indexrelid = 't_n_u'::regclass"
+				 " AND indisvalid AND indpred IS NULL"), 1);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_rollback_phase_aware)
+{
+	char *dir = setup("CREATE INDEX t_a_idx ON t (a);\nALTER TABLE t RENAME COLUMN a TO b;\n"
+			  "ALTER TABLE t ALTER COLUMN n TYPE bigint;\nALTER TABLE t ADD CHECK (n > 0);\n");
+	char *before = fx_fingerprint(), *after;
+	struct th_run r;
+
+	fx_pgphase(&r, dir, "expand");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "rollback");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.err, "undid 6 expand steps");
+	th_run_release(&r);
+	after = fx_fingerprint();
+	ck_assert_str_eq(after, before);
+	free(after);
+	fx_pgphase(&r, dir, "backfill");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "rollback", "--dry-run");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "rollback");
+	th_assert_contains(r.out, "(inverse of expand)");
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "rollback");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	after = fx_fingerprint();
+	ck_assert_str_eq(after, before);
+	free(after);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.backfill_progress"), 0);
+	/* complete: only a DOWN section can undo it */
+	fx_pgphase(&r, dir, "migrate");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "rollback");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "cannot roll back: migration has no DOWN section");
+	th_run_release(&r);
+	free(before);
+	free(dir);
+}
+END_TEST
+
+Suite *phases_suite(void)
+{
+	Suite *s = suite_create("phases");
+	TCase *tc = th_db_tcase("phases");
+
+	tcase_add_test(tc, test_phase_commands);
+	tcase_add_test(tc, test_not_null_with_nulls);
+	tcase_add_test(tc, test_plan_command);
+	tcase_add_test(tc, test_online_plan_errors);
+	tcase_add_test(tc, test_lock_retry);
+	tcase_add_test(tc, test_invalid_index_rebuilt);
+	tcase_add_test(tc, test_rollback_phase_aware);
+	suite_add_tcase(s, tc);
+	return s;
+}

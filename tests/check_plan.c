@@ -1,0 +1,264 @@
+/*
+ * The planner without a server: for every strategy the exact SQL it plans (offline, keys and
+ * column types from the migrations' CREATE TABLE), placement by phase markers, as-is and
+ * new tables, and each plan-time input error (exit 2, file:line:col, before any change).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "pgphase/plan.h"
+#include "strategies/fixtures.h"
+
+struct planned {
+	struct pgphase_migration_set set;
+	struct pgphase_plan plan;
+	struct pgphase_error err;
+	int rc;
+};
+
+/* Write 001 and 002, load the directory and plan 002 offline. */
+static void plan_files(struct planned *p, const char *create, const char *change)
+{
+	char *dir = th_tmpdir();
+	struct pgphase_template_vars vars = { "public" };
+	struct pgphase_plan_options opts = { 15, NULL, NULL, NULL };
+	struct pgphase_migration *m;
+
+	memset(p, 0, sizeof(*p));
+	pgphase_error_init(&p->err);
+	th_write(dir, "001_create.sql", create);
+	th_write(dir, "002_change.sql", change);
+	ck_assert_msg(pgphase_migration_set_load(&p->set, dir, &vars, &p->err) == 0, "load: %s",
+		      p->err.message);
+	ck_assert_msg(pgphase_migration_set_parse(&p->set, &p->err) == 0, "parse: %s", p->err.message);
+	m = pgphase_migration_find(&p->set, 2);
+	opts.set = &p->set;
+	p->rc = pgphase_plan_migration(&p->plan, m, &opts, &p->err);
+	free(dir);
+}
+
+static void planned_release(struct planned *p)
+{
+	if (p->rc == 0)
+		pgphase_plan_release(&p->plan);
+	pgphase_migration_set_release(&p->set);
+	pgphase_error_release(&p->err);
+}
+
+static char *step_line(const struct pgphase_step *st)
+{
+	char *s;
+
+	if (asprintf(&s, "%s %s %s | %s", pgphase_phase_name(st->phase), pgphase_txn_mode_name(st->txn),
+		     st->strategy, st->sql) < 0)
+		abort();
+	return s;
+}
+
+START_TEST(test_strategy_sql)
+{
+	const struct strat_fixture *fx = &strat_fixtures[_i];
+	struct planned p;
+	size_t n = 0;
+
+	plan_files(&p, fx->create, fx->change);
+	ck_assert_msg(p.rc == 0, "%s: plan failed: %s", fx->name, p.err.message);
+	while (n < 12 && fx->plan[n])
+		n++;
+	for (size_t i = 0; i < p.plan.n || i < n; i++) {
+		char *got = i < p.plan.n ? step_line(&p.plan.steps[i]) : strdup("(none)");
+
+		ck_assert_msg(i < n && strcmp(got, fx->plan[i]) == 0,
+			      "%s: step %zu\nexpected: %s\n     got: %s", fx->name, i + 1,
+			      i < n ? fx->plan[i] : "(no more steps)", got);
+		free(got);
+	}
+	for (size_t i = 0; i < p.plan.n; i++)
+		ck_assert_str_eq(p.plan.steps[i].file + strlen(p.plan.steps[i].file) - 14, "002_change.sql");
+	planned_release(&p);
+}
+END_TEST
+
+/* Every expand step of a strategy can be undone (phase-aware rollback needs no DOWN). */
+START_TEST(test_strategy_expand_undo)
+{
+	const struct strat_fixture *fx = &strat_fixtures[_i];
+	struct planned p;
+
+	plan_files(&p, fx->create, fx->change);
+	ck_assert_int_eq(p.rc, 0);
+	for (size_t i = 0; i < p.plan.n; i++)
+		if (p.plan.steps[i].phase == PGPHASE_PHASE_EXPAND)
+			ck_assert_msg(p.plan.steps[i].undo_sql != NULL, "%s: expand step %zu has no undo",
+				      fx->name, i + 1);
+	planned_release(&p);
+}
+END_TEST
+
+static void expect_plan_error(const char *create, const char *change, const char *where,
+			      const char *what)
+{
+	struct planned p;
+
+	plan_files(&p, create, change);
+	ck_assert_msg(p.rc == -1, "expected a plan error containing \"%s\"", what);
+	ck_assert_int_eq(p.err.code, PGPHASE_EXIT_USAGE);
+	th_assert_contains(p.err.message, where);
+	th_assert_contains(p.err.message, what);
+	planned_release(&p);
+}
+
+START_TEST(test_backfill_ddl)
+{
+	expect_plan_error(FX_TABLE, "UPDATE t SET n = 1 WHERE n IS NULL;\n-- BACKFILL\n"
+				    "ALTER TABLE t ADD COLUMN x int;\n",
+			  "002_change.sql:3:1: ", "ALTER TABLE in a BACKFILL section");
+}
+END_TEST
+
+START_TEST(test_contract_depends_on_later)
+{
+	expect_plan_error(FX_TABLE, "-- CONTRACT\nCREATE VIEW v AS SELECT * FROM t3;\n"
+				    "CREATE TABLE t3 (id int);\n",
+			  "002_change.sql:2:1: ", "depends on \"t3\", which this migration creates "
+						  "only later (line 3, contract)");
+	/* an unmarked statement (expand) on something only created under -- CONTRACT */
+	expect_plan_error(FX_TABLE, "CREATE VIEW v2 AS SELECT * FROM v1;\n-- CONTRACT\n"
+				    "CREATE VIEW v1 AS SELECT 1 AS x;\n",
+			  "002_change.sql:1:1: ", "runs in expand but depends on \"v1\"");
+}
+END_TEST
+
+START_TEST(test_no_key)
+{
+	expect_plan_error("CREATE TABLE nokey (a int, b text);\n", "UPDATE nokey SET b = 'x';\n",
+			  "002_change.sql:1:1: ", "cannot find the table's key");
+}
+END_TEST
+
+START_TEST(test_renamed_table_used_later)
+{
+	expect_plan_error(FX_TABLE, "ALTER TABLE t RENAME TO t2;\nALTER TABLE t DROP COLUMN n;\n",
+			  "002_change.sql:2:1: ", "which line 1 renames to \"t2\"");
+}
+END_TEST
+
+START_TEST(test_as_is_and_new_table)
+{
+	struct planned p;
+
+	plan_files(&p, FX_TABLE, "-- pgphase:as-is\nCREATE INDEX t_a ON t (a);\n"
+				 "CREATE TABLE fresh (id int PRIMARY KEY, v text);\n"
+				 "CREATE INDEX fresh_v ON fresh (v);\nALTER TABLE fresh DROP COLUMN v;\n");
+	ck_assert_msg(p.rc == 0, "%s", p.err.message);
+	ck_assert_int_eq(p.plan.n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_str_eq(p.plan.steps[i].strategy, "as-written");
+		ck_assert_int_eq(p.plan.steps[i].phase, PGPHASE_PHASE_EXPAND);
+		ck_assert_int_eq(p.plan.steps[i].txn, PGPHASE_TXN_GROUP);
+	}
+	ck_assert_str_eq(p.plan.steps[0].sql, "CREATE INDEX t_a ON t (a)");
+	ck_assert_str_eq(p.plan.steps[1].undo_sql, "DROP TABLE IF EXISTS fresh");
+	planned_release(&p);
+}
+END_TEST
+
+START_TEST(test_markers_override)
+{
+	struct planned p;
+
+	plan_files(&p, FX_TABLE, "-- CONTRACT\nALTER TABLE t ALTER COLUMN a SET NOT NULL;\n"
+				 "-- EXPAND\nALTER TABLE t DROP COLUMN n;\n");
+	ck_assert_msg(p.rc == 0, "%s", p.err.message);
+	/* DROP under -- EXPAND stays in expand; SET NOT NULL under -- CONTRACT: NULL count first */
+	ck_assert_int_eq(p.plan.steps[0].phase, PGPHASE_PHASE_EXPAND);
+	ck_assert_str_eq(p.plan.steps[0].sql, "ALTER TABLE t DROP COLUMN n");
+	ck_assert_int_eq(p.plan.steps[1].phase, PGPHASE_PHASE_CONTRACT);
+	ck_assert_int_eq(p.plan.steps[1].kind, PGPHASE_STEP_CHECK_NULLS);
+	ck_assert_int_eq(pgphase_plan_count(&p.plan, PGPHASE_PHASE_CONTRACT), 4);
+	planned_release(&p);
+}
+END_TEST
+
+START_TEST(test_json)
+{
+	struct planned p;
+	char *json;
+
+	plan_files(&p, FX_TABLE, "CREATE INDEX t_a ON t (a);\n");
+	ck_assert_int_eq(p.rc, 0);
+	json = pgphase_plan_json(&p.plan, NULL);
+	th_assert_contains(json, "\"version\":2,\"name\":\"change\"");
+	th_assert_contains(json, "\"phase\":\"expand\",\"txn\":\"none\",\"kind\":\"index\","
+				 "\"strategy\":\"create-index-concurrently\"");
+	th_assert_contains(json, "\"undo_sql\":\"DROP INDEX CONCURRENTLY IF EXISTS t_a\"");
+	free(json);
+	planned_release(&p);
+}
+END_TEST
+
+START_TEST(test_lint_hook)
+{
+	struct planned p;
+	struct pgphase_lint_strategy out;
+	const struct pgphase_migration *m;
+	struct pgphase_lint_stmt_info info = { 0 };
+
+	plan_files(&p, FX_TABLE, "CREATE INDEX t_a ON t (a);\nALTER TABLE t DROP COLUMN n;\n"
+				 "-- pgphase:as-is\nCREATE INDEX t_b ON t (a);\nSELECT 1;\n");
+	ck_assert_int_eq(p.rc, 0);
+	m = pgphase_migration_find(&p.set, 2);
+	info.migration = m;
+	for (size_t i = 0; i < 4; i++) {
+		info.node = m->up.sql.stmts[i].node;
+		info.note = &m->up.notes[i];
+		info.rule = "any";
+		if (i == 0) {
+			ck_assert(pgphase_plan_lint_strategy(NULL, &info, &out));
+			ck_assert_str_eq(out.name, "create-index-concurrently");
+			ck_assert_int_eq(out.phase, PGPHASE_PHASE_EXPAND);
+		} else if (i == 1) {
+			ck_assert(pgphase_plan_lint_strategy(NULL, &info, &out));
+			ck_assert_str_eq(out.name, "defer-destructive-to-contract");
+			ck_assert_int_eq(out.phase, PGPHASE_PHASE_CONTRACT);
+		} else {
+			ck_assert(!pgphase_plan_lint_strategy(NULL, &info, &out));
+		}
+	}
+	planned_release(&p);
+}
+END_TEST
+
+START_TEST(test_registry)
+{
+	const char *name, *summary;
+	size_t n = 0;
+
+	while (pgphase_strategy_info(n, &name, &summary)) {
+		ck_assert(name[0] && summary[0]);
+		n++;
+	}
+	ck_assert_int_eq(n, 13);
+}
+END_TEST
+
+Suite *plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = th_pure_tcase("plan");
+
+	tcase_add_loop_test(tc, test_strategy_sql, 0, (int)N_STRAT_FIXTURES);
+	tcase_add_loop_test(tc, test_strategy_expand_undo, 0, (int)N_STRAT_FIXTURES);
+	tcase_add_test(tc, test_backfill_ddl);
+	tcase_add_test(tc, test_contract_depends_on_later);
+	tcase_add_test(tc, test_no_key);
+	tcase_add_test(tc, test_renamed_table_used_later);
+	tcase_add_test(tc, test_as_is_and_new_table);
+	tcase_add_test(tc, test_markers_override);
+	tcase_add_test(tc, test_json);
+	tcase_add_test(tc, test_lint_hook);
+	tcase_add_test(tc, test_registry);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,4 @@
+-- UP
+CREATE TABLE users (id bigint);
+-- DOWN
+DROP TABLE users;

@@ -1,0 +1,4 @@
+-- UP
+-- nothing here yet
+-- DOWN
+SELECT 1;

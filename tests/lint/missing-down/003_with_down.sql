@@ -1,0 +1,4 @@
+-- UP
+CREATE TABLE orders (id bigint);
+-- DOWN
+DROP TABLE orders;

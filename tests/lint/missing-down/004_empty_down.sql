@@ -1,0 +1,3 @@
+-- UP
+CREATE TABLE audit (id bigint);
+-- DOWN

@@ -1,0 +1,4 @@
+-- UP
+CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text);
+-- DOWN
+DROP TABLE users;

@@ -1,0 +1,4 @@
+-- UP
+CREATE INDEX users_email_idx ON users (email);
+-- DOWN
+DROP INDEX CONCURRENTLY users_email_idx;

@@ -1,0 +1,4 @@
+-- UP
+DROP TABLE sessions;
+-- DOWN
+SELECT 1;
