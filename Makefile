@@ -54,13 +54,16 @@ $(BUILD)/%.o: %.c $(HEADERS)
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR $@"
+	@ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BIN): $(CLI_OBJ) $(LIB_A)
-	$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 # Suite registry generated from the test file names: tests/check_foo.c defines foo_suite().
 $(BUILD)/tests/suites.h: $(TEST_SRC)
@@ -70,7 +73,8 @@ $(BUILD)/tests/suites.h: $(TEST_SRC)
 
 $(BUILD)/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests -Itests -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests -Itests -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
@@ -78,7 +82,8 @@ $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	@$(CC) $(BASE_CFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -Itests -c -o $@ $<
 
 $(TESTBIN): $(TEST_OBJ) $(LIB_A)
-	$(CC) -o $@ $(TEST_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS) $(CHECK_LIBS)
+	@echo "  LD $@"
+	@$(CC) -o $@ $(TEST_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS) $(CHECK_LIBS)
 
 # Every test against a throwaway PostgreSQL 15 that tests/pg.sh starts and always stops.
 check: deps

@@ -36,6 +36,8 @@ struct cli {
 	int pg_version;           /* lint --pg-version N (0 = config) */
 	bool offline;             /* plan --offline */
 	const char *key;          /* backfill --key col[,col] */
+	char **only_rules;        /* lint --rule ID[,ID] (repeatable), NULL-terminated or NULL */
+	char **exclude_rules;     /* lint --exclude-rule ID[,ID] */
 };
 
 /* Parse a --to value: a version number as in file names (e.g. 003, 20240101_120000). */

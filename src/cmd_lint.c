@@ -77,6 +77,8 @@ int cmd_lint(struct cli *cli, struct pgphase_error *err)
 	pgphase_lint_options_init(&opts);
 	opts.pg_version = cli->pg_version ? cli->pg_version : cli->cfg.lint.pg_version;
 	opts.raw = cli->raw;
+	opts.only = cli->only_rules;
+	opts.exclude = cli->exclude_rules;
 	opts.disable = cli->cfg.lint.disable;
 	opts.error = cli->cfg.lint.error;
 	opts.warning = cli->cfg.lint.warning;

@@ -19,6 +19,7 @@ enum opt_id {
 	OPT_TO = 1000, OPT_STEPS, OPT_DRY_RUN, OPT_LIMIT, OPT_RAW, OPT_LIST_RULES, OPT_PG_VERSION,
 	OPT_OFFLINE, OPT_KEY, OPT_MODULE, OPT_STATE_SCHEMA, OPT_FORMAT, OPT_LOCK_WAIT, OPT_NO_COLOR,
 	OPT_BATCH_SIZE, OPT_SLEEP, OPT_MAX_RPS, OPT_WORKERS, OPT_TARGET_BATCH_TIME, OPT_MAX_REPLICA_LAG,
+	OPT_RULE, OPT_EXCLUDE_RULE,
 };
 
 static const struct option long_opts[] = {
@@ -43,6 +44,8 @@ static const struct option long_opts[] = {
 	{ "pg-version", required_argument, NULL, OPT_PG_VERSION },
 	{ "offline", no_argument, NULL, OPT_OFFLINE },
 	{ "key", required_argument, NULL, OPT_KEY },
+	{ "rule", required_argument, NULL, OPT_RULE },
+	{ "exclude-rule", required_argument, NULL, OPT_EXCLUDE_RULE },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "sleep", required_argument, NULL, OPT_SLEEP },
 	{ "max-rows-per-second", required_argument, NULL, OPT_MAX_RPS },
@@ -84,7 +87,7 @@ static const struct command commands[] = {
 	  "show the event history (phase starts, completions, failures, rollbacks)" },
 	{ "notify", cmd_notify, "", "notify [--format text|json]",
 	  "deliver webhook events still in the outbox (exit 1 while some are undelivered)" },
-	{ "lint", cmd_lint, "raw list-rules pg-version", "lint [PATH...] [--raw] [--list-rules] [--pg-version N] [--format text|json|github|sarif]",
+	{ "lint", cmd_lint, "raw list-rules pg-version rule exclude-rule", "lint [PATH...] [--raw] [--list-rules] [--pg-version N] [--rule ID[,ID]] [--exclude-rule ID[,ID]] [--format text|json|github|sarif]",
 	  "check migrations for locking, rewrite and data-loss hazards" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
@@ -169,6 +172,33 @@ bad:
 	return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "--to: \"%s\" is not a version", text);
 }
 
+/* Append the ids of a comma list to a NULL-terminated array (repeatable flags). */
+static void add_rule_ids(char ***list, const char *text)
+{
+	size_t n = 0;
+	const char *p = text;
+
+	while (*list && (*list)[n])
+		n++;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len) {
+			*list = xrealloc(*list, (n + 2) * sizeof(char *));
+			(*list)[n++] = xstrndup(p, len);
+			(*list)[n] = NULL;
+		}
+		p += len + (p[len] == ',');
+	}
+}
+
+static void free_ids(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
 struct flags {
 	const char *config, *database, *migrations, *module, *state_schema, *lock_wait;
 	const char *used[16]; /* command options given, for the per-command check */
@@ -237,6 +267,14 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct flags *f,
 			break;
 		case OPT_OFFLINE: cli->offline = true; note_used(f, "offline"); break;
 		case OPT_KEY: cli->key = optarg; note_used(f, "key"); break;
+		case OPT_RULE:
+			add_rule_ids(&cli->only_rules, optarg);
+			note_used(f, "rule");
+			break;
+		case OPT_EXCLUDE_RULE:
+			add_rule_ids(&cli->exclude_rules, optarg);
+			note_used(f, "exclude-rule");
+			break;
 		case OPT_BATCH_SIZE:
 			if (parse_long("batch-size", optarg, 1, &cli->cfg.backfill.batch_size, err) < 0)
 				return -1;
@@ -402,5 +440,7 @@ fail:
 out:
 	pgphase_error_release(&err);
 	pgphase_config_release(&cli.cfg);
+	free_ids(cli.only_rules);
+	free_ids(cli.exclude_rules);
 	return rc;
 }

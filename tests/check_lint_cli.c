@@ -89,6 +89,29 @@ START_TEST(exit_codes)
 }
 END_TEST
 
+START_TEST(rule_filters)
+{
+	char *dir = th_tmpdir();
+	struct th_run r;
+
+	th_write(dir, "m/001_x.sql", "CREATE INDEX i ON t (a);\nDROP TABLE x;\n");
+	lint(&r, dir, "--raw", "--rule", "drop-table", "m", NULL);
+	th_assert_exit(&r, 1);
+	th_assert_contains(r.out, "[drop-table]");
+	th_assert_not_contains(r.out, "[create-index]");
+	th_run_release(&r);
+	lint(&r, dir, "--raw", "--exclude-rule", "drop-table,create-index", "m", NULL);
+	th_assert_exit(&r, 0);
+	ck_assert_str_eq(r.out, "");
+	th_run_release(&r);
+	lint(&r, dir, "--rule", "no-such-rule", "m", NULL);
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "unknown lint rule \"no-such-rule\"");
+	th_run_release(&r);
+	free(dir);
+}
+END_TEST
+
 START_TEST(list_rules)
 {
 	struct th_run r;
@@ -272,6 +295,7 @@ Suite *lint_cli_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, exit_codes);
 	tcase_add_test(tc, list_rules);
+	tcase_add_test(tc, rule_filters);
 	tcase_add_test(tc, formats);
 	tcase_add_test(tc, phase_aware);
 	tcase_add_test(tc, config_and_versions);
