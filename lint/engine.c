@@ -93,6 +93,19 @@ static bool suppressed(struct pgphase_lint_ctx *ctx, size_t idx, const struct pg
 		return true;
 	if (!st)
 		return false;
+	if (ctx->m && ctx->m->ignore_file_rules) {
+		/* -- pgphase:ignore-file RULE[,RULE] reason: the whole file */
+		const char *p = ctx->m->ignore_file_rules;
+		size_t len = strlen(rule->id);
+
+		while (*p) {
+			size_t n = strcspn(p, ",");
+
+			if (n == len && strncmp(p, rule->id, n) == 0)
+				return true;
+			p += n + (p[n] == ',');
+		}
+	}
 	for (size_t i = lint_first_ignore(st->sec, st->index);
 	     i < st->sec->n_ignores && st->sec->ignores[i].stmt == st->index; i++) {
 		struct lint_ignore *ig = &st->sec->ignores[i];

@@ -212,6 +212,8 @@ void pgphase_migration_release(struct pgphase_migration *m)
 	free(m->name);
 	free(m->file);
 	free(m->down_file);
+	free(m->ignore_file_rules);
+	free(m->ignore_file_reason);
 	sections_release(&m->up);
 	sections_release(&m->down);
 	memset(m, 0, sizeof(*m));

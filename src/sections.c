@@ -134,6 +134,23 @@ static int parse_directive(struct pgphase_migration *m, const char *file, const 
 		m->no_transaction = true;
 		return 0;
 	}
+	if (IS("ignore-file")) {
+		/* file-wide lint suppression: -- pgphase:ignore-file RULE[,RULE] reason */
+		size_t rl = strcspn(args, " \t");
+		const char *reason = args + rl;
+
+		while (isspace((unsigned char)*reason))
+			reason++;
+		if (rl == 0 || !*reason)
+			return pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line,
+						c->column,
+						"-- pgphase:ignore-file needs RULE[,RULE] and a reason");
+		free(m->ignore_file_rules);
+		free(m->ignore_file_reason);
+		m->ignore_file_rules = xstrndup(args, rl);
+		m->ignore_file_reason = xstrdup(reason);
+		return 0;
+	}
 	*is_marker = true;
 	if (IS("as-is")) {
 		mk->kind = PGPHASE_MARK_AS_IS;
@@ -171,7 +188,7 @@ static int parse_directive(struct pgphase_migration *m, const char *file, const 
 		pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line, c->column,
 				 "unknown directive \"-- pgphase:%.*s\"", (int)nlen, d);
 		pgphase_error_hint(err, "directives are no-transaction, as-is, ignore RULE[,RULE] "
-					"reason, batch-size N");
+					"reason, ignore-file RULE[,RULE] reason, batch-size N");
 		return -1;
 	}
 #undef IS
@@ -209,6 +226,7 @@ static int collect(struct pgphase_migration *m, const char *file, const char *te
 		mk.offset = c->offset;
 		mk.line = c->line;
 		mk.column = c->column;
+		mk.trailing = !c->alone_on_line;
 		if (mw == MW_UP || mw == MW_DOWN) {
 			size_t *at = mw == MW_UP ? &f->up_at : &f->down_at;
 			int *line = mw == MW_UP ? &f->up_line : &f->down_line;
@@ -382,59 +400,103 @@ int sections_split(struct pgphase_migration *m, const char *up, const char *down
 }
 
 /* Attach phase markers and directives to the statements they precede. */
+/* Apply a directive's effect to a note. */
+static void apply_directive(struct pgphase_stmt_note *note, const struct pgphase_marker *mk)
+{
+	switch (mk->kind) {
+	case PGPHASE_MARK_AS_IS:
+		note->as_is = true;
+		break;
+	case PGPHASE_MARK_BATCH_SIZE:
+		note->batch_size = mk->batch_size;
+		break;
+	case PGPHASE_MARK_IGNORE:
+		free(note->ignore_rules);
+		free(note->ignore_reason);
+		note->ignore_rules = xstrdup(mk->rules);
+		note->ignore_reason = xstrdup(mk->reason);
+		break;
+	case PGPHASE_MARK_PHASE:
+		return;
+	}
+	note->directive_line = mk->line;
+}
+
+/* The statement whose lines hold a trailing directive's line, or SIZE_MAX. */
+static size_t trailing_target(const struct pgphase_section *s, const struct pgphase_marker *mk)
+{
+	for (size_t i = s->sql.n; i-- > 0;)
+		if (s->sql.stmts[i].line <= mk->line)
+			return mk->line <= s->sql.stmts[i].end_line ? i : SIZE_MAX;
+	return SIZE_MAX;
+}
+
 static int attach_notes(struct pgphase_section *s, struct pgphase_error *err)
 {
 	enum pgphase_phase phase = PGPHASE_PHASE_NONE;
 	struct pgphase_stmt_note pending = { 0 };
+	bool *done = xcalloc(s->n_markers ? s->n_markers : 1, sizeof(bool));
 	size_t k = 0;
 
 	s->notes = xcalloc(s->sql.n ? s->sql.n : 1, sizeof(*s->notes));
+	/* "DROP TABLE t; -- pgphase:ignore drop-table reason" applies to its own line's statement */
+	for (size_t m = 0; m < s->n_markers; m++) {
+		size_t t = s->markers[m].kind != PGPHASE_MARK_PHASE && s->markers[m].trailing
+				   ? trailing_target(s, &s->markers[m]) : SIZE_MAX;
+
+		if (t != SIZE_MAX) {
+			apply_directive(&s->notes[t], &s->markers[m]);
+			done[m] = true;
+		}
+	}
 	for (size_t i = 0; i <= s->sql.n; i++) {
 		const struct pgphase_stmt *st = i < s->sql.n ? &s->sql.stmts[i] : NULL;
 
 		for (; k < s->n_markers && (!st || s->markers[k].offset < st->offset); k++) {
 			const struct pgphase_marker *mk = &s->markers[k];
 
-			if (i > 0 && mk->offset < s->sql.stmts[i - 1].offset + s->sql.stmts[i - 1].len) {
+			if (done[k])
+				continue;
+
+			if ((i > 0 && mk->offset < s->sql.stmts[i - 1].offset + s->sql.stmts[i - 1].len) ||
+			    (!st && mk->kind != PGPHASE_MARK_PHASE)) {
+				bool inside = i > 0 && mk->offset < s->sql.stmts[i - 1].offset +
+								   s->sql.stmts[i - 1].len;
+
 				free(pending.ignore_rules);
 				free(pending.ignore_reason);
-				return pgphase_error_at(err, ERR_INPUT, "section-marker", s->file,
-							mk->line, mk->column,
-							"marker or directive inside a statement");
+				free(done);
+				return pgphase_error_at(err, ERR_INPUT,
+							inside ? "section-marker" : "unknown-directive",
+							s->file, mk->line, mk->column,
+							inside ? "marker or directive inside a statement"
+							       : "directive is not followed by a statement");
 			}
-			if (!st && mk->kind != PGPHASE_MARK_PHASE) {
-				free(pending.ignore_rules);
-				free(pending.ignore_reason);
-				return pgphase_error_at(err, ERR_INPUT, "unknown-directive", s->file,
-							mk->line, mk->column,
-							"directive is not followed by a statement");
-			}
-			switch (mk->kind) {
-			case PGPHASE_MARK_PHASE:
+			if (mk->kind == PGPHASE_MARK_PHASE)
 				phase = mk->phase;
-				break;
-			case PGPHASE_MARK_AS_IS:
-				pending.as_is = true;
-				break;
-			case PGPHASE_MARK_BATCH_SIZE:
-				pending.batch_size = mk->batch_size;
-				break;
-			case PGPHASE_MARK_IGNORE:
-				free(pending.ignore_rules);
-				free(pending.ignore_reason);
-				pending.ignore_rules = xstrdup(mk->rules);
-				pending.ignore_reason = xstrdup(mk->reason);
-				break;
-			}
-			if (mk->kind != PGPHASE_MARK_PHASE)
-				pending.directive_line = mk->line;
+			else
+				apply_directive(&pending, mk);
 		}
 		if (!st)
 			break;
-		s->notes[i] = pending;
+		/* a trailing directive already set fields of this note: merge the pending ones */
+		if (pending.as_is)
+			s->notes[i].as_is = true;
+		if (pending.batch_size)
+			s->notes[i].batch_size = pending.batch_size;
+		if (pending.ignore_rules && !s->notes[i].ignore_rules) {
+			s->notes[i].ignore_rules = pending.ignore_rules;
+			s->notes[i].ignore_reason = pending.ignore_reason;
+		} else {
+			free(pending.ignore_rules);
+			free(pending.ignore_reason);
+		}
+		if (pending.directive_line)
+			s->notes[i].directive_line = pending.directive_line;
 		s->notes[i].phase = phase;
 		memset(&pending, 0, sizeof(pending));
 	}
+	free(done);
 	return 0;
 }
 

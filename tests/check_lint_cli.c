@@ -104,6 +104,12 @@ START_TEST(rule_filters)
 	th_assert_exit(&r, 0);
 	ck_assert_str_eq(r.out, "");
 	th_run_release(&r);
+	th_write(dir, "m/002_y.sql", "-- pgphase:ignore-file drop-table retired tables\nDROP TABLE y;\n");
+	lint(&r, dir, "--raw", "--rule", "drop-table", "m", NULL);
+	th_assert_exit(&r, 1);
+	th_assert_contains(r.out, "001_x.sql:2:1:");
+	th_assert_not_contains(r.out, "002_y.sql");
+	th_run_release(&r);
 	lint(&r, dir, "--rule", "no-such-rule", "m", NULL);
 	th_assert_exit(&r, 2);
 	th_assert_contains(r.err, "unknown lint rule \"no-such-rule\"");

@@ -154,6 +154,36 @@ START_TEST(sections_and_markers)
 }
 END_TEST
 
+START_TEST(trailing_and_file_directives)
+{
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_migration_set set;
+	struct pgphase_migration *m;
+	char *dir = th_tmpdir();
+
+	th_write(dir, "001_t.sql",
+		 "-- pgphase:ignore-file prefer-text,ban-char legacy schema\n"
+		 "DROP TABLE a; -- pgphase:ignore drop-table archived in ticket 12\n"
+		 "ALTER TABLE b -- pgphase:ignore drop-column unused since v3\n"
+		 "  DROP COLUMN c;\n"
+		 "-- pgphase:as-is\n"
+		 "CREATE INDEX i ON d (e);\n");
+	ck_assert_msg(load(&set, dir, &err) == 0, "%s", err.message);
+	m = &set.items[0];
+	ck_assert_msg(pgphase_migration_parse(m, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(m->ignore_file_rules, "prefer-text,ban-char");
+	ck_assert_str_eq(m->ignore_file_reason, "legacy schema");
+	ck_assert_str_eq(m->up.notes[0].ignore_rules, "drop-table");
+	ck_assert_str_eq(m->up.notes[0].ignore_reason, "archived in ticket 12");
+	ck_assert_str_eq(m->up.notes[1].ignore_rules, "drop-column");
+	ck_assert_ptr_null(m->up.notes[2].ignore_rules);
+	ck_assert(m->up.notes[2].as_is);
+	ck_assert(!m->up.notes[1].as_is);
+	pgphase_migration_set_release(&set);
+	free(dir);
+}
+END_TEST
+
 START_TEST(no_markers_whole_file_is_up)
 {
 	struct pgphase_error err = PGPHASE_ERROR_INIT;
@@ -206,6 +236,8 @@ START_TEST(input_errors_with_positions)
 			   "positive integer");
 	expect_parse_error("-- pgphase:ignore drop-table\nDROP TABLE t;", "unknown-directive", 1,
 			   "needs a reason");
+	expect_parse_error("-- pgphase:ignore-file drop-table\nDROP TABLE t;", "unknown-directive", 1,
+			   "needs RULE[,RULE] and a reason");
 	expect_parse_error("-- UP\nSELECT 1;\n-- UP\nSELECT 2;", "section-marker", 3, "second");
 	expect_parse_error("SELECT 0;\n-- UP\nSELECT 1;", "section-marker", 1, "before the -- UP");
 	expect_parse_error("-- UP\nSELECT 1;\n-- DOWN\n-- EXPAND\nSELECT 2;", "section-marker", 4,
@@ -363,6 +395,7 @@ Suite *loader_suite(void)
 	tcase_add_test(tc, duplicates_and_malformed_listed_together);
 	tcase_add_test(tc, sections_and_markers);
 	tcase_add_test(tc, no_markers_whole_file_is_up);
+	tcase_add_test(tc, trailing_and_file_directives);
 	tcase_add_test(tc, input_errors_with_positions);
 	tcase_add_test(tc, nul_byte_rejected);
 	tcase_add_test(tc, templates_expand);

@@ -50,6 +50,8 @@ struct pgphase_marker {
 	enum pgphase_marker_kind kind;
 	size_t offset;
 	int line, column;
+	bool trailing;            /* written after code on its line: applies to that line's
+	                             statement instead of the next one */
 	enum pgphase_phase phase; /* PGPHASE_MARK_PHASE */
 	long batch_size;          /* PGPHASE_MARK_BATCH_SIZE */
 	char *rules, *reason;     /* PGPHASE_MARK_IGNORE, owned */
@@ -75,6 +77,8 @@ struct pgphase_migration {
 	enum pgphase_name_style style;
 	char checksum[65];   /* hex SHA-256 of the file bytes (up then down for a pair) */
 	bool no_transaction; /* -- pgphase:no-transaction */
+	char *ignore_file_rules;  /* -- pgphase:ignore-file RULE[,RULE] reason (owned) or NULL */
+	char *ignore_file_reason; /* owned or NULL */
 	bool parsed;
 	struct pgphase_section up, down;
 };
