@@ -19,6 +19,9 @@
 #define LLVMFuzzerTestOneInput fuzz_config_input
 #include "fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_lint_input
+#include "fuzz/fuzz_lint.c"
+#undef LLVMFuzzerTestOneInput
 
 /* Feed every file of tests/fuzz/<sub>/<harness>/ to fn; returns how many. */
 static int replay(const char *sub, const char *harness, int (*fn)(const uint8_t *, size_t))
@@ -60,7 +63,7 @@ static int replay(const char *sub, const char *harness, int (*fn)(const uint8_t 
 static int replay_dir(const char *sub)
 {
 	return replay(sub, "parse", fuzz_parse_input) + replay(sub, "loader", fuzz_loader_input) +
-	       replay(sub, "config", fuzz_config_input);
+	       replay(sub, "config", fuzz_config_input) + replay(sub, "lint", fuzz_lint_input);
 }
 
 /* Inputs that once crashed or leaked must not crash again. */
