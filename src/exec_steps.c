@@ -12,6 +12,11 @@
  *     nothing.  Throttled by --sleep and --max-rows-per-second on an absolute schedule.
  *   CHECK_NULLS — counts NULLs before NOT NULL work; any row fails the step with the count
  *     before anything of the phase changed.
+ *
+ * The backfill loop here is the simple one of the planner's issue.  The full engine
+ * (include/pgphase/backfill.h: SKIP LOCKED, sweeps, workers, adaptive throttling) plugs in
+ * at run_backfill(): its spec is the step's dml (parse it), version, step index (the same
+ * progress key), batch_size, and the --key given to the command.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -77,7 +77,7 @@ static PgQuery__Node *inner_dml(const PgQuery__Node *tmpl)
 
 /* Render one variant (with or without the cursor condition). */
 static char *render(struct plan_ctx *ctx, const PgQuery__Node *dml, const struct key_lists *k,
-		    const char *rel, const char *qual, bool cursor, struct pgphase_error *err)
+		    const char *rel, bool cursor, struct pgphase_error *err)
 {
 	bool upd = dml->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
 	const PgQuery__Node *where = upd ? dml->update_stmt->where_clause : dml->delete_stmt->where_clause;
@@ -87,7 +87,6 @@ static char *render(struct plan_ctx *ctx, const PgQuery__Node *dml, const struct
 	char *text, *out;
 	PgQuery__Node *tmpl, *inner;
 
-	(void)qual;
 	text = xasprintf(upd ? SQL_BATCH_UPDATE : SQL_BATCH_DELETE, k->cols.buf, rel,
 			 cursor ? k->cursor.buf : "true", joined ? "true" : pred, k->cols.buf, rel,
 			 k->qualified.buf, k->cols.buf, pred, k->text.buf, k->desc.buf);
@@ -137,6 +136,16 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		return -1;
 	}
 	key = plan_table_key(ctx, rv);
+	if (!key && plan_phase(in, PGPHASE_PHASE_BACKFILL) <= ctx->opts.done_through) {
+		/* already ran (with --key): keep its place in the plan, never run it again */
+		st = plan_add(ctx, by, in, plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_NONE,
+			      xstrdup("-- done (key given with --key when it ran)"), NULL);
+		st->kind = PGPHASE_STEP_BACKFILL;
+		st->first_sql = xstrdup(st->sql);
+		st->target = sql_rel_display(rv);
+		st->dml = sql_deparse(dml, err);
+		return st->dml ? 0 : -1;
+	}
 	if (!key) {
 		char *name = sql_rel_display(rv);
 
@@ -152,24 +161,19 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		return -1;
 	}
 	rel = sql_rel(rv);
-	if (rv->alias && rv->alias->aliasname) {
-		char *a = sql_ident(rv->alias->aliasname);
+	if (rv->alias && rv->alias->aliasname && rv->alias->aliasname[0]) {
+		/* columns are qualified by the alias the user's clauses use */
+		char *table = rel;
 
-		qual = xasprintf("%s", a);
-		free(rel);
-		{
-			char *r2 = sql_rel(rv);
-
-			rel = xasprintf("%s AS %s", r2, a);
-			free(r2);
-		}
-		free(a);
+		qual = sql_ident(rv->alias->aliasname);
+		rel = xasprintf("%s AS %s", table, qual);
+		free(table);
 	} else {
 		qual = sql_ident(rv->relname);
 	}
 	build_lists(&k, key, qual);
-	first = render(ctx, dml, &k, rel, qual, false, err);
-	next = first ? render(ctx, dml, &k, rel, qual, true, err) : NULL;
+	first = render(ctx, dml, &k, rel, false, err);
+	next = first ? render(ctx, dml, &k, rel, true, err) : NULL;
 	if (!next)
 		goto cleanup;
 	st = plan_add(ctx, by, in, plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_NONE, next, NULL);

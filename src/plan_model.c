@@ -33,10 +33,21 @@ static const char *const SQL_TABLE_KEY =
 	" WHERE k.ord <= x.indnkeyatts"
 	" ORDER BY k.ord";
 
-/* The column's type as SQL text (format_type is made to be read back by the parser). */
-static const char *const SQL_COLUMN_TYPE =
-	"SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-	" WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped";
+/*
+ * The column's type as SQL text (format_type is made to be read back by the parser), NOT
+ * NULL, and its default expression (pg_get_expr, also made to be parsed; not for generated
+ * columns, whose expression is no default).
+ */
+static const char *const SQL_COLUMN_INFO =
+	"SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+	"       CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END"
+	"  FROM pg_attribute a"
+	"  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+	" WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0"
+	"   AND NOT a.attisdropped";
+
+/* Read a default expression back: the parser gives its node. */
+static const char *const SQL_EXPR_TMPL = "SELECT %s";
 
 /* Read a type back from format_type() text: the parser gives its TypeName. */
 static const char *const SQL_TYPE_CAST_TMPL = "SELECT NULL::%s";
@@ -184,47 +195,73 @@ char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 	return key ? keep_key(ctx, key) : NULL;
 }
 
-static const PgQuery__TypeName *type_from_migrations(struct plan_ctx *ctx,
-						     const PgQuery__RangeVar *rv, const char *column)
+static bool info_from_migrations(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+				 const char *column, struct plan_column *out)
 {
 	const PgQuery__CreateStmt *cs = find_create(ctx, rv, 0);
 
 	for (size_t i = 0; cs && i < cs->n_table_elts; i++) {
-		const PgQuery__Node *e = cs->table_elts[i];
+		const PgQuery__ColumnDef *cd;
 
-		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF &&
-		    strcmp(e->column_def->colname, column) == 0)
-			return e->column_def->type_name;
+		if (cs->table_elts[i]->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF ||
+		    strcmp(cs->table_elts[i]->column_def->colname, column) != 0)
+			continue;
+		cd = cs->table_elts[i]->column_def;
+		out->type = cd->type_name;
+		out->not_null = cd->is_not_null;
+		for (size_t k = 0; k < cd->n_constraints; k++) {
+			const PgQuery__Constraint *c = cd->constraints[k]->constraint;
+
+			if (cd->constraints[k]->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
+				continue;
+			if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL ||
+			    c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+				out->not_null = true;
+			if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT)
+				out->dflt = c->raw_expr;
+		}
+		return true;
 	}
-	return NULL;
+	return false;
 }
 
-const PgQuery__TypeName *plan_column_type(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
-					  const char *column)
+/* The first target of "SELECT <text>" parsed with fmt, or NULL. */
+static const PgQuery__Node *parse_target(struct plan_ctx *ctx, const char *fmt, const char *text)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	char *sql = xasprintf(fmt, text);
+	const PgQuery__Node *n = plan_parse_node(ctx, sql, &e);
+	const PgQuery__Node *v = NULL;
+
+	if (n && n->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && n->select_stmt->n_target_list == 1)
+		v = n->select_stmt->target_list[0]->res_target->val;
+	free(sql);
+	pgphase_error_release(&e);
+	return v;
+}
+
+bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+		      struct plan_column *out)
 {
 	char *rel = sql_rel(rv);
 	const char *params[2] = { rel, column };
-	PGresult *r = ask(ctx, SQL_COLUMN_TYPE, 2, params);
-	const PgQuery__TypeName *tn = NULL;
+	PGresult *r = ask(ctx, SQL_COLUMN_INFO, 2, params);
+	bool found = false;
 
+	memset(out, 0, sizeof(*out));
 	free(rel);
 	if (r && PQntuples(r) > 0) {
-		struct pgphase_error e = PGPHASE_ERROR_INIT;
-		char *sql = xasprintf(SQL_TYPE_CAST_TMPL, PQgetvalue(r, 0, 0));
-		const PgQuery__Node *n = plan_parse_node(ctx, sql, &e);
+		const PgQuery__Node *v = parse_target(ctx, SQL_TYPE_CAST_TMPL, PQgetvalue(r, 0, 0));
 
-		if (n && n->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
-		    n->select_stmt->n_target_list == 1) {
-			const PgQuery__Node *v = n->select_stmt->target_list[0]->res_target->val;
-
-			if (v && v->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
-				tn = v->type_cast->type_name;
-		}
-		free(sql);
-		pgphase_error_release(&e);
+		if (v && v->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+			out->type = v->type_cast->type_name;
+		out->not_null = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		if (!PQgetisnull(r, 0, 2))
+			out->dflt = parse_target(ctx, SQL_EXPR_TMPL, PQgetvalue(r, 0, 2));
+		found = out->type != NULL;
 	}
 	PQclear(r);
-	return tn ? tn : type_from_migrations(ctx, rv, column);
+	return found || info_from_migrations(ctx, rv, column, out);
 }
 
 char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column)

@@ -66,6 +66,7 @@ int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *s
 			break;
 		if (row && row->state == PGPHASE_STATE_COMPLETE)
 			continue;
+		popts.done_through = row ? (enum pgphase_phase)row->state : PGPHASE_PHASE_NONE;
 		if (show_one(m, &popts, st, json, &first, out, err) < 0)
 			goto cleanup;
 	}

@@ -127,10 +127,14 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		goto cleanup;
 	/* everything is parsed and planned before the first change */
 	plans = xcalloc(n ? n : 1, sizeof(*plans));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
+
+		popts.done_through = row ? (enum pgphase_phase)row->state : PGPHASE_PHASE_NONE;
 		if (pgphase_migration_parse(todo[i], err) < 0 ||
 		    pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
 			goto cleanup;
+	}
 	if (n == 0) {
 		pgphase_info("nothing to do: %s is up to date", s->display);
 		rc = 0;

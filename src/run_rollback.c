@@ -4,8 +4,9 @@
  * complete (expanded, backfilled, or stopped inside a phase) is undone by the inverse of the
  * expand steps that ran, in reverse order: each step's undo_sql drops what it added (IF
  * EXISTS, indexes CONCURRENTLY outside a transaction), so a crash halfway through an undo
- * leaves a rerun nothing but no-ops to repeat.  When some expand step has no inverse (a
- * statement run as written that pgphase cannot invert) the DOWN section runs instead.
+ * leaves a rerun nothing but no-ops to repeat.  When something that ran has no inverse (a
+ * statement run as written that pgphase cannot invert, a data change of the backfill, a
+ * contract step of an interrupted contract) the DOWN section runs instead.
  * Backfill progress rows go with the migration row, so applying it again starts afresh.
  */
 #include <stdlib.h>
@@ -96,25 +97,46 @@ static int run_down(struct pgphase_session *s, const struct pgphase_migration *m
 	return 0;
 }
 
-/* Expand steps that ran (or may have started), given the state row. */
-static size_t expand_steps_run(const struct pgphase_plan *plan, const struct pgphase_state_row *row)
+/* Steps of a phase that ran (or may have started), given the state row. */
+static size_t steps_run(const struct pgphase_plan *plan, const struct pgphase_state_row *row,
+			enum pgphase_phase phase)
 {
-	size_t n = pgphase_plan_count(plan, PGPHASE_PHASE_EXPAND);
+	size_t n = pgphase_plan_count(plan, phase);
 
-	if (row->state >= PGPHASE_STATE_EXPANDED || row->current_phase > PGPHASE_PHASE_EXPAND)
+	if ((int)row->state >= (int)phase || row->current_phase > phase)
 		return n;
-	if (row->current_phase != PGPHASE_PHASE_EXPAND)
+	if (row->current_phase != phase)
 		return 0;
-	/* the step at next_step may have started (a step outside a transaction): undo it too */
+	/* the step at next_step may have started (a step outside a transaction): count it */
 	return (size_t)row->next_step + 1 < n ? (size_t)row->next_step + 1 : n;
 }
 
-/* Can every expand step that ran be inverted? */
-static bool invertible(const struct pgphase_plan *plan, size_t ran)
+/*
+ * Can what ran be inverted?  Every expand step that ran needs an undo; data changes the
+ * user wrote (UPDATE/DELETE moved to backfill, statements run as written there) and any
+ * contract step that ran cannot be undone by dropping what expand added: DOWN is needed.
+ * Backfills that only fill what expand added (new columns, shadows) go away with it.
+ */
+static bool invertible(const struct pgphase_plan *plan, const struct pgphase_state_row *row)
 {
-	for (size_t i = 0; i < ran && i < plan->n; i++)
-		if (plan->steps[i].phase == PGPHASE_PHASE_EXPAND && !plan->steps[i].undo_sql)
+	size_t ran[4] = { 0 }, seen[4] = { 0 };
+
+	for (int p = PGPHASE_PHASE_EXPAND; p <= PGPHASE_PHASE_CONTRACT; p++)
+		ran[p] = steps_run(plan, row, (enum pgphase_phase)p);
+	if (ran[PGPHASE_PHASE_CONTRACT] > 0)
+		return false;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct pgphase_step *st = &plan->steps[i];
+
+		if (seen[st->phase]++ >= ran[st->phase])
+			continue;
+		if (st->phase == PGPHASE_PHASE_EXPAND && !st->undo_sql)
 			return false;
+		if (st->phase == PGPHASE_PHASE_BACKFILL &&
+		    (strcmp(st->strategy, "data-change-to-backfill") == 0 ||
+		     strcmp(st->strategy, "as-written") == 0))
+			return false;
+	}
 	return true;
 }
 
@@ -192,7 +214,9 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 	struct pgphase_state state;
 	struct pgphase_migration **todo = NULL;
 	struct pgphase_plan *plans = NULL;
-	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, NULL };
+	/* only expand's inverse is needed: later phases are planned for numbering alone */
+	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, NULL,
+					      PGPHASE_PHASE_CONTRACT };
 	size_t n = 0, *ran = NULL;
 	long want = o->steps > 0 ? o->steps : 1;
 	int rc = -1;
@@ -226,8 +250,8 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 		if (row->state != PGPHASE_STATE_COMPLETE) {
 			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
 				goto cleanup;
-			ran[i] = expand_steps_run(&plans[i], row);
-			if (invertible(&plans[i], ran[i]))
+			ran[i] = steps_run(&plans[i], row, PGPHASE_PHASE_EXPAND);
+			if (invertible(&plans[i], row))
 				continue;
 			ran[i] = (size_t)-1; /* not invertible: DOWN */
 		}
@@ -237,7 +261,7 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 						 "cannot roll back: migration has no DOWN section");
 			else
 				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
-						 "cannot roll back: migration is %s, an expand step has "
+						 "cannot roll back: migration is %s, a step that ran has "
 						 "no automatic inverse, and it has no DOWN section",
 						 pgphase_mstate_name(row->state));
 			pgphase_error_hint(err, "add a \"-- DOWN\" section (or a .down.sql file); nothing "

@@ -7,8 +7,9 @@
  * renames the shadow to c.  Binary-coercible changes (varchar(n) to text or to a longer
  * varchar) need no rewrite and run as written; offline every change is treated as a rewrite.
  *
- * c's NOT NULL, default and indexes are not carried over; views on c are refused at plan
- * time, because contract could not drop c.
+ * c's NOT NULL is carried over (NULL count, validated check and SET NOT NULL on the shadow in
+ * contract, before the swap); its default and indexes are not; views on c are refused at
+ * plan time, because contract could not drop c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static const char *const SQL_ADD = "ALTER TABLE %s ADD COLUMN %s pgphase_type_t"
 static const char *const SQL_DROP_NEW = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";
 /* The shadow's value, evaluated over the row being written: NEW's columns under c's name. */
 static const char *const SQL_VALUE = "SELECT pgphase_slot_e FROM (SELECT (NEW).*) AS %s";
-static const char *const SQL_CAST = "CAST(%s AS pgphase_type_t)";
+static const char *const SQL_CAST = "SELECT CAST(%s AS pgphase_type_t)";
 /* %1$s function, %2$s shadow, %3$s value query, %4$s trigger, %5$s table */
 static const char *const SQL_SYNC =
 	"CREATE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $pgphase$"
@@ -57,26 +58,23 @@ static char *value_query(const PgQuery__RangeVar *rv, const PgQuery__AlterTableC
 {
 	const PgQuery__ColumnDef *cd = c->def->column_def;
 	struct sql_graft g[2] = { { "e", cd->raw_default, NULL }, { "t", NULL, cd->type_name } };
-	char *alias = sql_ident(rv->relname), *text = xasprintf(SQL_VALUE, alias), *out;
+	char *alias, *text, *out;
 
-	free(alias);
 	if (!cd->raw_default) {
-		char *col = sql_ident(c->name), *cast = xasprintf(SQL_CAST, col);
+		char *col = sql_ident(c->name);
 		const PgQuery__Node *sel;
 
-		free(text);
-		text = xasprintf("SELECT %s", cast);
+		text = xasprintf(SQL_CAST, col);
 		sel = plan_parse_node(ctx, text, err);
 		free(col);
-		free(cast);
 		free(text);
 		if (!sel)
 			return NULL;
 		g[0].node = sel->select_stmt->target_list[0]->res_target->val;
-		alias = sql_ident(rv->relname);
-		text = xasprintf(SQL_VALUE, alias);
-		free(alias);
 	}
+	alias = sql_ident(rv->relname);
+	text = xasprintf(SQL_VALUE, alias);
+	free(alias);
 	out = sql_render(text, g, 2, err);
 	free(text);
 	return out;
@@ -94,6 +92,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	char *add = NULL, *drop_new = NULL, *sync = NULL, *unsync = NULL, *swap = NULL;
 	PgQuery__RangeVar fn_rv = *rv;
 	struct sql_graft g = { "t", NULL, c->def->column_def->type_name };
+	struct plan_column info;
 	const PgQuery__Node *upd;
 	int rc = -1;
 
@@ -124,6 +123,10 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	t = xasprintf(SQL_TOUCH, rel, shadow, shadow);
 	upd = plan_parse_node(ctx, t, err);
 	if (!upd || plan_backfill(ctx, &strategy_change_column_type_via_shadow_column, in, upd, err) < 0)
+		goto cleanup;
+	if (plan_column_info(ctx, rv, c->name, &info) && info.not_null &&
+	    plan_not_null_steps(ctx, &strategy_change_column_type_via_shadow_column, in, rv, sname,
+				false, err) < 0)
 		goto cleanup;
 	plan_add(ctx, &strategy_change_column_type_via_shadow_column, in, PGPHASE_PHASE_CONTRACT,
 		 PGPHASE_TXN_OWN, swap, NULL);

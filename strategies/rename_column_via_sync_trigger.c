@@ -2,9 +2,12 @@
  * rename-column-via-sync-trigger: RENAME COLUMN a TO b breaks the old app, which still says
  * a.  Expand adds b (a's type) and a trigger that keeps a and b equal both ways: on INSERT
  * whichever the writer set wins; on UPDATE a change to b wins, else b follows a.  Backfill
- * copies a to b in key-ordered batches; contract drops the trigger, its function and a.
+ * copies a to b in key-ordered batches.  Contract gives b a's NOT NULL (NULL count, validated
+ * check, SET NOT NULL without a scan) and a's default (only now: a default on b during the
+ * transition would hide which column an INSERT set), then drops the trigger, its function
+ * and a, in one short transaction.
  *
- * a's NOT NULL, default, indexes and constraints are not carried over to b: add them in the
+ * a's indexes and constraints other than NOT NULL are not carried over to b: add them in the
  * same migration (they are planned by their own strategies).  Views on a are refused at plan
  * time, because contract could not drop a.
  */
@@ -33,6 +36,7 @@ static const char *const SQL_COPY = "UPDATE %s SET %s = %s WHERE %s IS DISTINCT 
 static const char *const SQL_CONTRACT =
 	"DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s(); "
 	"ALTER TABLE %s DROP COLUMN IF EXISTS %s";
+static const char *const SQL_COPY_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d; ";
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
@@ -47,7 +51,9 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 {
 	const PgQuery__RenameStmt *r = in->node->rename_stmt;
 	const PgQuery__RangeVar *rv = r->relation;
-	const PgQuery__TypeName *tn = plan_column_type(ctx, rv, r->subname);
+	struct plan_column col;
+	bool known = plan_column_info(ctx, rv, r->subname, &col);
+	const PgQuery__TypeName *tn = known ? col.type : NULL;
 	char *views = plan_dependent_views(ctx, rv, r->subname), *disp = sql_rel_display(rv);
 	char *rel = NULL, *a = NULL, *b = NULL, *fname = NULL, *fn = NULL, *trg = NULL, *t = NULL;
 	char *add = NULL, *drop_new = NULL, *sync = NULL, *unsync = NULL, *copy = NULL, *contract = NULL;
@@ -82,7 +88,17 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	drop_new = add ? sql_renderf(err, SQL_DROP_NEW, rel, b) : NULL;
 	sync = drop_new ? sql_renderf(err, SQL_SYNC, fn, a, b, trg, rel) : NULL;
 	unsync = sync ? sql_renderf(err, SQL_UNSYNC, trg, rel, fn) : NULL;
-	contract = unsync ? sql_renderf(err, SQL_CONTRACT, trg, rel, fn, rel, a) : NULL;
+	if (unsync) {
+		struct sql_graft d = { "d", col.dflt, NULL };
+		char *tail = xasprintf(SQL_CONTRACT, trg, rel, fn, rel, a);
+		char *head = col.dflt ? xasprintf(SQL_COPY_DEFAULT, rel, b) : xstrdup("");
+		char *text = xasprintf("%s%s", head, tail);
+
+		contract = sql_render(text, &d, 1, err);
+		free(tail);
+		free(head);
+		free(text);
+	}
 	if (!contract)
 		goto cleanup;
 	plan_add(ctx, &strategy_rename_column_via_sync_trigger, in, PGPHASE_PHASE_EXPAND,
@@ -94,6 +110,9 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	t = xasprintf(SQL_COPY, rel, b, a, b, a);
 	upd = plan_parse_node(ctx, t, err);
 	if (!upd || plan_backfill(ctx, &strategy_rename_column_via_sync_trigger, in, upd, err) < 0)
+		goto cleanup;
+	if (col.not_null && plan_not_null_steps(ctx, &strategy_rename_column_via_sync_trigger, in, rv,
+						r->newname, false, err) < 0)
 		goto cleanup;
 	plan_add(ctx, &strategy_rename_column_via_sync_trigger, in, PGPHASE_PHASE_CONTRACT,
 		 PGPHASE_TXN_OWN, contract, NULL);

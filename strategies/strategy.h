@@ -128,9 +128,15 @@ const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 /* Key columns of the table (primary key, else a unique index over NOT NULL columns), as a
  * NULL-terminated list owned by ctx; NULL when none can be found. */
 char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
-/* Type of a column as a TypeName owned by ctx, or NULL when unknown. */
-const PgQuery__TypeName *plan_column_type(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
-					  const char *column);
+/* What the catalog (or an earlier CREATE TABLE) says about a column; nodes owned by ctx. */
+struct plan_column {
+	const PgQuery__TypeName *type; /* never NULL when found */
+	bool not_null;
+	const PgQuery__Node *dflt;     /* default expression, or NULL */
+};
+/* false when the column cannot be found. */
+bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+		      struct plan_column *out);
 /* Views depending on the column, comma-separated (malloc'd), or NULL (none, or offline). */
 char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column);
 /* Would ALTER COLUMN ... TYPE tn (without USING) need no rewrite?  false when unknown. */

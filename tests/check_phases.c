@@ -43,7 +43,10 @@ static char *state_of(int version)
 
 static char *setup(const char *change)
 {
-	char *dir = fx_dir(FX_TABLE, change, NULL);
+	char *dir;
+
+	fx_private_binary();
+	dir = fx_dir(FX_TABLE, change, NULL);
 	struct th_run r;
 
 	fx_pgphase(&r, dir, "migrate", "--to", "1");
@@ -124,7 +127,10 @@ END_TEST
 
 START_TEST(test_plan_command)
 {
-	char *dir = fx_dir(FX_TABLE, MIXED, NULL);
+	char *dir;
+
+	fx_private_binary();
+	dir = fx_dir(FX_TABLE, MIXED, NULL);
 	struct th_run r;
 	json_t *doc;
 
@@ -181,18 +187,21 @@ START_TEST(test_online_plan_errors)
 	th_assert_contains(r.err, "cannot run UPDATE on \"nokey\" in batches: cannot find the "
 				  "table's key");
 	th_run_release(&r);
-	/* --key makes it possible */
+	/* --key makes it possible; later phases do not need it again */
 	fx_pgphase(&r, dir, "backfill", "--key", "a");
 	th_assert_exit(&r, 0);
 	th_run_release(&r);
+	fx_pgphase(&r, dir, "contract");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	assert_state(2, "complete/-");
 	free(dir);
 }
 END_TEST
 
 START_TEST(test_lock_retry)
 {
-	char *dir = fx_dir(FX_TABLE, "ALTER TABLE t ADD CHECK (n >= 0);\n",
-			   "lock_timeout = \"500ms\";\nlock_retry_budget = \"60s\";\n");
+	char *dir;
 	char errfile[4200];
 	const char *args[] = { "expand", NULL };
 	PGconn *holder, *app;
@@ -204,6 +213,9 @@ START_TEST(test_lock_retry)
 	char *log;
 	size_t len;
 
+	fx_private_binary();
+	dir = fx_dir(FX_TABLE, "ALTER TABLE t ADD CHECK (n >= 0);\n",
+		     "lock_timeout = \"500ms\";\nlock_retry_budget = \"60s\";\n");
 	fx_pgphase(&r, dir, "migrate", "--to", "1");
 	th_assert_exit(&r, 0);
 	th_run_release(&r);
@@ -327,6 +339,51 @@ START_TEST(test_rollback_phase_aware)
 }
 END_TEST
 
+/* A data change the user wrote cannot be inverted by dropping what expand added. */
+START_TEST(test_rollback_needs_down_after_data_change)
+{
+	char *dir = setup("CREATE INDEX t_a_idx ON t (a);\nUPDATE t SET n = n + 10000 WHERE n < 10000;\n");
+	struct th_run r;
+
+	fx_pgphase(&r, dir, "expand");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "backfill");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "rollback");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "cannot roll back: migration is backfilled, a step that ran has no "
+				  "automatic inverse, and it has no DOWN section");
+	th_run_release(&r);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_rollback_down_after_data_change)
+{
+	char *dir = setup("CREATE INDEX t_a_idx ON t (a);\nUPDATE t SET n = n + 10000 WHERE n < 10000;\n"
+			  "-- DOWN\nUPDATE t SET n = n - 10000;\nDROP INDEX t_a_idx;\n");
+	struct th_run r;
+
+	fx_pgphase(&r, dir, "backfill");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT sum(n) FROM t"), 34501500);
+	fx_pgphase(&r, dir, "rollback", "--dry-run");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "(DOWN section)");
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "rollback");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT sum(n) FROM t"), 4501500);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_class WHERE relname = 't_a_idx'"), 0);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE version = 2"), 0);
+	free(dir);
+}
+END_TEST
+
 Suite *phases_suite(void)
 {
 	Suite *s = suite_create("phases");
@@ -339,6 +396,8 @@ Suite *phases_suite(void)
 	tcase_add_test(tc, test_lock_retry);
 	tcase_add_test(tc, test_invalid_index_rebuilt);
 	tcase_add_test(tc, test_rollback_phase_aware);
+	tcase_add_test(tc, test_rollback_needs_down_after_data_change);
+	tcase_add_test(tc, test_rollback_down_after_data_change);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,25 +12,63 @@
 #include "strategies/fixtures.h"
 #include "strategies/support.h"
 
-/* Kill points: pgphase is SIGKILLed as soon as one holds (polled every 0.5 ms). */
-static const char *const kill_points[] = {
-	"SELECT 1 FROM pgphase.migrations WHERE version = 2 AND current_phase = 'expand'",
-	"SELECT 1 FROM pgphase.migrations WHERE version = 2 AND current_phase = 'expand'"
-	" AND next_step >= 1",
-	"SELECT 1 FROM pgphase.migrations WHERE version = 2 AND state = 'expanded'",
-	"SELECT 1 FROM pgphase.backfill_progress WHERE version = 2 AND batches >= 2",
-	"SELECT 1 FROM pgphase.migrations WHERE version = 2 AND current_phase = 'backfill'"
-	" AND next_step >= 1",
-	"SELECT 1 FROM pgphase.migrations WHERE version = 2 AND state = 'backfilled'",
-	"SELECT 1 FROM pgphase.migrations WHERE version = 2 AND current_phase = 'contract'"
-	" AND next_step >= 1",
+/*
+ * Kill points: pgphase is SIGKILLed as soon as the condition holds (polled every 0.5 ms),
+ * optionally after running some phases to completion first (pre) and with another session
+ * holding ROW EXCLUSIVE on every table (hold: what an open writing transaction of the app
+ * holds), so that pgphase is deterministically killed while it waits on its first step that
+ * needs a stronger lock, or (CREATE INDEX CONCURRENTLY) waits for that transaction.
+ */
+struct kill_point {
+	const char *pre;  /* "expand" / "backfill" run first, or NULL */
+	bool hold;
+	const char *cond;
 };
+
+#define WAITS "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid" \
+	      " WHERE NOT l.granted AND a.application_name LIKE 'pgphase%'"
+#define V2 "SELECT 1 FROM pgphase.migrations WHERE version = 2 AND "
+
+static const struct kill_point kill_points[] = {
+	{ NULL, false, V2 "current_phase = 'expand'" },
+	{ NULL, false, V2 "current_phase = 'expand' AND next_step >= 1" },
+	{ NULL, false, V2 "state = 'expanded'" },
+	{ NULL, false, "SELECT 1 FROM pgphase.backfill_progress WHERE version = 2 AND batches >= 2" },
+	{ NULL, false, V2 "current_phase = 'backfill' AND next_step >= 1" },
+	{ NULL, false, V2 "state = 'backfilled'" },
+	{ NULL, false, V2 "current_phase = 'contract' AND next_step >= 1" },
+	{ NULL, true, WAITS },
+	{ "expand", true, WAITS },
+	{ "backfill", true, WAITS },
+};
+
+/* Every table and view of the test, locked as an open writing transaction of the app would. */
+static const char *const SQL_LOCK_ALL =
+	"SELECT string_agg(format('LOCK TABLE %I IN ROW EXCLUSIVE MODE', relname), '; ')"
+	"  FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v')";
+static PGconn *hold_tables(void)
+{
+	PGconn *c = th_connect();
+	PGresult *r = PQexec(c, SQL_LOCK_ALL);
+	char *lock = strdup(PQgetvalue(r, 0, 0));
+
+	PQclear(r);
+	r = PQexec(c, "BEGIN");
+	PQclear(r);
+	r = PQexec(c, lock);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+	PQclear(r);
+	free(lock);
+	return c;
+}
 
 static char *setup(const struct strat_fixture *fx)
 {
-	char *dir = fx_dir(fx->create, fx->change, NULL);
 	struct th_run r;
+	char *dir;
 
+	fx_private_binary();
+	dir = fx_dir(fx->create, fx->change, NULL);
 	fx_pgphase(&r, dir, "migrate", "--to", "1");
 	th_assert_exit(&r, 0);
 	th_run_release(&r);
@@ -89,7 +127,9 @@ START_TEST(test_crash_resume)
 	th_run_release(&r);
 	ref = fx_fingerprint();
 	for (size_t k = 0; k < sizeof(kill_points) / sizeof(kill_points[0]); k++) {
+		const struct kill_point *kp = &kill_points[k];
 		const char *args[] = { "migrate", "--lock-wait", "30", NULL };
+		PGconn *holder = NULL;
 		char *fp;
 		int status, tries = 0;
 		pid_t pid;
@@ -99,8 +139,17 @@ START_TEST(test_crash_resume)
 		th_assert_exit(&r, 0);
 		th_run_release(&r);
 		th_exec(fx->data);
+		if (kp->pre) {
+			fx_pgphase(&r, dir, kp->pre);
+			th_assert_exit(&r, 0);
+			th_run_release(&r);
+		}
+		if (kp->hold)
+			holder = hold_tables();
 		pid = fx_spawn(dir, args, NULL);
-		kills += fx_kill_when(pid, kill_points[k], &status);
+		kills += fx_kill_when(pid, kp->cond, &status);
+		if (holder)
+			PQfinish(holder); /* ends its transaction: the killed run's statement goes on */
 		/* rerun until it finishes: a rerun itself must never lose or repeat work */
 		do {
 			fx_pgphase(&r, dir, "migrate", "--lock-wait", "30");
@@ -111,11 +160,11 @@ START_TEST(test_crash_resume)
 		} while (status != 0 && ++tries < 3);
 		fp = fx_fingerprint();
 		ck_assert_msg(strcmp(fp, ref) == 0, "%s: after a kill at \"%s\" the end state differs\n"
-			      "expected:\n%s\ngot:\n%s", fx->name, kill_points[k], ref, fp);
+			      "expected:\n%s\ngot:\n%s", fx->name, kp->cond, ref, fp);
 		free(fp);
-		assert_end_state(fx, kill_points[k]);
+		assert_end_state(fx, kp->cond);
 	}
-	ck_assert_msg(kills > 0, "%s: no kill point was reached", fx->name);
+	ck_assert_msg(kills > 1, "%s: only %d kill points were reached", fx->name, kills);
 	free(ref);
 	free(dir);
 }

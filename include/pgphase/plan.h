@@ -73,6 +73,12 @@ struct pgphase_plan_options {
 	/* The directory, so tables created by earlier (maybe unapplied) migrations are known. */
 	struct pgphase_migration_set *set;
 	const char *key; /* --key col[,col]: backfill key override, or NULL */
+	/*
+	 * Phases of this migration already finished (its state): their steps are planned only to
+	 * keep step numbering stable, so a backfill key that cannot be found there is no error
+	 * (e.g. contract after `backfill --key`, or a rollback).
+	 */
+	enum pgphase_phase done_through;
 };
 
 /*

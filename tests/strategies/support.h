@@ -169,6 +169,24 @@ static inline bool fx_kill_when(pid_t pid, const char *cond, int *status)
 	return killed;
 }
 
+/*
+ * Run a private copy of the pgphase binary for the rest of this test: others rebuild the
+ * shared build/ directory while suites run, and exec of a binary the linker is writing fails.
+ */
+static inline void fx_private_binary(void)
+{
+	const char *bin = getenv("PGPHASE_BIN");
+	char *dir = th_tmpdir(), cmd[8400], path[4200];
+
+	if (!bin)
+		return;
+	snprintf(path, sizeof(path), "%s/pgphase", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", bin, path);
+	ck_assert_msg(system(cmd) == 0, "cannot copy %s", bin);
+	setenv("PGPHASE_BIN", path, 1);
+	free(dir);
+}
+
 /* Monotonic milliseconds. */
 static inline double fx_now_ms(void)
 {

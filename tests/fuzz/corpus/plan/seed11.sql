@@ -1,0 +1,1 @@
+ALTER TABLE t ALTER COLUMN n TYPE bigint USING n * 2;

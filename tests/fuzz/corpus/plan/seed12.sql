@@ -1,0 +1,1 @@
+UPDATE t x SET n = 1 FROM k WHERE k.id = x.n;

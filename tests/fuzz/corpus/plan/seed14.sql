@@ -1,0 +1,3 @@
+-- CONTRACT
+CREATE VIEW v AS SELECT * FROM w;
+CREATE TABLE w (id int);

@@ -1,0 +1,2 @@
+-- pgphase:as-is
+CREATE INDEX i ON t (n);

@@ -1,0 +1,1 @@
+DROP INDEX t_a, t_b;

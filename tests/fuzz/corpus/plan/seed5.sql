@@ -1,0 +1,1 @@
+ALTER TABLE t ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid();
