@@ -6,6 +6,7 @@
  * libpg_query's scanner; nothing here matches SQL text with patterns.
  */
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -397,14 +398,43 @@ static size_t ident_length(const char *s, size_t len)
 	return n;
 }
 
+/*
+ * Can the text hold an identifier of LINT_NAMEDATALEN bytes or more?  Only if it has a quoted
+ * identifier or a run that long of bytes an unquoted identifier may contain.  A conservative
+ * pre-check: when it says no, the scanner would find nothing, so it is not run.
+ */
+static bool may_hold_long_identifier(const char *text, size_t len)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '"')
+			return true;
+		if (isalnum(c) || c == '_' || c == '$' || c >= 0x80) {
+			if (++run >= LINT_NAMEDATALEN)
+				return true;
+		} else {
+			run = 0;
+		}
+	}
+	return false;
+}
+
 size_t lint_long_identifiers(const struct pgphase_lint_stmt *st,
 			     void (*fn)(const struct pgphase_lint_stmt *st, size_t off, size_t len,
 					void *arg),
 			     void *arg)
 {
-	char *text = xstrndup(st->sec->text + st->offset, st->end - st->offset);
-	PgQuery__ScanResult *t = scan_text(text);
+	char *text;
+	PgQuery__ScanResult *t;
 	size_t found = 0;
+
+	if (!may_hold_long_identifier(st->sec->text + st->offset, st->end - st->offset))
+		return 0;
+	text = xstrndup(st->sec->text + st->offset, st->end - st->offset);
+	t = scan_text(text);
 
 	for (size_t k = 0; t && k < t->n_tokens; k++) {
 		const PgQuery__ScanToken *tok = t->tokens[k];

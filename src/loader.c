@@ -208,6 +208,8 @@ static int read_checked(const char *path, char **out, size_t *len, struct pgphas
 
 void pgphase_migration_release(struct pgphase_migration *m)
 {
+	if (m->plan_index_free)
+		m->plan_index_free(m->plan_index);
 	free(m->version_text);
 	free(m->name);
 	free(m->file);

@@ -250,17 +250,71 @@ static size_t first_token(const PgQuery__ScanResult *tokens, size_t *cursor, siz
 	return from;
 }
 
+/*
+ * The parse tree is unpacked into an arena: one block list freed at once, instead of one
+ * malloc and one free per node (unpacking and freeing dominated the cost of big files).
+ */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct arena {
+	struct arena_block *head;
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct arena *a = data;
+	struct arena_block *b = a->head;
+
+	size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+	if (!b || b->used + size > b->size) {
+		size_t want = size > 256 * 1024 ? size : 256 * 1024;
+
+		b = xmalloc(sizeof(*b) + want);
+		b->next = a->head;
+		b->used = 0;
+		b->size = want;
+		a->head = b;
+	}
+	b->used += size;
+	return (char *)b->data + b->used - size;
+}
+
+static void arena_free(void *data, void *ptr)
+{
+	(void)data;
+	(void)ptr; /* released all at once by arena_release */
+}
+
+static void arena_release(struct arena *a)
+{
+	while (a && a->head) {
+		struct arena_block *next = a->head->next;
+
+		free(a->head);
+		a->head = next;
+	}
+	free(a);
+}
+
 static int unpack_tree(struct pgphase_sql *out, const char *text, const char *file,
 		       struct pgphase_error *err)
 {
 	PgQueryProtobufParseResult res = pg_query_parse_protobuf(text);
+	struct arena *arena = xcalloc(1, sizeof(*arena));
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, arena };
 	int rc = 0;
+
+	out->arena = arena;
 
 	if (res.error) {
 		rc = parse_error(err, file, text, res.error);
 		goto cleanup;
 	}
-	out->tree = pg_query__parse_result__unpack(NULL, res.parse_tree.len,
+	out->tree = pg_query__parse_result__unpack(&alloc, res.parse_tree.len,
 						   (const uint8_t *)res.parse_tree.data);
 	if (!out->tree)
 		rc = pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s: cannot decode parse tree",
@@ -270,8 +324,41 @@ cleanup:
 	return rc;
 }
 
+/*
+ * First byte at or after from that is neither white space nor inside one of the comments
+ * the scanner found (cs, in offset order; *k is a cursor into it).
+ */
+static size_t first_after_comments(const char *text, const struct pgphase_comment *cs, size_t n,
+				   size_t *k, size_t from, size_t limit)
+{
+	size_t p = from;
+
+	while (p < limit) {
+		while (*k < n && cs[*k].offset + cs[*k].len <= p)
+			(*k)++;
+		if (*k < n && cs[*k].offset <= p) {
+			p = cs[*k].offset + cs[*k].len;
+			continue;
+		}
+		if (text[p] == ' ' || text[p] == '\t' || text[p] == '\n' || text[p] == '\r' ||
+		    text[p] == '\f' || text[p] == '\v') {
+			p++;
+			continue;
+		}
+		return p;
+	}
+	return from;
+}
+
 int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *file,
 		      struct pgphase_error *err)
+{
+	return pgphase_sql_parse_with_comments(out, text, file, NULL, 0, err);
+}
+
+int pgphase_sql_parse_with_comments(struct pgphase_sql *out, const char *text, const char *file,
+				    const struct pgphase_comment *cs, size_t ncs,
+				    struct pgphase_error *err)
 {
 	PgQuery__ScanResult *tokens = NULL;
 	struct text_cursor tc = TEXT_CURSOR_INIT;
@@ -281,9 +368,11 @@ int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *fil
 	memset(out, 0, sizeof(*out));
 	if (unpack_tree(out, text, file, err) < 0)
 		goto cleanup;
-	tokens = scan(text, file, err);
-	if (!tokens)
-		goto cleanup;
+	if (!cs) {
+		tokens = scan(text, file, err);
+		if (!tokens)
+			goto cleanup;
+	}
 	out->stmts = xcalloc(out->tree->n_stmts, sizeof(*out->stmts));
 	for (size_t i = 0; i < out->tree->n_stmts; i++) {
 		const PgQuery__RawStmt *raw = out->tree->stmts[i];
@@ -296,7 +385,8 @@ int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *fil
 
 		if (!raw->stmt)
 			continue;
-		first = first_token(tokens, &cursor, start, end);
+		first = tokens ? first_token(tokens, &cursor, start, end)
+			       : first_after_comments(text, cs, ncs, &cursor, start, end);
 		s->offset = first;
 		s->len = end - first;
 		s->sql = xstrndup(text + first, s->len);
@@ -321,8 +411,7 @@ void pgphase_sql_release(struct pgphase_sql *sql)
 	for (size_t i = 0; i < sql->n; i++)
 		free(sql->stmts[i].sql);
 	free(sql->stmts);
-	if (sql->tree)
-		pg_query__parse_result__free_unpacked(sql->tree, NULL);
+	arena_release(sql->arena); /* holds the whole tree */
 	memset(sql, 0, sizeof(*sql));
 }
 

@@ -149,34 +149,6 @@ const PgQuery__RangeVar *plan_stmt_relation(const PgQuery__Node *n)
 	}
 }
 
-static bool same_rel(const PgQuery__RangeVar *a, const PgQuery__RangeVar *b)
-{
-	if (strcmp(a->relname, b->relname) != 0)
-		return false;
-	/* an unqualified name may mean the qualified one: treat them as the same table */
-	return !a->schemaname[0] || !b->schemaname[0] || strcmp(a->schemaname, b->schemaname) == 0;
-}
-
-bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before)
-{
-	const struct pgphase_sql *sql = &ctx->m->up.sql;
-
-	if (!rv)
-		return false;
-	for (size_t i = 0; i < before && i < sql->n; i++) {
-		const PgQuery__Node *n = sql->stmts[i].node;
-		const PgQuery__RangeVar *created = NULL;
-
-		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_STMT)
-			created = n->create_stmt->relation;
-		else if (n->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT && n->create_table_as_stmt->into)
-			created = n->create_table_as_stmt->into->rel;
-		if (created && same_rel(created, rv))
-			return true;
-	}
-	return false;
-}
-
 /* DML and reads may sit in a BACKFILL section; anything else there is an input error. */
 static bool is_data_change(const PgQuery__Node *n)
 {

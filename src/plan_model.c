@@ -94,35 +94,147 @@ static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *c
 	return r;
 }
 
-/* CREATE TABLE statements for rv, newest first: this migration, then earlier ones. */
-static const PgQuery__CreateStmt *find_create(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
-					      size_t skip)
-{
-	const struct pgphase_migration_set *set = ctx->opts.set;
-	const struct pgphase_sql *lists[1024];
-	size_t nl = 0;
+/*
+ * Index of the CREATE TABLE (and CREATE TABLE AS) statements the planner may ask about: this
+ * migration's and earlier migrations', sorted by table name and then newest first.  Built
+ * once per migration (the linter asks for every statement of a 20,000-statement file) and
+ * kept on the migration, which frees it.
+ */
+struct create_entry {
+	const char *relname;
+	size_t rank;                 /* 0 = newest: this migration's last statement */
+	size_t index;                /* statement index in this migration, when current */
+	bool current, ctas;
+	const PgQuery__RangeVar *rel;
+	const PgQuery__CreateStmt *cs; /* NULL for CREATE TABLE AS */
+};
 
-	lists[nl++] = &ctx->m->up.sql;
-	for (size_t i = set ? set->n : 0; i-- > 0 && nl < 1024;) {
+struct create_index {
+	const struct pgphase_migration_set *set; /* the set it was built with */
+	struct create_entry *e;
+	size_t n, cap;
+};
+
+static void create_index_free(void *p)
+{
+	struct create_index *ix = p;
+
+	if (!ix)
+		return;
+	free(ix->e);
+	free(ix);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct create_entry *x = a, *y = b;
+	int c = strcmp(x->relname, y->relname);
+
+	return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static void index_sql(struct create_index *ix, const struct pgphase_sql *sql, bool current,
+		      size_t *rank)
+{
+	for (size_t i = sql->n; i-- > 0;) {
+		const PgQuery__Node *n = sql->stmts[i].node;
+		struct create_entry e = { 0 };
+
+		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
+			e.rel = n->create_stmt->relation;
+			e.cs = n->create_stmt;
+		} else if (current && n->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT &&
+			   n->create_table_as_stmt->into) {
+			e.rel = n->create_table_as_stmt->into->rel;
+			e.ctas = true;
+		} else {
+			(*rank)++;
+			continue;
+		}
+		e.relname = e.rel->relname;
+		e.rank = (*rank)++;
+		e.index = i;
+		e.current = current;
+		GROW(ix->e, ix->cap, ix->n + 1);
+		ix->e[ix->n++] = e;
+	}
+}
+
+static struct create_index *creates(struct plan_ctx *ctx)
+{
+	/* the index is a cache on the migration: logically const */
+	struct pgphase_migration *m = (struct pgphase_migration *)ctx->m;
+	const struct pgphase_migration_set *set = ctx->opts.set;
+	struct create_index *ix = m->plan_index;
+	size_t rank = 0;
+
+	if (ix && ix->set == set)
+		return ix;
+	create_index_free(ix);
+	ix = xcalloc(1, sizeof(*ix));
+	ix->set = set;
+	index_sql(ix, &m->up.sql, true, &rank);
+	for (size_t i = set ? set->n : 0; i-- > 0;) {
 		struct pgphase_migration *o = &set->items[i];
 		struct pgphase_error e = PGPHASE_ERROR_INIT;
 
-		if (o->version >= ctx->m->version)
-			continue;
-		if (pgphase_migration_parse(o, &e) == 0)
-			lists[nl++] = &o->up.sql;
+		if (o->version < m->version && pgphase_migration_parse(o, &e) == 0)
+			index_sql(ix, &o->up.sql, false, &rank);
 		pgphase_error_release(&e);
 	}
-	for (size_t l = 0; l < nl; l++)
-		for (size_t i = lists[l]->n; i-- > 0;) {
-			const PgQuery__Node *n = lists[l]->stmts[i].node;
+	if (ix->n)
+		qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
+	m->plan_index = ix;
+	m->plan_index_free = create_index_free;
+	return ix;
+}
 
-			if (n->node_case != PG_QUERY__NODE__NODE_CREATE_STMT ||
-			    strcmp(n->create_stmt->relation->relname, rv->relname) != 0)
-				continue;
-			if (skip-- == 0)
-				return n->create_stmt;
-		}
+/* First entry for relname (entries of one name are contiguous), or NULL. */
+static const struct create_entry *first_named(const struct create_index *ix, const char *relname,
+					      const struct create_entry **end)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->e[mid].relname, relname) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (hi = lo; hi < ix->n && strcmp(ix->e[hi].relname, relname) == 0; hi++)
+		;
+	*end = ix->e + hi;
+	return lo < hi ? ix->e + lo : NULL;
+}
+
+static bool same_rel(const PgQuery__RangeVar *a, const PgQuery__RangeVar *b)
+{
+	/* an unqualified name may mean the qualified one: treat them as the same table */
+	return !a->schemaname[0] || !b->schemaname[0] || strcmp(a->schemaname, b->schemaname) == 0;
+}
+
+bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before)
+{
+	const struct create_entry *e, *end;
+
+	if (!rv)
+		return false;
+	for (e = first_named(creates(ctx), rv->relname, &end); e && e < end; e++)
+		if (e->current && e->index < before && same_rel(e->rel, rv))
+			return true;
+	return false;
+}
+
+/* The newest CREATE TABLE for rv: this migration, then earlier ones. */
+static const PgQuery__CreateStmt *find_create(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
+{
+	const struct create_entry *e, *end;
+
+	for (e = first_named(creates(ctx), rv->relname, &end); e && e < end; e++)
+		if (e->cs)
+			return e->cs;
 	return NULL;
 }
 
@@ -188,7 +300,7 @@ char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 	}
 	PQclear(r);
 	if (!key) {
-		const PgQuery__CreateStmt *cs = find_create(ctx, rv, 0);
+		const PgQuery__CreateStmt *cs = find_create(ctx, rv);
 
 		key = cs ? key_from_create(cs) : NULL;
 	}
@@ -198,7 +310,7 @@ char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 static bool info_from_migrations(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
 				 const char *column, struct plan_column *out)
 {
-	const PgQuery__CreateStmt *cs = find_create(ctx, rv, 0);
+	const PgQuery__CreateStmt *cs = find_create(ctx, rv);
 
 	for (size_t i = 0; cs && i < cs->n_table_elts; i++) {
 		const PgQuery__ColumnDef *cd;

@@ -153,13 +153,28 @@ bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *
 	out->phase = PGPHASE_PHASE_NONE;
 	if (info->down || !m || !info->node || (info->note && info->note->as_is))
 		return false;
-	for (size_t i = 0; i < m->up.sql.n; i++)
-		if (m->up.sql.stmts[i].node == info->node) {
-			stmt = &m->up.sql.stmts[i];
-			in.origin = i;
+	{
+		/* statements are in file order: find this one by its position */
+		size_t lo = 0, hi = m->up.sql.n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const struct pgphase_stmt *st = &m->up.sql.stmts[mid];
+
+			if (st->line < info->line || (st->line == info->line && st->column < info->column))
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
-	if (!stmt)
-		return false;
+		if (lo < m->up.sql.n && m->up.sql.stmts[lo].node == info->node)
+			stmt = &m->up.sql.stmts[lo];
+		for (size_t i = 0; !stmt && i < m->up.sql.n; i++)
+			if (m->up.sql.stmts[i].node == info->node) /* position differs: search */
+				stmt = &m->up.sql.stmts[i];
+		if (!stmt)
+			return false;
+		in.origin = (size_t)(stmt - m->up.sql.stmts);
+	}
 	in.node = info->node;
 	in.stmt = stmt;
 	in.note = info->note ? info->note : &none_note;

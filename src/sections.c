@@ -200,6 +200,8 @@ struct found {
 	size_t n, cap;
 	size_t up_at, down_at; /* offsets of -- UP / -- DOWN markers; SIZE_MAX when absent */
 	int up_line, down_line;
+	struct pgphase_comment *cs; /* every comment of the file, for the statement parse */
+	size_t nc;
 };
 
 static int collect(struct pgphase_migration *m, const char *file, const char *text, bool pair,
@@ -266,9 +268,21 @@ static int collect(struct pgphase_migration *m, const char *file, const char *te
 		}
 	}
 	rc = 0;
+	f->cs = cs; /* kept: the statement parse skips these without scanning again */
+	f->nc = nc;
+	cs = NULL;
 cleanup:
 	free(cs);
 	return rc;
+}
+
+/* Hand section s its own copy of the file's comments. */
+static void give_comments(struct pgphase_section *s, const struct found *f)
+{
+	s->comments = xmalloc((f->nc ? f->nc : 1) * sizeof(*f->cs));
+	if (f->nc)
+		memcpy(s->comments, f->cs, f->nc * sizeof(*f->cs));
+	s->n_comments = f->nc;
 }
 
 /* Copy of text with bytes outside [from, to) blanked; newlines kept. */
@@ -344,6 +358,7 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 		s->file = file;
 		s->text = text;
 		text = NULL;
+		give_comments(s, &f);
 		if (give_markers(&f, s, 0, len, is_down_file, err) < 0)
 			goto cleanup;
 		rc = 0;
@@ -373,8 +388,11 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 	m->up.marker_line = f.up_line;
 	m->down.marker_line = f.down_line;
 	m->up.text = blank_outside(text, up_from, up_to);
-	if (f.down_at != SIZE_MAX)
+	give_comments(&m->up, &f);
+	if (f.down_at != SIZE_MAX) {
 		m->down.text = blank_outside(text, down_from, down_to);
+		give_comments(&m->down, &f);
+	}
 	if (give_markers(&f, &m->up, up_from, up_to, false, err) < 0 ||
 	    give_markers(&f, &m->down, down_from, down_to, true, err) < 0)
 		goto cleanup;
@@ -383,6 +401,7 @@ cleanup:
 	for (size_t i = 0; i < f.n; i++)
 		marker_release(&f.markers[i]);
 	free(f.markers);
+	free(f.cs);
 	free(text);
 	return rc;
 }
@@ -504,7 +523,8 @@ static int parse_section(struct pgphase_section *s, struct pgphase_error *err)
 {
 	if (!s->text)
 		return 0;
-	if (pgphase_sql_parse(&s->sql, s->text, s->file, err) < 0)
+	if (pgphase_sql_parse_with_comments(&s->sql, s->text, s->file, s->comments,
+					    s->n_comments, err) < 0)
 		return -1;
 	if (attach_notes(s, err) < 0)
 		return -1;
@@ -530,6 +550,7 @@ void sections_release(struct pgphase_section *s)
 		free(s->notes[i].ignore_reason);
 	}
 	free(s->notes);
+	free(s->comments);
 	free(s->text);
 	pgphase_sql_release(&s->sql);
 	for (size_t i = 0; i < s->n_markers; i++)

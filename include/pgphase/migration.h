@@ -66,6 +66,9 @@ struct pgphase_section {
 	struct pgphase_stmt_note *notes; /* one per sql.stmts[i], same order */
 	struct pgphase_marker *markers;  /* in offset order */
 	size_t n_markers;
+	struct pgphase_comment *comments; /* every comment of the file (scanner), owned; NULL
+	                                     until the section is split */
+	size_t n_comments;
 };
 
 struct pgphase_migration {
@@ -81,6 +84,10 @@ struct pgphase_migration {
 	char *ignore_file_reason; /* owned or NULL */
 	bool parsed;
 	struct pgphase_section up, down;
+	/* The planner's index of CREATE TABLE statements (src/plan_model.c), built on first
+	 * use and freed with the migration. */
+	void *plan_index;
+	void (*plan_index_free)(void *index);
 };
 
 struct pgphase_migration_set {

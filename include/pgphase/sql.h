@@ -28,7 +28,8 @@ struct pgphase_stmt {
 struct pgphase_sql {
 	struct pgphase_stmt *stmts;
 	size_t n;
-	PgQuery__ParseResult *tree; /* owned; stmts[i].node points into it */
+	PgQuery__ParseResult *tree; /* owned (in arena); stmts[i].node points into it */
+	void *arena;                /* owned: memory of the tree */
 };
 
 /* A comment found by the scanner. */
@@ -50,6 +51,15 @@ struct pgphase_comment {
 int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *file,
 		      struct pgphase_error *err);
 void pgphase_sql_release(struct pgphase_sql *sql);
+
+/*
+ * The same, given every comment of text as pgphase_sql_comments() found them (in offset
+ * order): statement positions skip those comments without scanning the text again.
+ */
+struct pgphase_comment;
+int pgphase_sql_parse_with_comments(struct pgphase_sql *out, const char *text, const char *file,
+				    const struct pgphase_comment *cs, size_t ncs,
+				    struct pgphase_error *err);
 
 /*
  * All comments of text, in order, from libpg_query's scanner.  *out is owned by the caller
