@@ -47,7 +47,9 @@ int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
 		col = l == 1 ? st->column + c - 1 : c;
 		line = st->line + l - 1;
 	}
-	pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", st->file, line, col, "%s", msg);
+	pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", st->file, line, col, "%s%s",
+			 pgphase_interrupted() && db_failed_with(s, SQLSTATE_QUERY_CANCELED)
+				 ? "interrupted: " : "", msg);
 	pgphase_error_detail(err, "statement: %s", st->sql);
 	free(msg);
 	return -1;

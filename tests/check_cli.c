@@ -161,11 +161,14 @@ START_TEST(sigint_cancels_long_statement)
 	pid_t pid;
 	int64_t waited = 0;
 
+	char errpath[64];
+
+	snprintf(errpath, sizeof(errpath), "/tmp/pgphase-sigint.%d", (int)getpid());
 	th_write(dir, "001_slow.sql", "CREATE TABLE slow (x int);\nSELECT pg_sleep(60);\n");
 	pid = fork();
 	if (pid == 0) {
 		freopen("/dev/null", "w", stdout);
-		freopen("/dev/null", "w", stderr);
+		freopen(errpath, "w", stderr);
 		execl(bin, bin, "-d", th_conninfo(), "-m", dir, "migrate", (char *)NULL);
 		_exit(127);
 	}
@@ -177,6 +180,16 @@ START_TEST(sigint_cancels_long_statement)
 	}
 	kill(pid, SIGINT);
 	waitpid(pid, &status, 0);
+	{
+		FILE *f = fopen(errpath, "r");
+		char buf[4096] = "";
+
+		ck_assert_ptr_nonnull(f);
+		buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+		fclose(f);
+		unlink(errpath);
+		th_assert_contains(buf, "001_slow.sql:2:1: interrupted: canceling statement due to user request");
+	}
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 1);
 	/* cancelled, rolled back, not recorded, failure in history */
