@@ -204,7 +204,7 @@ int pgphase_backfill_run(struct pgphase_session *s, const struct pgphase_backfil
 		ws[i].batch_size = j.batch_size;
 		ws[i].cap = j.batch_size > THROTTLE_MAX_BATCH ? j.batch_size : THROTTLE_MAX_BATCH;
 		ws[i].current_chunk = -1;
-		snprintf(ws[i].me, sizeof(ws[i].me), "%s %ld/%d", host, (long)getpid(), i);
+		snprintf(ws[i].me, sizeof(ws[i].me), "%.80s %ld/%d", host, (long)getpid(), i);
 	}
 	pgphase_verbose("backfill \"%s\": key (%s), ~%lld rows to change, %d worker%s",
 			j.rel_display, j.key.display, estimate, n, n == 1 ? "" : "s");

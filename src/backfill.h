@@ -26,7 +26,9 @@ struct bf_key {
 
 /* Statement variants: batch[lo | hi << 1] (cursor present, upper bound present). */
 struct bf_sql {
-	char *batch[4];
+	char *batch[4]; /* SKIP LOCKED walk batch */
+	char *next[4];  /* optimistic path: key ending the batch (see backfill_sql.c) */
+	char *range[4]; /* optimistic path: the change over the range; bit 1 = end bound */
 	char *sweep[2]; /* [0] SKIP LOCKED, [1] waits (under lock_timeout) */
 	char *sample;   /* estimate + chunk boundaries from TABLESAMPLE */
 };
@@ -95,6 +97,7 @@ struct bf_worker {
 	long cap;           /* ceiling after a statement_timeout */
 	int halvings;       /* consecutive statement_timeout halvings */
 	long current_chunk; /* preferred chunk, -1 none */
+	int64_t locked_until_us; /* take row locks (no optimistic path) until then */
 	pthread_t thread;
 	struct pgphase_error err;
 };

@@ -1,7 +1,8 @@
 /*
- * One worker's batches: the walk (claim a chunk row FOR UPDATE SKIP LOCKED, run one walk
- * batch statement, commit — data, cursor, counters and claim together) and the sweep of
- * rows that were skipped because another session held them locked.  Throttling comes from
+ * One worker's batches: the walk (claim a chunk row FOR UPDATE SKIP LOCKED, change the next
+ * batch of rows — optimistically without row locks, or when a lock is in the way with
+ * FOR UPDATE SKIP LOCKED — and commit data, cursor, counters and claim together) and the
+ * sweep of rows that were skipped because another session held them locked.  Throttling comes from
  * throttle.c; the statements from backfill_sql.c.  Expected failures are handled by name:
  * statement_timeout (57014, not ours) halves the batch, lock_timeout (55P03) and deadlocks
  * (40P01) are retried with backoff within lock_retry_budget, a dropped table (42P01) stops
@@ -21,6 +22,17 @@
 
 #define SQLSTATE_SERIALIZATION "40001"
 #define IDLE_WAIT_US 200000LL
+
+/*
+ * The optimistic path (no row locks) waits at most this long for a row lock before the
+ * batch is redone with FOR UPDATE SKIP LOCKED; after such a fallback the worker keeps taking
+ * row locks for LOCKED_FOR_US, as application locks tend to come in bursts.
+ */
+static const char *const SQL_FAST_BEGIN =
+	"SAVEPOINT pgphase_fast; SET LOCAL lock_timeout = '50ms'";
+static const char *const SQL_FAST_UNDO = "ROLLBACK TO SAVEPOINT pgphase_fast";
+#define LOCKED_FOR_US 5000000LL
+#define MAX_KEY 32 /* INDEX_MAX_KEYS */
 
 /*
  * Claim a chunk for one batch: this worker's current chunk if free, else a chunk no other
@@ -48,6 +60,7 @@ static const char *const SQL_SWEEP_LOCK =
 	"SELECT 1 FROM @S@.backfill_progress"
 	" WHERE module = $1 AND version = $2 AND step = $3 AND chunk = -1 FOR UPDATE";
 
+/* Every chunk walked and every skipped row swept: the backfill is done. */
 static const char *const SQL_SWEEP_DONE =
 	"UPDATE @S@.backfill_progress SET done = true, updated_at = now()"
 	" WHERE module = $1 AND version = $2 AND step = $3 AND chunk = -1";
@@ -179,74 +192,182 @@ static void record(struct bf_worker *w, long chunk, long long rows, long long sk
 		j->o->on_batch(j->o->on_batch_arg, &b);
 }
 
+/* A claimed chunk: its number and bounds as parameter texts (pointers into lo/up). */
+struct claim {
+	char chunk[24];
+	json_t *lo, *up;
+	const char *lov[MAX_KEY], *upv[MAX_KEY];
+	int v; /* bit 0: cursor, bit 1: upper bound */
+};
+
+static int append(const char **params, int n, const char *const *vals, int count)
+{
+	for (int i = 0; i < count; i++)
+		params[n++] = vals[i];
+	return n;
+}
+
+/*
+ * The optimistic path (backfill_sql.c): the key ending the batch, then the change over the
+ * range under a 50 ms lock_timeout inside a savepoint.  Returns the SQL_WALK_RANGE result,
+ * or NULL with w->err set; *locked when a lock was in the way (rolled back to the savepoint).
+ */
+static PGresult *walk_fast(struct bf_worker *w, const struct claim *c, bool *end, bool *locked)
+{
+	struct bf_job *j = w->j;
+	const char *np[1 + 2 * MAX_KEY], *rp[7 + 2 * MAX_KEY], *hi[MAX_KEY];
+	char size_s[24], *cursor = NULL;
+	int n = 1, m = 7, rv = c->v & 1;
+	PGresult *nx, *r = NULL;
+
+	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
+	np[0] = size_s;
+	n = append(np, n, c->lov, c->v & 1 ? j->key.n : 0);
+	n = append(np, n, c->upv, c->v & 2 ? j->key.n : 0);
+	nx = db_query(w->s, j->sql.next[c->v], n, np, PGRES_TUPLES_OK, &w->err);
+	if (!nx)
+		return NULL;
+	*end = PQntuples(nx) == 0;
+	if (!*end) {
+		json_t *arr = json_array();
+
+		for (int i = 0; i < j->key.n; i++) {
+			hi[i] = PQgetvalue(nx, 0, i);
+			json_array_append_new(arr, json_string(hi[i]));
+		}
+		cursor = json_dumps(arr, JSON_COMPACT);
+		json_decref(arr);
+		rv |= 2;
+	} else if (c->v & 2) {
+		memcpy(hi, c->upv, sizeof(*hi) * (size_t)j->key.n);
+		rv |= 2;
+	}
+	rp[0] = w->s->cfg->module;
+	rp[1] = j->version;
+	rp[2] = j->step;
+	rp[3] = c->chunk;
+	rp[4] = w->me;
+	rp[5] = *end ? "true" : "false";
+	rp[6] = cursor;
+	m = append(rp, m, c->lov, c->v & 1 ? j->key.n : 0);
+	m = append(rp, m, hi, rv & 2 ? j->key.n : 0);
+	if (db_exec(w->s, SQL_FAST_BEGIN, &w->err) == 0) {
+		r = db_query(w->s, j->sql.range[rv], m, rp, PGRES_TUPLES_OK, &w->err);
+		if (!r && db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) && !pgphase_interrupted()) {
+			*locked = true;
+			pgphase_error_release(&w->err);
+			pgphase_error_init(&w->err);
+			db_exec(w->s, SQL_FAST_UNDO, &w->err);
+		}
+	}
+	PQclear(nx);
+	free(cursor);
+	return r;
+}
+
+/* Claim a chunk row: 1 claimed, 0 none free, -1 failed. */
+static int claim(struct bf_worker *w, struct claim *c)
+{
+	struct bf_job *j = w->j;
+	char cur_s[24], stale_s[24];
+	const char *params[6] = { w->s->cfg->module, j->version, j->step, cur_s, w->me, stale_s };
+	PGresult *r;
+	int rc = 1;
+
+	snprintf(cur_s, sizeof(cur_s), "%ld", w->current_chunk);
+	snprintf(stale_s, sizeof(stale_s), "%ld", j->o->stale_claim_ms);
+	r = sq(w, SQL_CLAIM, 6, params, PGRES_TUPLES_OK);
+	if (!r || PQntuples(r) == 0) {
+		PQclear(r);
+		return r ? 0 : -1;
+	}
+	snprintf(c->chunk, sizeof(c->chunk), "%s", PQgetvalue(r, 0, 0));
+	w->current_chunk = atol(c->chunk);
+	if (!PQgetisnull(r, 0, 1)) {
+		c->v |= 1;
+		if (bound_params(PQgetvalue(r, 0, 1), &c->lo, c->lov, j->key.n) < 0)
+			rc = -1;
+	}
+	if (!PQgetisnull(r, 0, 2)) {
+		c->v |= 2;
+		if (bound_params(PQgetvalue(r, 0, 2), &c->up, c->upv, j->key.n) < 0)
+			rc = -1;
+	}
+	PQclear(r);
+	if (rc < 0)
+		pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": chunk %s has a "
+				  "cursor that does not match the key (%s)", j->rel_display, c->chunk,
+				  j->key.display);
+	return rc;
+}
+
+/* The batch taking row locks (SKIP LOCKED): SQL_WALK_HEAD + LOCKED + TAIL. */
+static PGresult *walk_locked(struct bf_worker *w, const struct claim *c)
+{
+	struct bf_job *j = w->j;
+	const char *params[6 + 2 * MAX_KEY] = { w->s->cfg->module, j->version, j->step, c->chunk,
+						NULL, w->me };
+	char size_s[24];
+	int n = 6;
+
+	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
+	params[4] = size_s;
+	n = append(params, n, c->lov, c->v & 1 ? j->key.n : 0);
+	n = append(params, n, c->upv, c->v & 2 ? j->key.n : 0);
+	return db_query(w->s, j->sql.batch[c->v], n, params, PGRES_TUPLES_OK, &w->err);
+}
+
 /* One walk batch: 1 done, 0 nothing claimable, -1 failed (w->err). */
 static int walk_one(struct bf_worker *w, long long *rows)
 {
 	struct bf_job *j = w->j;
-	char chunk_s[24], size_s[24], cur_s[24], stale_s[24];
-	const char *params[6 + 2 * 32] = { w->s->cfg->module, j->version, j->step, chunk_s, size_s,
-					   w->me };
-	const char *claim[6] = { params[0], params[1], params[2], cur_s, w->me, stale_s };
-	json_t *lo = NULL, *hi = NULL;
+	struct claim c;
 	int64_t t0 = now_us();
-	int n = 6, v = 0, rc = -1;
-	PGresult *r;
+	bool end = false, locked = false, fast = t0 >= w->locked_until_us;
+	long long skipped = 0;
+	PGresult *r = NULL;
+	int rc;
 
-	snprintf(cur_s, sizeof(cur_s), "%ld", w->current_chunk);
-	snprintf(stale_s, sizeof(stale_s), "%ld", j->o->stale_claim_ms);
-	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
+	memset(&c, 0, sizeof(c));
 	if (db_exec(w->s, "BEGIN", &w->err) < 0)
 		return -1;
-	r = sq(w, SQL_CLAIM, 6, claim, PGRES_TUPLES_OK);
-	if (!r || PQntuples(r) == 0) {
-		PQclear(r);
-		db_rollback(w->s);
-		return r ? 0 : -1;
+	rc = claim(w, &c);
+	if (rc <= 0)
+		goto cleanup;
+	rc = -1;
+	if (fast) {
+		r = walk_fast(w, &c, &end, &locked);
+		if (locked) /* a row (or the table) is locked: redo the batch skipping locked rows */
+			w->locked_until_us = now_us() + LOCKED_FOR_US;
 	}
-	snprintf(chunk_s, sizeof(chunk_s), "%s", PQgetvalue(r, 0, 0));
-	w->current_chunk = atol(chunk_s);
-	if (!PQgetisnull(r, 0, 1)) {
-		v |= 1;
-		if (bound_params(PQgetvalue(r, 0, 1), &lo, params + n, j->key.n) < 0)
-			goto corrupt;
-		n += j->key.n;
+	if (!fast || locked) {
+		r = walk_locked(w, &c);
+		end = r && atoll(PQgetvalue(r, 0, 1)) < w->batch_size;
+		skipped = r ? atoll(PQgetvalue(r, 0, 2)) : 0;
 	}
-	if (!PQgetisnull(r, 0, 2)) {
-		v |= 2;
-		if (bound_params(PQgetvalue(r, 0, 2), &hi, params + n, j->key.n) < 0)
-			goto corrupt;
-		n += j->key.n;
-	}
-	PQclear(r);
-	r = db_query(w->s, j->sql.batch[v], n, params, PGRES_TUPLES_OK, &w->err);
 	if (!r)
 		goto cleanup;
-	if (atoll(PQgetvalue(r, 0, 3)) != 1) {
+	if (atoll(PQgetvalue(r, 0, PQnfields(r) - 1)) != 1) {
 		pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": progress row of "
-				  "chunk %s vanished", j->rel_display, chunk_s);
+				  "chunk %s vanished", j->rel_display, c.chunk);
 		goto cleanup;
 	}
 	*rows = atoll(PQgetvalue(r, 0, 0));
-	if (atoll(PQgetvalue(r, 0, 1)) < w->batch_size)
+	if (end)
 		w->current_chunk = -1; /* walked to its end */
 	if (db_exec(w->s, "COMMIT", &w->err) == 0) {
 		int64_t elapsed = now_us() - t0;
 
-		record(w, atol(chunk_s), *rows, atoll(PQgetvalue(r, 0, 2)), elapsed);
+		record(w, atol(c.chunk), *rows, skipped, elapsed);
 		w->batch_size = throttle_adapt(&j->th, w->batch_size, elapsed, w->cap);
 		w->halvings = 0;
 		rc = 1;
 	}
-	goto cleanup;
-corrupt:
-	pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": chunk %s has a "
-			  "cursor that does not match the key (%s)", j->rel_display, chunk_s,
-			  j->key.display);
 cleanup:
 	PQclear(r);
-	json_decref(lo);
-	json_decref(hi);
-	if (rc < 0)
+	json_decref(c.lo);
+	json_decref(c.up);
+	if (rc <= 0)
 		db_rollback(w->s);
 	return rc;
 }

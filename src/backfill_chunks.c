@@ -46,6 +46,7 @@ static const char *const SQL_INSERT_CHUNKS =
 	"        $5, $6, now()"
 	"   FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS c(b, n)";
 
+/* The sweep row (chunk -1): its lock serialises sweepers; it counts swept rows. */
 static const char *const SQL_INSERT_SWEEP =
 	"INSERT INTO @S@.backfill_progress (module, version, step, table_name, chunk, key_columns,"
 	"   started_at) VALUES ($1, $2, $3, $4, -1, $5, now()) ON CONFLICT DO NOTHING";
@@ -55,6 +56,7 @@ static const char *const SQL_ADOPT =
 	"UPDATE @S@.backfill_progress SET key_columns = $4, upper_bound = NULL"
 	" WHERE module = $1 AND version = $2 AND step = $3 AND key_columns IS NULL";
 
+/* Totals over every chunk and the sweep row, for the result. */
 static const char *const SQL_TOTALS =
 	"SELECT coalesce(sum(rows_done), 0), coalesce(sum(rows_swept), 0),"
 	"       coalesce(sum(rows_skipped), 0), coalesce(sum(batches), 0)"

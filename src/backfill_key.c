@@ -203,6 +203,8 @@ int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error
 	rc = j->spec->key && j->spec->key[0] ? explicit_key(j, s, err) : catalog_key(j, s, err);
 	if (rc < 0 || check_key_not_set(j, err) < 0)
 		return -1;
+	if (j->key.n > 32) /* INDEX_MAX_KEYS: what any index may have */
+		return usage(j, err, "cannot backfill \"%s\": a key of more than 32 columns%s", "");
 	for (int i = 0; i < j->key.n; i++)
 		sbuf_addf(&sb, "%s%s", i ? ", " : "", j->key.cols[i]);
 	j->key.display = sbuf_detach(&sb);

@@ -3,7 +3,9 @@
  * grafts the user's table, SET list, FROM/USING list and WHERE clause in).  Key columns are
  * quoted with PQescapeIdentifier; key types come from format_type().
  *
- * A walk batch is one statement, run in the transaction that claimed the chunk row:
+ * Every walk batch runs in the transaction that claimed its chunk row.  It first tries the
+ * optimistic path (SQL_WALK_NEXT, then SQL_WALK_RANGE, below); when a row lock is in the way
+ * it is redone as one statement that takes row locks and skips locked rows:
  *
  *   pgphase_todo     the next $5 rows after the cursor (up to the chunk's upper bound) that
  *                    match the predicate, in key order: an index range scan from the cursor
@@ -29,43 +31,88 @@
 #include "util.h"
 
 /*
- * Walk batch.  %1$s key columns qualified, %2$s cursor/upper conditions, %3$s predicate for
- * the scans (placeholder or true), %4$s qualifier, %5$s key as a jsonb array of text from t,
- * %6$s key columns of t descending, %7$s the change.
+ * Walk batch taking row locks = SQL_WALK_HEAD + SQL_WALK_LOCKED + SQL_WALK_TAIL.
+ * %1$s key columns qualified, %2$s cursor/upper conditions, %3$s predicate for the scans
+ * (placeholder or true), %4$s qualifier, %5$s key as a jsonb array of text from t, %6$s key
+ * columns of t descending, %7$s the change.
  * $1 module, $2 version, $3 step, $4 chunk, $5 batch size, $6 claimed_by, then the bounds.
  */
-static const char *const SQL_WALK_BATCH =
+static const char *const SQL_WALK_HEAD =
 	"WITH pgphase_todo AS MATERIALIZED ("
 	"   SELECT %1$s, %4$s.ctid AS pgphase_tid FROM pgphase_rel"
-	"    WHERE %2$s %3$s ORDER BY %1$s LIMIT $5),"
+	"    WHERE %2$s %3$s ORDER BY %1$s LIMIT $5),";
+
+/* Lock first (SKIP LOCKED), change the locked rows, remember the others by ctid. */
+static const char *const SQL_WALK_LOCKED =
 	" pgphase_locked AS MATERIALIZED ("
 	"   SELECT %4$s.ctid AS pgphase_tid FROM pgphase_rel"
 	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_todo)) AND %3$s"
 	"      FOR UPDATE SKIP LOCKED),"
 	" pgphase_done AS (%7$s),"
+	" pgphase_n AS MATERIALIZED (SELECT (SELECT count(*) FROM pgphase_todo) AS todo,"
+	"   (SELECT count(*) FROM pgphase_done) AS done,"
+	"   (SELECT count(*) FROM pgphase_locked) AS locked),"
 	" pgphase_skipped AS ("
 	"   INSERT INTO @S@.backfill_skipped (module, version, step, chunk, key)"
 	"   SELECT $1, $2, $3, $4, %5$s FROM pgphase_todo t"
-	"    WHERE t.pgphase_tid NOT IN (SELECT pgphase_tid FROM pgphase_locked)"
-	"   ON CONFLICT DO NOTHING RETURNING 1),"
-	" pgphase_last AS (SELECT %5$s AS k FROM pgphase_todo t ORDER BY %6$s LIMIT 1),"
+	"    WHERE (SELECT locked < todo FROM pgphase_n)"
+	"      AND t.pgphase_tid NOT IN (SELECT pgphase_tid FROM pgphase_locked)"
+	"   ON CONFLICT DO NOTHING RETURNING 1),";
+
+/*
+ * The optimistic path, under a tiny lock_timeout inside a savepoint.  SQL_WALK_NEXT finds the
+ * key ending the batch (the $1th row after the cursor that matches the predicate); then
+ * SQL_WALK_RANGE changes the key range directly, without taking row locks first (a row lock
+ * costs a WAL record per row).  A row held by the application makes it fail at once and the
+ * batch is redone with SQL_WALK_LOCKED.  Nothing is skipped on this path: a row changed by
+ * someone else meanwhile is re-checked against range and predicate by the UPDATE itself.
+ * NEXT: %1$s key columns qualified, %2$s bounds, %3$s scan predicate, %4$s key as text.
+ */
+static const char *const SQL_WALK_NEXT =
+	"SELECT %4$s FROM pgphase_rel WHERE %2$s %3$s ORDER BY %1$s OFFSET $1 - 1 LIMIT 1";
+
+/*
+ * RANGE: %1$s the change over the range.  $1 module, $2 version, $3 step, $4 chunk,
+ * $5 claimed_by, $6 chunk walked to its end, $7 new cursor (NULL: keep), then the bounds.
+ */
+static const char *const SQL_WALK_RANGE =
+	"WITH pgphase_done AS (%1$s),"
+	" pgphase_progress AS ("
+	"   UPDATE @S@.backfill_progress SET cursor = coalesce($7::jsonb, cursor),"
+	"     rows_done = rows_done + (SELECT count(*) FROM pgphase_done),"
+	"     batches = batches + 1, done = $6::boolean, claimed_by = $5, updated_at = now()"
+	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = $4 RETURNING 1)"
+	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_progress)";
+
+/* The change over a key range: %1$s bounds ("... AND "), %2$s predicate. */
+static const char *const SQL_RANGE_UPDATE =
+	"UPDATE pgphase_rel SET pgphase_set = NULL WHERE %1$s %2$s RETURNING 1";
+static const char *const SQL_RANGE_DELETE =
+	"DELETE FROM pgphase_rel WHERE %1$s %2$s RETURNING 1";
+
+static const char *const SQL_WALK_TAIL =
+	" pgphase_last AS (SELECT %5$s AS k"
+	"   FROM (SELECT * FROM pgphase_todo t ORDER BY %6$s LIMIT 1) t),"
 	" pgphase_progress AS ("
 	"   UPDATE @S@.backfill_progress SET cursor = coalesce((SELECT k FROM pgphase_last), cursor),"
-	"     rows_done = rows_done + (SELECT count(*) FROM pgphase_done),"
+	"     rows_done = rows_done + (SELECT done FROM pgphase_n),"
 	"     rows_skipped = rows_skipped + (SELECT count(*) FROM pgphase_skipped),"
-	"     batches = batches + 1, done = (SELECT count(*) FROM pgphase_todo) < $5,"
+	"     batches = batches + 1, done = (SELECT todo FROM pgphase_n) < $5,"
 	"     claimed_by = $6, updated_at = now()"
 	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = $4 RETURNING 1)"
-	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_todo),"
-	"        (SELECT count(*) FROM pgphase_skipped), (SELECT count(*) FROM pgphase_progress)";
+	" SELECT n.done, n.todo, (SELECT count(*) FROM pgphase_skipped),"
+	"        (SELECT count(*) FROM pgphase_progress) FROM pgphase_n n";
 
-/* The change: on locked rows by ctid.  %1$s qualifier, %2$s predicate. */
+/*
+ * The change, by ctid: %1$s qualifier, %2$s predicate, %3$s the CTE holding the rows
+ * (pgphase_locked, or pgphase_todo on the optimistic path), %4$s key columns qualified.
+ */
 static const char *const SQL_CHANGE_UPDATE =
 	"UPDATE pgphase_rel SET pgphase_set = NULL"
-	" WHERE %1$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_locked)) AND %2$s RETURNING 1";
+	" WHERE %1$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM %3$s)) AND %2$s RETURNING %4$s";
 static const char *const SQL_CHANGE_DELETE =
 	"DELETE FROM pgphase_rel"
-	" WHERE %1$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_locked)) AND %2$s RETURNING 1";
+	" WHERE %1$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM %3$s)) AND %2$s RETURNING %4$s";
 
 /*
  * Sweep batch.  %1$s key columns qualified, %2$s stored keys as typed values (from k),
@@ -117,8 +164,11 @@ static const char *const SQL_SAMPLE =
 
 void bf_sql_release(struct bf_sql *q)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		free(q->batch[i]);
+		free(q->next[i]);
+		free(q->range[i]);
+	}
 	free(q->sweep[0]);
 	free(q->sweep[1]);
 	free(q->sample);
@@ -126,7 +176,7 @@ void bf_sql_release(struct bf_sql *q)
 }
 
 struct lists {
-	struct sbuf qualified, names, tnames, tdesc, json, typed_k, typed_s;
+	struct sbuf qualified, names, tnames, tdesc, json, qtext, typed_k, typed_s;
 };
 
 static void lists_build(struct lists *l, struct bf_job *j, struct pgphase_session *s)
@@ -141,6 +191,7 @@ static void lists_build(struct lists *l, struct bf_job *j, struct pgphase_sessio
 		sbuf_addf(&l->tnames, "%st.%s", sep, c);
 		sbuf_addf(&l->tdesc, "%st.%s DESC", sep, c);
 		sbuf_addf(&l->json, "%st.%s::text", sep, c);
+		sbuf_addf(&l->qtext, "%s%s.%s::text", sep, j->qual, c);
 		/* stored keys are text: back to values with the column's own type */
 		sbuf_addf(&l->typed_k, "%s(k.key ->> %d)::%s", sep, i, j->key.types[i]);
 		sbuf_addf(&l->typed_s, "%s(s.key ->> %d)::%s", sep, i, j->key.types[i]);
@@ -155,6 +206,7 @@ static void lists_release(struct lists *l)
 	sbuf_release(&l->tnames);
 	sbuf_release(&l->tdesc);
 	sbuf_release(&l->json);
+	sbuf_release(&l->qtext);
 	sbuf_release(&l->typed_k);
 	sbuf_release(&l->typed_s);
 }
@@ -180,36 +232,65 @@ static char *render(struct bf_job *j, struct pgphase_session *s, char *text,
 	return out;
 }
 
+/* Cursor (bit 0 of v) and upper bound (bit 1) conditions, parameters from $first on. */
+static void bounds(struct sbuf *b, const struct lists *l, int nkey, int v, int first)
+{
+	if (v & 1) {
+		bound(b, l, nkey, ">", first);
+		first += nkey;
+	}
+	if (v & 2)
+		bound(b, l, nkey, "<=", first);
+	sbuf_adds(b, "");
+}
+
+/* The three statements of walk variant v. */
+static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l, int v,
+		    const char *pred, const char *scan_pred, const char *change,
+		    const char *json, struct pgphase_error *err)
+{
+	struct sbuf b = SBUF_INIT, t = SBUF_INIT;
+	char *range_change;
+
+	bounds(&b, l, j->key.n, v, 7);
+	sbuf_adds(&t, SQL_WALK_HEAD);
+	sbuf_adds(&t, SQL_WALK_LOCKED);
+	sbuf_adds(&t, SQL_WALK_TAIL);
+	j->sql.batch[v] = render(j, s, xasprintf(t.buf, l->qualified.buf, b.buf, scan_pred,
+						 j->qual, json, l->tdesc.buf, change), err);
+	sbuf_release(&b);
+	bounds(&b, l, j->key.n, v, 2);
+	j->sql.next[v] = j->sql.batch[v] ? render(j, s, xasprintf(SQL_WALK_NEXT, l->qualified.buf,
+								   b.buf, scan_pred,
+								   l->qtext.buf), err) : NULL;
+	sbuf_release(&b);
+	bounds(&b, l, j->key.n, v, 8);
+	range_change = xasprintf(j->update ? SQL_RANGE_UPDATE : SQL_RANGE_DELETE, b.buf, pred);
+	j->sql.range[v] = j->sql.next[v] ? render(j, s, xasprintf(SQL_WALK_RANGE, range_change),
+						  err) : NULL;
+	free(range_change);
+	sbuf_release(&b);
+	sbuf_release(&t);
+	return j->sql.range[v] ? 0 : -1;
+}
+
 int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
 {
 	bool has_where = bf_where(j->spec->stmt) != NULL;
 	const char *pred = has_where ? "pgphase_pred" : "true";
 	const char *scan_pred = has_where && !j->joined ? "pgphase_pred" : "true";
-	char *change = xasprintf(j->update ? SQL_CHANGE_UPDATE : SQL_CHANGE_DELETE, j->qual, pred);
+	const char *tmpl = j->update ? SQL_CHANGE_UPDATE : SQL_CHANGE_DELETE;
+	char *change;
 	struct lists l;
 	char *json;
 	int rc = -1;
 
 	lists_build(&l, j, s);
+	change = xasprintf(tmpl, j->qual, pred, "pgphase_locked", l.qualified.buf);
 	json = xasprintf("jsonb_build_array(%s)", l.json.buf);
-	for (int v = 0; v < 4; v++) {
-		struct sbuf b = SBUF_INIT;
-		int next = 7;
-
-		if (v & 1) {
-			bound(&b, &l, j->key.n, ">", next);
-			next += j->key.n;
-		}
-		if (v & 2)
-			bound(&b, &l, j->key.n, "<=", next);
-		sbuf_adds(&b, "");
-		j->sql.batch[v] = render(j, s, xasprintf(SQL_WALK_BATCH, l.qualified.buf, b.buf,
-							 scan_pred, j->qual, json, l.tdesc.buf, change),
-					 err);
-		sbuf_release(&b);
-		if (!j->sql.batch[v])
+	for (int v = 0; v < 4; v++)
+		if (walk_sql(j, s, &l, v, pred, scan_pred, change, json, err) < 0)
 			goto cleanup;
-	}
 	for (int v = 0; v < 2; v++) {
 		j->sql.sweep[v] = render(j, s, xasprintf(SQL_SWEEP_BATCH, l.qualified.buf,
 							 l.typed_k.buf, scan_pred, j->qual,

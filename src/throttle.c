@@ -1,8 +1,8 @@
 /*
  * Backfill throttling: see throttle.h.  The rows/s cap keeps an absolute schedule so the
- * long-run rate is the cap however long each batch takes; after a pause (replica lag, a slow
- * batch) the schedule may fall behind by at most CATCH_UP_US, so catching up never becomes a
- * burst longer than that.
+ * long-run rate is the cap however long each batch takes; the schedule starts at the first
+ * batch and may fall behind by at most CATCH_UP_US (a slow batch, a replica-lag pause), so
+ * catching up never becomes a burst longer than that.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include "throttle.h"
 #include "util.h"
 
-#define CATCH_UP_US 1000000LL
+#define CATCH_UP_US 100000LL
 #define LAG_CHECK_US 250000LL
 #define POLL_US 50000LL
 
@@ -32,7 +32,7 @@ void throttle_init(struct throttle *t, const struct pgphase_backfill_config *c)
 	t->max_rows_per_second = c->max_rows_per_second > 0 ? c->max_rows_per_second : 0;
 	t->target_batch_time_ms = c->target_batch_time_ms > 0 ? c->target_batch_time_ms : 0;
 	t->max_replica_lag_ms = c->max_replica_lag_ms > 0 ? c->max_replica_lag_ms : 0;
-	t->next_slot_us = 0;
+	t->next_slot_us = now_us(); /* the schedule starts now, with the first batch */
 	t->lag_checked_us = 0;
 	t->lag_ms = 0;
 	t->paused = false;

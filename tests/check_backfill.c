@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "check_backfill.h"
+#include "progress.h"
+#include "throttle.h"
+#include "util.h"
 
 void bft_init(struct bft *b, const char *sql)
 {
@@ -134,6 +137,45 @@ START_TEST(check_statements)
 	pgphase_error_release(&err);
 	ck_assert_int_eq(check("INSERT INTO t SELECT * FROM u", &err), -1);
 	pgphase_error_release(&err);
+}
+END_TEST
+
+START_TEST(throttle_schedule)
+{
+	struct pgphase_backfill_config c = { 1000, 0, 5000, 100, 0, 1 };
+	struct throttle t;
+	int64_t t0 = now_us(), s1, s2;
+
+	throttle_init(&t, &c);
+	/* absolute schedule: 5000 rows at 5000 rows/s -> 1 s after the start, then 2 s */
+	s1 = throttle_next_start(&t, 5000);
+	s2 = throttle_next_start(&t, 5000);
+	ck_assert_int_ge(s1 - t0, 990000);
+	ck_assert_int_le(s1 - t0, 1010000);
+	ck_assert_int_eq(s2 - s1, 1000000);
+	/* adaptive size: halfway to the size that would hit the target, at most 2x a batch */
+	ck_assert_int_eq(throttle_adapt(&t, 1000, 400000, 100000), 625);
+	ck_assert_int_eq(throttle_adapt(&t, 1000, 4000000, 100000), 513);
+	ck_assert_int_eq(throttle_adapt(&t, 1000, 10000, 100000), 2000);
+	ck_assert_int_eq(throttle_adapt(&t, 1000, 10000, 1500), 1500); /* capped */
+	throttle_release(&t);
+}
+END_TEST
+
+START_TEST(progress_formats)
+{
+	char b[32];
+
+	progress_fmt_count(b, sizeof(b), 1234);
+	ck_assert_str_eq(b, "1234");
+	progress_fmt_count(b, sizeof(b), 920000);
+	ck_assert_str_eq(b, "920.0k");
+	progress_fmt_count(b, sizeof(b), 2000000);
+	ck_assert_str_eq(b, "2.00M");
+	progress_fmt_eta(b, sizeof(b), 185);
+	ck_assert_str_eq(b, "3m05s");
+	progress_fmt_eta(b, sizeof(b), -1);
+	ck_assert_str_eq(b, "?");
 }
 END_TEST
 
@@ -342,6 +384,8 @@ Suite *backfill_suite(void)
 	TCase *pure = th_pure_tcase("pure"), *db = th_db_tcase("db");
 
 	tcase_add_test(pure, check_statements);
+	tcase_add_test(pure, throttle_schedule);
+	tcase_add_test(pure, progress_formats);
 	tcase_add_test(db, walks_and_resumes);
 	tcase_add_test(db, composite_key_and_delete);
 	tcase_add_test(db, keys_bad_input);

@@ -8,11 +8,13 @@
  *   - The table's key is its primary key, else a unique index over NOT NULL columns, else
  *     explicit columns (spec->key).  The key space is cut into chunks once, from a
  *     TABLESAMPLE of the keys; each chunk is a row of <state>.backfill_progress.
- *   - A batch is one transaction: claim a chunk row (FOR UPDATE SKIP LOCKED), take the next
- *     batch_size rows after its cursor that match the statement's predicate, lock them with
- *     FOR UPDATE SKIP LOCKED, change the locked ones, remember the keys of the skipped ones,
- *     advance the cursor and the counters, commit.  Work is O(rows): every batch starts
- *     where the previous one stopped.
+ *   - A batch is one transaction: claim a chunk row (FOR UPDATE SKIP LOCKED), find the key
+ *     range holding the next batch_size rows after its cursor that match the statement's
+ *     predicate, change them, advance the cursor and the counters, commit.  The change is
+ *     first tried without row locks under a 50 ms lock_timeout (a savepoint); when a row the
+ *     application holds is in the way, the batch is redone taking row locks FOR UPDATE SKIP
+ *     LOCKED and remembering the keys of the skipped rows.  Work is O(rows): every batch
+ *     starts where the previous one stopped.
  *   - When every chunk is walked, the skipped keys are swept: first without waiting, at the
  *     end waiting for the application's locks under lock_timeout, retried with backoff.
  *

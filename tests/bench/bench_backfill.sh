@@ -18,7 +18,9 @@ top=$(cd "$here/../.." && pwd)
 build=$(cd "$(dirname "$bin")" && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 rows=${BENCH_BACKFILL_ROWS:-2000000}
-batch=${BENCH_BACKFILL_BATCH:-5000}
+batch=${BENCH_BACKFILL_BATCH:-10000}
+naive_rows=${BENCH_NAIVE_ROWS:-1000000}
+rounds=${BENCH_ROUNDS:-2}
 work=$(mktemp -d /tmp/pgphase-bench-backfill.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 db=bench_backfill
@@ -34,7 +36,7 @@ cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$top/include" -I"$top/src
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 now() { date +%s.%N; }
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
-field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
+field() { tr ' ' '\n' | sed -n "s/^$1=\([0-9]*\)$/\1/p"; }
 
 # fresh table of $1 rows, vacuumed and checkpointed, and fresh state
 fresh() {
@@ -63,67 +65,102 @@ deciles() {
 
 createdb "$db"
 
-echo "-- 1. throughput vs one UPDATE statement ($rows rows, engine batch $batch)"
-fresh "$rows"
-t0=$(now); q -c "$change"; t1=$(now)
-one=$(echo "$t1 - $t0" | bc -l)
-check_done
-fresh "$rows"
-out=$("$work/driver" -q -d "$conn" -b "$batch" "$change")
-check_done
-eng=$(echo "$out" | field ms); eng=$(echo "$eng / 1000" | bc -l)
+min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" -eq 1 ]; then echo "$2"; else echo "$1"; fi; }
+# engine run on a fresh table of $1 rows; prints its wall time in seconds; keeps the output
+engine() {
+	fresh "$1"
+	"$work/driver" -q -d "$conn" -b "$batch" -T "$work/batches_$1.txt" "$change" > "$work/engine_$1.out"
+	check_done
+	echo "$(field ms < "$work/engine_$1.out") / 1000" | bc -l
+}
+
+echo "-- 1. throughput vs one UPDATE statement ($rows rows, engine batch $batch; best of $rounds)"
+one=""; eng=""
+i=0
+while [ $i -lt "$rounds" ]; do
+	fresh "$rows"
+	t0=$(now); q -c "$change"; t1=$(now)
+	check_done
+	one=$(min "$one" "$(echo "$t1 - $t0" | bc -l)")
+	eng=$(min "$eng" "$(engine "$rows")")
+	i=$((i + 1))
+done
 printf 'one UPDATE: %.2f s   engine: %.2f s   throughput ratio engine/UPDATE: %s (goal >= 0.7)\n' \
 	"$one" "$eng" "$(ratio "$one" "$eng")"
 
-echo "-- 2. vs the naive loop (200000 rows, batches of 1000 for both)"
-fresh 200000
+echo "-- 2. vs the naive loop ($naive_rows rows, batches of 1000 for both)"
+fresh "$naive_rows"
 "$work/driver" -N -d "$conn" -T "$work/naive.txt" \
 	"UPDATE b SET new_col = old_col * 2 + 1 WHERE id IN (SELECT id FROM b WHERE new_col IS NULL LIMIT 1000)" \
 	> "$work/naive.out"
 check_done
-fresh 200000
+fresh "$naive_rows"
 "$work/driver" -q -d "$conn" -b 1000 -T "$work/engine.txt" "$change" > "$work/engine.out"
 check_done
-nms=$(field ms < "$work/naive.out"); ems=$(field ms < "$work/engine.out")
-printf 'naive loop: %.2f s, %s\n' "$(echo "$nms / 1000" | bc -l)" "$(deciles "$work/naive.txt")"
-printf 'engine:     %.2f s, %s\n' "$(echo "$ems / 1000" | bc -l)" "$(deciles "$work/engine.txt")"
-printf 'speed-up engine vs naive: %s (goal > 1)\n' "$(ratio "$nms" "$ems")"
+# the same loop where each scan restarts at the table's first page, as it does whenever the
+# table is smaller than shared_buffers / 4 (synchronized scans otherwise resume it mid-table)
+fresh "$naive_rows"
+PGOPTIONS="-c synchronize_seqscans=off" "$work/driver" -N -d "$conn" -T "$work/naive2.txt" \
+	"UPDATE b SET new_col = old_col * 2 + 1 WHERE id IN (SELECT id FROM b WHERE new_col IS NULL LIMIT 1000)" \
+	> "$work/naive2.out"
+check_done
+nms=$(field ms < "$work/naive.out"); n2ms=$(field ms < "$work/naive2.out"); ems=$(field ms < "$work/engine.out")
+printf 'naive loop:                     %.2f s, %s\n' "$(echo "$nms / 1000" | bc -l)" "$(deciles "$work/naive.txt")"
+printf 'naive loop, scans from page 0:  %.2f s, %s\n' "$(echo "$n2ms / 1000" | bc -l)" "$(deciles "$work/naive2.txt")"
+printf 'engine:                         %.2f s, %s\n' "$(echo "$ems / 1000" | bc -l)" "$(deciles "$work/engine.txt")"
+printf 'speed-up engine vs naive: %s, vs naive from page 0: %s (goal > 1)\n' \
+	"$(ratio "$nms" "$ems")" "$(ratio "$n2ms" "$ems")"
 
-echo "-- 3. scaling: 1M and 4M rows (engine batch $batch)"
-fresh 1000000
-out1=$("$work/driver" -q -d "$conn" -b "$batch" "$change"); check_done
-fresh 4000000
-out4=$("$work/driver" -q -d "$conn" -b "$batch" "$change"); check_done
-m1=$(echo "$out1" | field ms); m4=$(echo "$out4" | field ms)
-printf '1M: %.2f s   4M: %.2f s   time(4M)/time(1M): %s (goal <= 4.4)\n' \
-	"$(echo "$m1 / 1000" | bc -l)" "$(echo "$m4 / 1000" | bc -l)" "$(ratio "$m4" "$m1")"
+echo "-- 3. scaling: 1M and 4M rows (engine batch $batch; best of $rounds)"
+m1=""; m4=""
+i=0
+while [ $i -lt "$rounds" ]; do
+	m1=$(min "$m1" "$(engine 1000000)")
+	r1=$(field peak_rss_kb < "$work/engine_1000000.out")
+	m4=$(min "$m4" "$(engine 4000000)")
+	r4=$(field peak_rss_kb < "$work/engine_4000000.out")
+	i=$((i + 1))
+done
+printf '1M: %.2f s   4M: %.2f s   time(4M)/time(1M): %s (goal <= 4.4)\n' "$m1" "$m4" "$(ratio "$m4" "$m1")"
+printf '4M run: %s (no batch rescans what earlier ones walked)\n' "$(deciles "$work/batches_4000000.txt")"
+# the physical limit's own scaling on this server (4M rows outgrow shared_buffers)
+fresh 1000000; t0=$(now); q -c "$change"; t1=$(now)
+fresh 4000000; t2=$(now); q -c "$change"; t3=$(now)
+printf 'one UPDATE statement, same sizes: time(4M)/time(1M): %s\n' \
+	"$(ratio "$(echo "$t3 - $t2" | bc -l)" "$(echo "$t1 - $t0" | bc -l)")"
 
 echo "-- 4. peak RSS of the engine's process"
-r1=$(echo "$out1" | field peak_rss_kb); r4=$(echo "$out4" | field peak_rss_kb)
 printf '1M: %d kB   4M: %d kB   ratio 4M/1M: %s (goal: flat, < 20480 kB at 4M)\n' \
 	"$r1" "$r4" "$(ratio "$r4" "$r1")"
 
-echo "-- 5. app latency under load ($rows rows, engine defaults: batch 1000, no sleep)"
-fresh "$rows"
+echo "-- 5. app latency under load ($rows rows; writer: pgbench, random single-row UPDATEs, 300/s)"
 cat > "$work/app.sql" <<SQL
 \set id random(1, $rows)
 UPDATE b SET hits = hits + 1 WHERE id = :id;
 SQL
-app() { # $1: log prefix; fixed rate 300/s for 12 s
-	(cd "$work" && "$PGBIN/pgbench" -n -q -f app.sql -R 300 -T 12 -c 2 -j 2 -l \
+app() { # $1: log prefix; fixed rate 300/s for 10 s
+	(cd "$work" && "$PGBIN/pgbench" -n -f app.sql -R 300 -T 10 -c 2 -j 2 -l \
 		--log-prefix="$1" "$db" > "$1.out" 2>&1)
 }
-pct() { cat "$work/$1".* | awk '{ print $3 }' | sort -n | awk -v p="$2" '{ a[NR] = $1 } END { i = int(NR * p); if (i < 1) i = 1; printf "%.2f", a[i] / 1000 }'; }
+pct() { cat "$work/$1".[0-9]* | awk '{ print $3 }' | sort -n | awk -v p="$2" '{ a[NR] = $1 } END { i = int(NR * p); if (i < 1) i = 1; printf "%.2f", a[i] / 1000 }'; }
+fresh "$rows"
 app base
-"$work/driver" -q -d "$conn" "$change" > "$work/load.out" &
-bf=$!
-sleep 1
-app load
-wait $bf
-check_done
-b99=$(pct base 0.99); l99=$(pct load 0.99); lmax=$(pct load 1.0)
-printf 'app p99 without backfill: %s ms   with: %s ms   ratio: %s (goal <= 2.0)\n' \
-	"$b99" "$l99" "$(ratio "$l99" "$b99")"
-printf 'slowest app statement during the backfill: %s ms (lock_timeout 1000 ms)\n' "$lmax"
+b99=$(pct base 0.99)
+printf 'app p99 without backfill: %s ms\n' "$b99"
+loaded() { # $1 label, $2.. driver options; the backfill is stopped (SIGTERM) after the writer
+	label=$1; shift
+	fresh "$rows"
+	"$work/driver" -q -d "$conn" "$@" "$change" > "$work/$label.bf" 2>&1 &
+	bf=$!
+	sleep 1
+	app "$label"
+	kill -TERM "$bf" 2>/dev/null || true
+	wait "$bf" || true
+	l99=$(pct "$label" 0.99); lmax=$(pct "$label" 1.0)
+	printf 'with backfill (%s): p99 %s ms, ratio %s (goal <= 2.0); slowest %s ms (lock_timeout 1000 ms)\n' \
+		"$label" "$l99" "$(ratio "$l99" "$b99")" "$lmax"
+}
+loaded "defaults: batch 1000, no sleep"
+loaded "batch 1000, --max-rows-per-second 20000" -r 20000
 
 dropdb "$db"
