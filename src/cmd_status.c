@@ -10,12 +10,65 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "pgphase/backfill.h"
 #include "pgphase/state.h"
 
 struct entry {
 	const struct pgphase_migration *m;   /* NULL when the file is missing */
 	const struct pgphase_state_row *row; /* NULL when pending */
 };
+
+/* Backfill progress of every step (include/pgphase/backfill.h), for both formats. */
+struct backfills {
+	struct pgphase_backfill_status *st;
+	size_t n;
+};
+
+static json_t *backfill_json(const struct backfills *b, int64_t version)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct pgphase_backfill_status *x = &b->st[i];
+		json_t *o;
+
+		if (x->version != version)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "step", json_integer(x->step));
+		json_object_set_new(o, "table", json_string(x->table));
+		json_object_set_new(o, "rows_done", json_integer(x->rows_done));
+		json_object_set_new(o, "rows_estimate", json_integer(x->rows_estimate));
+		json_object_set_new(o, "rows_swept", json_integer(x->rows_swept));
+		json_object_set_new(o, "rows_pending_sweep", json_integer(x->rows_pending_sweep));
+		json_object_set_new(o, "batches", json_integer(x->batches));
+		json_object_set_new(o, "chunks", json_integer(x->chunks));
+		json_object_set_new(o, "chunks_done", json_integer(x->chunks_done));
+		json_object_set_new(o, "chunks_active", json_integer(x->chunks_active));
+		json_object_set_new(o, "done", json_boolean(x->done));
+		json_object_set_new(o, "updated_at", json_string(x->updated_at));
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+/* "backfill t: 120.0k of ~2.00M rows (6%), chunks 3/100 done, 2 active, ..." per open step */
+static void backfill_text(const struct backfills *b, int64_t version)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct pgphase_backfill_status *x = &b->st[i];
+		long long est = x->rows_estimate > x->rows_done ? x->rows_estimate : x->rows_done;
+
+		if (x->version != version || x->done)
+			continue;
+		printf("%16s backfill %s: %lld of ~%lld rows (%.0f%%), chunks %d/%d done, %d active",
+		       "", x->table, x->rows_done, est, est ? 100.0 * x->rows_done / est : 100.0,
+		       x->chunks_done, x->chunks, x->chunks_active);
+		if (x->rows_pending_sweep)
+			printf(", %lld locked rows to sweep", x->rows_pending_sweep);
+		printf(", last batch %s\n", x->updated_at);
+	}
+}
 
 static struct entry *join(const struct pgphase_migration_set *set,
 			  const struct pgphase_state *st, size_t *n)
@@ -70,7 +123,7 @@ static json_t *phases_json(const struct pgphase_state_row *row)
 	return o;
 }
 
-static void print_json(struct cli *cli, const struct entry *e, size_t n)
+static void print_json(struct cli *cli, const struct entry *e, size_t n, const struct backfills *b)
 {
 	json_t *root = json_object(), *list = json_array();
 	size_t applied = 0, progress = 0, pending = 0;
@@ -96,6 +149,8 @@ static void print_json(struct cli *cli, const struct entry *e, size_t n)
 		json_object_set_new(o, "modified", json_boolean(modified(&e[i])));
 		json_object_set_new(o, "missing", json_boolean(e[i].m == NULL));
 		json_object_set_new(o, "last_error", opt_str(e[i].row ? e[i].row->last_error : NULL));
+		json_object_set_new(o, "backfill", backfill_json(b, e[i].m ? e[i].m->version
+									  : e[i].row->version));
 		json_array_append_new(list, o);
 	}
 	json_object_set_new(root, "module", json_string(cli->cfg.module));
@@ -109,7 +164,8 @@ static void print_json(struct cli *cli, const struct entry *e, size_t n)
 	json_decref(root);
 }
 
-static void print_text(struct cli *cli, const char *display, const struct entry *e, size_t n)
+static void print_text(struct cli *cli, const char *display, const struct entry *e, size_t n,
+		       const struct backfills *b)
 {
 	size_t applied = 0, progress = 0, pending = 0;
 
@@ -140,6 +196,8 @@ static void print_text(struct cli *cli, const char *display, const struct entry 
 			       pgphase_phase_name(x->row->current_phase), x->row->next_step + 1);
 		if (x->row && x->row->last_error)
 			printf("%16s last error: %s\n", "", x->row->last_error);
+		if (x->row)
+			backfill_text(b, x->row->version);
 	}
 	printf("\n%zu applied, %zu in progress, %zu pending\n", applied, progress, pending);
 }
@@ -149,6 +207,7 @@ int cmd_status(struct cli *cli, struct pgphase_error *err)
 	struct pgphase_migration_set set;
 	struct pgphase_session s;
 	struct pgphase_state st;
+	struct backfills b = { NULL, 0 };
 	struct entry *e;
 	size_t n;
 	int rc = -1;
@@ -159,12 +218,17 @@ int cmd_status(struct cli *cli, struct pgphase_error *err)
 		goto out_set;
 	if (pgphase_state_load(&s, &st, err) < 0)
 		goto out_session;
+	if (pgphase_backfill_status_load(&s, -1, &b.st, &b.n, err) < 0) {
+		pgphase_state_release(&st);
+		goto out_session;
+	}
 	e = join(&set, &st, &n);
 	if (cli->format == FORMAT_JSON)
-		print_json(cli, e, n);
+		print_json(cli, e, n, &b);
 	else
-		print_text(cli, s.display, e, n);
+		print_text(cli, s.display, e, n, &b);
 	free(e);
+	pgphase_backfill_status_free(b.st, b.n);
 	pgphase_state_release(&st);
 	rc = 0;
 out_session:

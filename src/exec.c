@@ -66,7 +66,8 @@ static void finish_update(struct exec_ctx *x, enum pgphase_phase phase, struct s
 	u->started_mask |= bit(phase);
 	ev[u->n_events++] = (struct pgphase_event){ "phase.completed", pgphase_phase_name(phase),
 						    "succeeded", (now_us() - x->phase_start_us) / 1000,
-						    -1, NULL };
+						    phase == PGPHASE_PHASE_BACKFILL ? x->backfill_rows : -1,
+						    NULL };
 	while (p < x->through && pgphase_plan_count(x->plan, (enum pgphase_phase)(p + 1)) == 0) {
 		p++;
 		u->started_mask |= bit(p);

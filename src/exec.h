@@ -20,6 +20,8 @@ struct exec_ctx {
 	enum pgphase_phase finished_through;
 	int64_t migration_start_us, phase_start_us;
 	struct pgphase_run_report *report;
+	const char *key;            /* --key: backfill key override, or NULL */
+	long long backfill_rows;    /* rows changed by this migration's backfill steps */
 };
 
 /* Run the plan from where row says it stopped (row NULL: from the start). */

@@ -161,6 +161,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		x.plan = &plans[i];
 		x.through = o->through;
 		x.report = rep;
+		x.key = o->key;
 		pgphase_info("%s %s ...", o->through == PGPHASE_PHASE_CONTRACT ? "applying" : "running",
 			     todo[i]->file);
 		if (exec_plan(&x, pgphase_state_find(&state, todo[i]->version), err) < 0)

@@ -86,7 +86,8 @@ START_TEST(test_phase_commands)
 	assert_state(2, "backfilled/-");
 	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass"
 				 " AND NOT convalidated"), 0);
-	ck_assert_int_eq(th_long("SELECT batches FROM pgphase.backfill_progress"), 8);
+	ck_assert_int_eq(th_long("SELECT sum(rows_done) FROM pgphase.backfill_progress"), 3001);
+	ck_assert_int_ge(th_long("SELECT sum(batches) FROM pgphase.backfill_progress"), 7);
 
 	fx_pgphase(&r, dir, "contract");
 	th_assert_exit(&r, 0);
@@ -180,7 +181,7 @@ START_TEST(test_online_plan_errors)
 	th_assert_contains(r.err, "views depend on it (tv)");
 	th_run_release(&r);
 	/* no key */
-	th_exec("CREATE TABLE nokey (a int, b text)");
+	th_exec("CREATE TABLE nokey (a int NOT NULL, b text)");
 	th_write(dir, "m/002_change.sql", "UPDATE nokey SET b = 'x' WHERE b IS NULL;\n");
 	fx_pgphase(&r, dir, "migrate");
 	th_assert_exit(&r, 2);
