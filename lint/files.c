@@ -10,7 +10,6 @@
  * each file on its own, so one bad name or one broken file becomes a finding and the rest
  * is still linted.  Only a path that cannot be read at all is a usage error.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,33 +74,6 @@ int lint_units_build(const char *const *paths, size_t n, struct lint_unit **unit
 	return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted entry names of dir; NULL with errno set when it cannot be listed. */
-static char **list_dir(const char *dir, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t cap = 0;
-
-	*n = 0;
-	if (!d)
-		return NULL;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		GROW(names, cap, *n + 1);
-		names[(*n)++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n)
-		qsort(names, *n, sizeof(*names), cmp_names);
-	return names ? names : xcalloc(1, sizeof(char *));
-}
 
 static bool wanted(const struct lint_unit *u, const char *name)
 {
@@ -300,7 +272,7 @@ static int load_file(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct p
 int lint_unit_load(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err)
 {
 	size_t n = 0;
-	char **names = list_dir(u->dir, &n), **names_of;
+	char **names = list_dir_sorted(u->dir, &n), **names_of;
 	int rc = 0;
 
 	if (!names && u->whole)

@@ -5,7 +5,6 @@
  * pgphase_migration_parse() so `status` works on a directory whose SQL does not parse.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,11 +309,6 @@ int pgphase_migration_load_file(struct pgphase_migration *m, const char *path,
 	return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_version(const void *a, const void *b)
 {
 	const struct pgphase_migration *x = a, *y = b;
@@ -324,28 +318,14 @@ static int cmp_version(const void *a, const void *b)
 
 static char **list_dir(const char *dir, size_t *n, struct pgphase_error *err)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t cap = 0;
+	char **names = list_dir_sorted(dir, n);
 
-	*n = 0;
-	if (!d) {
+	if (!names) {
 		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot open migrations directory \"%s\": %s",
 				  dir, strerror(errno));
 		if (errno == ENOENT)
 			pgphase_error_hint(err, "create it, run \"pgphase init\", or pass --migrations DIR");
-		return NULL;
 	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		GROW(names, cap, *n + 1);
-		names[(*n)++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n)
-		qsort(names, *n, sizeof(*names), cmp_names);
 	return names;
 }
 

@@ -2,6 +2,7 @@
  * Private helpers shared by the library: checked allocation, a string buffer, file reading,
  * clocks, and byte offset → line/column conversion.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -236,4 +237,31 @@ void text_cursor_to(const char *text, struct text_cursor *c, size_t off, int *li
 	}
 	*line = c->line;
 	*column = c->column;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **list_dir_sorted(const char *dir, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		GROW(names, cap, *n + 1);
+		names[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(names, *n, sizeof(*names), cmp_names);
+	return names ? names : xcalloc(1, sizeof(char *));
 }

@@ -38,6 +38,13 @@ void sbuf_release(struct sbuf *sb);
 /* Read a whole file; *out is NUL-terminated and owned by the caller.  0 / -1 (errno set). */
 int read_file(const char *path, char **out, size_t *len);
 
+/*
+ * Sorted names of the entries of dir, hidden ones (".…") left out.  Returns a malloc'd array
+ * of malloc'd strings (never NULL on success, even when empty), or NULL with errno set when
+ * the directory cannot be read.
+ */
+char **list_dir_sorted(const char *dir, size_t *n);
+
 /* Monotonic clock in microseconds. */
 int64_t now_us(void);
 

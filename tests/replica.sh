@@ -9,21 +9,9 @@
 # replica runs as the `postgres` OS user, like the primary.
 set -eu
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+. "$(dirname "$0")/pg_common.sh"
 cmd=$1
 dir=$2
-
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
 case "$cmd" in
 start)
