@@ -36,6 +36,7 @@ struct cli {
 	int pg_version;           /* lint --pg-version N (0 = config) */
 	bool offline;             /* plan --offline */
 	const char *key;          /* backfill --key col[,col] */
+	bool join;                /* backfill --join */
 	char **only_rules;        /* lint --rule ID[,ID] (repeatable), NULL-terminated or NULL */
 	char **exclude_rules;     /* lint --exclude-rule ID[,ID] */
 };

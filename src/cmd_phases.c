@@ -29,7 +29,9 @@ static int run_through(struct cli *cli, enum pgphase_phase through, struct pgpha
 	o.to_set = cli->to != NULL;
 	if (cli_load(cli, &set, err) < 0)
 		return -1;
-	if (cli_open(cli, &s, true, err) < 0)
+	o.join = cli->join;
+	/* a joining backfill shares the work through the engine's chunk claims, not the lock */
+	if (cli_open(cli, &s, !cli->join, err) < 0)
 		goto out_set;
 	if (pgphase_migrate(&s, &set, &o, &rep, err) == 0) {
 		if (rep.migrations)
@@ -37,7 +39,8 @@ static int run_through(struct cli *cli, enum pgphase_phase through, struct pgpha
 				     rep.migrations == 1 ? "" : "s", rep.steps, rep.steps == 1 ? "" : "s");
 		rc = 0;
 	}
-	pgphase_notify_after_run(&s);
+	if (!cli->join)
+		pgphase_notify_after_run(&s);
 	pgphase_session_close(&s);
 out_set:
 	pgphase_migration_set_release(&set);

@@ -45,4 +45,11 @@ int run_check_to(const struct pgphase_migration_set *set, const struct pgphase_s
 int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
 		    struct pgphase_error *err);
 
+/*
+ * Run backfill step index of x->plan through the engine.  Also used on its own by
+ * `backfill --join`, where another runner owns the migration's state.
+ */
+int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t index,
+		       struct pgphase_error *err);
+
 #endif

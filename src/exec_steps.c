@@ -117,8 +117,8 @@ static int run_check_nulls(struct exec_ctx *x, const struct pgphase_step *st,
 
 /* ---- backfill: the engine (include/pgphase/backfill.h) ------------------------------ */
 
-static int run_backfill(struct exec_ctx *x, const struct pgphase_step *st, size_t index,
-			struct pgphase_error *err)
+int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t index,
+		       struct pgphase_error *err)
 {
 	struct pgphase_backfill_options o;
 	struct pgphase_backfill_spec spec;
@@ -158,7 +158,7 @@ int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err)
 	case PGPHASE_STEP_INDEX:
 		return run_index(x, st, err);
 	case PGPHASE_STEP_BACKFILL:
-		return run_backfill(x, st, i, err);
+		return exec_backfill_step(x, st, i, err);
 	case PGPHASE_STEP_CHECK_NULLS:
 		return run_check_nulls(x, st, err);
 	default:

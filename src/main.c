@@ -19,7 +19,7 @@ enum opt_id {
 	OPT_TO = 1000, OPT_STEPS, OPT_DRY_RUN, OPT_LIMIT, OPT_RAW, OPT_LIST_RULES, OPT_PG_VERSION,
 	OPT_OFFLINE, OPT_KEY, OPT_MODULE, OPT_STATE_SCHEMA, OPT_FORMAT, OPT_LOCK_WAIT, OPT_NO_COLOR,
 	OPT_BATCH_SIZE, OPT_SLEEP, OPT_MAX_RPS, OPT_WORKERS, OPT_TARGET_BATCH_TIME, OPT_MAX_REPLICA_LAG,
-	OPT_RULE, OPT_EXCLUDE_RULE,
+	OPT_RULE, OPT_EXCLUDE_RULE, OPT_JOIN,
 };
 
 static const struct option long_opts[] = {
@@ -45,6 +45,7 @@ static const struct option long_opts[] = {
 	{ "offline", no_argument, NULL, OPT_OFFLINE },
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "rule", required_argument, NULL, OPT_RULE },
+	{ "join", no_argument, NULL, OPT_JOIN },
 	{ "exclude-rule", required_argument, NULL, OPT_EXCLUDE_RULE },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "sleep", required_argument, NULL, OPT_SLEEP },
@@ -78,8 +79,8 @@ static const struct command commands[] = {
 	  "print the plan (phases, steps, strategies, SQL) of pending work; changes nothing" },
 	{ "expand", cmd_expand, "to key", "expand [--to V]",
 	  "run the expand phase (additive, backwards-compatible changes) of pending migrations" },
-	{ "backfill", cmd_backfill, "to batch-size sleep max-rows-per-second workers key target-batch-time max-replica-lag",
-	  "backfill [--to V] [--batch-size N] [--sleep MS] [--max-rows-per-second N] [--workers N] [--key COL[,COL]] [--target-batch-time MS] [--max-replica-lag MS]",
+	{ "backfill", cmd_backfill, "to batch-size sleep max-rows-per-second workers key target-batch-time max-replica-lag join",
+	  "backfill [--to V] [--batch-size N] [--sleep MS] [--max-rows-per-second N] [--workers N] [--key COL[,COL]] [--target-batch-time MS] [--max-replica-lag MS] [--join]",
 	  "run expand (where needed) and the backfill phase: batched, resumable data changes" },
 	{ "contract", cmd_contract, "to key", "contract [--to V]",
 	  "run the contract phase (drops, NOT NULL, renames finished) of backfilled migrations" },
@@ -267,6 +268,7 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct flags *f,
 			break;
 		case OPT_OFFLINE: cli->offline = true; note_used(f, "offline"); break;
 		case OPT_KEY: cli->key = optarg; note_used(f, "key"); break;
+		case OPT_JOIN: cli->join = true; note_used(f, "join"); break;
 		case OPT_RULE:
 			add_rule_ids(&cli->only_rules, optarg);
 			note_used(f, "rule");

@@ -92,6 +92,45 @@ static int check_backfilled(struct pgphase_migration **todo, size_t n,
 	return 0;
 }
 
+/*
+ * backfill --join: run the backfill engine's data-change steps of migrations that another
+ * runner has expanded, claiming key chunks beside it.  The state row and events stay the
+ * lock holder's business, so nothing else is written here.
+ */
+static int join_backfills(struct pgphase_session *s, struct pgphase_migration **todo,
+			  const struct pgphase_plan *plans, size_t n, const struct pgphase_state *state,
+			  const struct pgphase_run_options *o, struct pgphase_run_report *rep,
+			  struct pgphase_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(state, todo[i]->version);
+		struct exec_ctx x = { 0 };
+
+		if (!row || row->state != PGPHASE_STATE_EXPANDED)
+			continue; /* not expanded yet, or backfill already done */
+		x.s = s;
+		x.m = todo[i];
+		x.plan = &plans[i];
+		x.through = PGPHASE_PHASE_BACKFILL;
+		x.report = rep;
+		x.key = o->key;
+		for (size_t k = 0; k < plans[i].n; k++) {
+			const struct pgphase_step *st = &plans[i].steps[k];
+
+			if (st->phase != PGPHASE_PHASE_BACKFILL || st->kind != PGPHASE_STEP_BACKFILL)
+				continue;
+			pgphase_info("joining the backfill of %s (step %zu)", todo[i]->file, k + 1);
+			if (exec_backfill_step(&x, st, k, err) < 0)
+				return -1;
+			rep->steps++;
+		}
+		rep->migrations++;
+	}
+	if (!rep->migrations)
+		pgphase_info("nothing to join: no expanded migration is waiting for its backfill");
+	return 0;
+}
+
 int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set,
 		    const struct pgphase_run_options *o, struct pgphase_run_report *rep,
 		    struct pgphase_error *err)
@@ -149,6 +188,10 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	}
 	if (pgphase_state_ensure(s, true, err) < 0)
 		goto cleanup;
+	if (o->join) {
+		rc = join_backfills(s, todo, plans, n, &state, o, rep, err);
+		goto cleanup;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct exec_ctx x = { 0 };
 		int64_t t0 = now_us();

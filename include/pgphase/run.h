@@ -24,6 +24,8 @@ struct pgphase_run_options {
 	long steps;                  /* rollback: how many migrations (default 1) */
 	bool contract_only;          /* contract: refuse migrations whose backfill is not done */
 	const char *key;             /* --key col[,col]: backfill key override, or NULL */
+	bool join;                   /* backfill --join: help another runner's backfill (no run
+	                                lock, no state or events: only the engine's chunks) */
 };
 
 struct pgphase_run_report {
