@@ -67,7 +67,7 @@ static void finish_update(struct exec_ctx *x, enum pgphase_phase phase, struct s
 	ev[u->n_events++] = (struct pgphase_event){ "phase.completed", pgphase_phase_name(phase),
 						    "succeeded", (now_us() - x->phase_start_us) / 1000,
 						    phase == PGPHASE_PHASE_BACKFILL ? x->backfill_rows : -1,
-						    NULL };
+						    NULL, x->backfill_swept, x->backfill_batches };
 	while (p < x->through && pgphase_plan_count(x->plan, (enum pgphase_phase)(p + 1)) == 0) {
 		p++;
 		u->started_mask |= bit(p);

@@ -22,6 +22,8 @@ struct exec_ctx {
 	struct pgphase_run_report *report;
 	const char *key;            /* --key: backfill key override, or NULL */
 	long long backfill_rows;    /* rows changed by this migration's backfill steps */
+	long long backfill_swept;   /* ... of them skipped while locked, swept afterwards */
+	long long backfill_batches; /* batches those steps took */
 };
 
 /* Run the plan from where row says it stopped (row NULL: from the start). */

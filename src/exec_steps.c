@@ -141,6 +141,8 @@ int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t
 	rc = pgphase_backfill_run(x->s, &spec, &o, &res, err);
 	if (rc == 0) {
 		x->backfill_rows += res.rows;
+		x->backfill_swept += res.rows_swept;
+		x->backfill_batches += res.batches;
 		pgphase_info("  backfill %s: %lld rows (%lld swept after the app released them) in "
 			     "%lld batches, %.1f s", res.table, res.rows, res.rows_swept, res.batches,
 			     res.duration_ms / 1000.0);

@@ -35,6 +35,7 @@ struct notify_event {
 	int64_t version;     /* 0 when the event has none */
 	long long duration_ms; /* -1 for none */
 	long long rows;      /* -1 for none */
+	long long rows_swept, batches; /* -1 for none (backfill phase events only) */
 	int attempts;        /* attempts already recorded for this delivery */
 };
 void notify_event_release(struct notify_event *ev);

@@ -49,7 +49,7 @@ static const char *const SQL_NEXT =
 	"SELECT e.id, e.seq, e.type,"
 	"       to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
 	"       e.module, e.version, e.name, e.file, e.phase, e.status, e.duration_ms, e.rows,"
-	"       e.error, e.run_id, e.run_host, e.run_user, d.attempts"
+	"       e.error, e.run_id, e.run_host, e.run_user, d.attempts, e.rows_swept, e.batches"
 	"  FROM @S@.deliveries d JOIN @S@.events e ON e.id = d.event_id"
 	" WHERE e.module = $1::text AND d.endpoint = $2::text"
 	"   AND e.seq > $3::bigint AND d.delivered_at IS NULL"
@@ -161,6 +161,8 @@ int outbox_next(struct pgphase_session *s, const char *endpoint, int64_t after_s
 		ev->run_host = col(r, 14);
 		ev->run_user = col(r, 15);
 		ev->attempts = (int)col_num(r, 16);
+		ev->rows_swept = col_num(r, 17);
+		ev->batches = col_num(r, 18);
 	}
 	PQclear(r);
 	return found;

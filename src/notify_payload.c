@@ -94,6 +94,11 @@ static char *json_body(const struct notify_event *ev, const struct notify_db *db
 	json_object_set_new(o, "status", jstr(ev->status, NULL));
 	json_object_set_new(o, "duration_ms", jnum(ev->duration_ms));
 	json_object_set_new(o, "rows", jnum(ev->rows));
+	if (ev->rows >= 0) {
+		/* backfill phase: how the rows got done */
+		json_object_set_new(o, "rows_swept", jnum(ev->rows_swept));
+		json_object_set_new(o, "batches", jnum(ev->batches));
+	}
 	json_object_set_new(o, "error", jstr(ev->error, masks));
 	dbo = json_object();
 	json_object_set_new(dbo, "host", jstr(db->host, masks));
@@ -138,7 +143,8 @@ static char *slack_body(const struct notify_event *ev, const struct notify_db *d
 	if (ev->duration_ms >= 0)
 		sbuf_addf(&sb, " in %lld ms", ev->duration_ms);
 	if (ev->rows >= 0)
-		sbuf_addf(&sb, ", %lld rows", ev->rows);
+		sbuf_addf(&sb, ", %lld rows (%lld swept after locks) in %lld batches", ev->rows,
+			  ev->rows_swept > 0 ? ev->rows_swept : 0, ev->batches > 0 ? ev->batches : 0);
 	if (ev->error)
 		sbuf_addf(&sb, ": %s", ev->error);
 	sbuf_addf(&sb, " | database %s on %s", db->name ? db->name : "?", db->host ? db->host : "?");

@@ -18,7 +18,7 @@
 #include "state.h"
 #include "util.h"
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 /* Version 1 of the state schema. */
 static const char *const SQL_STATE_V1 =
@@ -87,8 +87,14 @@ static const char *const SQL_UPGRADE_V2 =
 	"  FOREIGN KEY (module, version, step, chunk)"
 	"    REFERENCES @S@.backfill_progress ON DELETE CASCADE);";
 
+/* Version 3: a backfill's phase events also carry rows skipped-then-swept and batches. */
+static const char *const SQL_UPGRADE_V3 =
+	"ALTER TABLE @S@.events"
+	"  ADD COLUMN IF NOT EXISTS rows_swept bigint,"
+	"  ADD COLUMN IF NOT EXISTS batches bigint;";
+
 /* Upgrade steps: index i takes the state schema from version i+1 to i+2. */
-static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, NULL };
+static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, &SQL_UPGRADE_V3, NULL };
 
 char *state_sql(struct pgphase_session *s, const char *tmpl)
 {

@@ -48,13 +48,14 @@ static const char *const SQL_UPSERT =
 	"   run_id = EXCLUDED.run_id"
 	" RETURNING 1)"
 	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
-	"   rows, error, run_id, run_host, run_user)"
-	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.error,"
+	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"
+	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"
 	"        $12::uuid, $13, current_user"
 	"   FROM (SELECT count(*) FROM row) AS r,"
 	"        ROWS FROM (jsonb_to_recordset($15::jsonb) AS (type text, phase text,"
-	"          status text, duration_ms bigint, rows bigint, error text)) WITH ORDINALITY"
-	"          AS e(type, phase, status, duration_ms, rows, error, ord)"
+	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint,"
+	"          error text)) WITH ORDINALITY"
+	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"
 	"  ORDER BY e.ord";
 
 static const char *const SQL_FAILURE =
@@ -62,26 +63,28 @@ static const char *const SQL_FAILURE =
 	" UPDATE @S@.migrations SET last_error = $8::text, failed_at = clock_timestamp()"
 	"  WHERE module = $1::text AND version = $2::bigint RETURNING 1)"
 	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
-	"   rows, error, run_id, run_host, run_user)"
-	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.error,"
+	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"
+	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"
 	"        $5::uuid, $6::text, current_user"
 	"   FROM (SELECT count(*) FROM row) AS r,"
 	"        ROWS FROM (jsonb_to_recordset($7::jsonb) AS (type text, phase text,"
-	"          status text, duration_ms bigint, rows bigint, error text)) WITH ORDINALITY"
-	"          AS e(type, phase, status, duration_ms, rows, error, ord)"
+	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint,"
+	"          error text)) WITH ORDINALITY"
+	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"
 	"  ORDER BY e.ord";
 
 static const char *const SQL_DELETE =
 	"WITH row AS ("
 	" DELETE FROM @S@.migrations WHERE module = $1::text AND version = $2::bigint RETURNING 1)"
 	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
-	"   rows, error, run_id, run_host, run_user)"
-	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.error,"
+	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"
+	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"
 	"        $5::uuid, $6::text, current_user"
 	"   FROM (SELECT count(*) FROM row) AS r,"
 	"        ROWS FROM (jsonb_to_recordset($7::jsonb) AS (type text, phase text,"
-	"          status text, duration_ms bigint, rows bigint, error text)) WITH ORDINALITY"
-	"          AS e(type, phase, status, duration_ms, rows, error, ord)"
+	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint,"
+	"          error text)) WITH ORDINALITY"
+	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"
 	"  ORDER BY e.ord";
 
 static char *events_json(const struct pgphase_event *ev, size_t n)
@@ -98,6 +101,10 @@ static char *events_json(const struct pgphase_event *ev, size_t n)
 		json_object_set_new(o, "duration_ms",
 				    ev[i].duration_ms >= 0 ? json_integer(ev[i].duration_ms) : json_null());
 		json_object_set_new(o, "rows", ev[i].rows >= 0 ? json_integer(ev[i].rows) : json_null());
+		json_object_set_new(o, "rows_swept",
+				    ev[i].rows >= 0 ? json_integer(ev[i].rows_swept) : json_null());
+		json_object_set_new(o, "batches",
+				    ev[i].rows >= 0 ? json_integer(ev[i].batches) : json_null());
 		json_object_set_new(o, "error", ev[i].error ? json_string(ev[i].error) : json_null());
 		json_array_append_new(arr, o);
 	}

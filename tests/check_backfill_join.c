@@ -93,6 +93,14 @@ START_TEST(join_shares_one_backfill)
 	ck_assert_int_eq(th_long("SELECT count(*) FROM big2 WHERE new = old + 1 AND hits = 1"), 200000);
 	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE version = 2 AND "
 				 "state = 'backfilled'"), 1);
+	/* the lock holder's backfill phase.completed event carries the engine's figures for
+	 * the whole backfill, joiner's rows included */
+	ck_assert_int_eq(th_long("SELECT rows FROM pgphase.events WHERE type = 'phase.completed' "
+				 "AND phase = 'backfill' AND version = 2"), 200000);
+	ck_assert_int_eq(th_long("SELECT rows_swept FROM pgphase.events WHERE type = 'phase.completed' "
+				 "AND phase = 'backfill' AND version = 2"), 0);
+	ck_assert_int_ge(th_long("SELECT batches FROM pgphase.events WHERE type = 'phase.completed' "
+				 "AND phase = 'backfill' AND version = 2"), 200000 / 500);
 	free(lead_out);
 	free(join_out);
 	free(dir);

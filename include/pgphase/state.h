@@ -57,6 +57,7 @@ struct pgphase_event {
 	long duration_ms;   /* -1 for none */
 	long long rows;     /* -1 for none */
 	const char *error;  /* or NULL */
+	long long rows_swept, batches; /* backfill phase only (when rows >= 0) */
 };
 
 struct pgphase_history_entry {
