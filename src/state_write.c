@@ -13,6 +13,24 @@
 #include "util.h"
 
 /*
+ * The events half shared by the three statements below: append the JSON array of events
+ * (parameter EV) for the migration in $1..$4, with the run id and host in RUN and HOST, after
+ * the row change of the CTE "row" has run.
+ */
+#define INSERT_EVENTS(RUN, HOST, EV)                                                           \
+	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"   \
+	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"                         \
+	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status,"             \
+	"        e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"                         \
+	"        " RUN "::uuid, " HOST ", current_user"                                            \
+	"   FROM (SELECT count(*) FROM row) AS r,"                                                  \
+	"        ROWS FROM (jsonb_to_recordset(" EV "::jsonb) AS (type text, phase text,"          \
+	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint," \
+	"          error text)) WITH ORDINALITY"                                                    \
+	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"   \
+	"  ORDER BY e.ord"
+
+/*
  * $1 module, $2 version, $3 name, $4 file, $5 checksum, $6 state, $7 current_phase,
  * $8 next_step, $9 started mask, $10 finished mask, $11 last_error, $12 run_id, $13 host,
  * $14 pgphase version, $15 events (jsonb array).  Bit (1 << phase) of the masks sets that
@@ -47,45 +65,18 @@ static const char *const SQL_UPSERT =
 	"   applied_host = EXCLUDED.applied_host, pgphase_version = EXCLUDED.pgphase_version,"
 	"   run_id = EXCLUDED.run_id"
 	" RETURNING 1)"
-	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
-	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"
-	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"
-	"        $12::uuid, $13, current_user"
-	"   FROM (SELECT count(*) FROM row) AS r,"
-	"        ROWS FROM (jsonb_to_recordset($15::jsonb) AS (type text, phase text,"
-	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint,"
-	"          error text)) WITH ORDINALITY"
-	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"
-	"  ORDER BY e.ord";
+	INSERT_EVENTS("$12", "$13", "$15");
 
 static const char *const SQL_FAILURE =
 	"WITH row AS ("
 	" UPDATE @S@.migrations SET last_error = $8::text, failed_at = clock_timestamp()"
 	"  WHERE module = $1::text AND version = $2::bigint RETURNING 1)"
-	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
-	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"
-	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"
-	"        $5::uuid, $6::text, current_user"
-	"   FROM (SELECT count(*) FROM row) AS r,"
-	"        ROWS FROM (jsonb_to_recordset($7::jsonb) AS (type text, phase text,"
-	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint,"
-	"          error text)) WITH ORDINALITY"
-	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"
-	"  ORDER BY e.ord";
+	INSERT_EVENTS("$5", "$6::text", "$7");
 
 static const char *const SQL_DELETE =
 	"WITH row AS ("
 	" DELETE FROM @S@.migrations WHERE module = $1::text AND version = $2::bigint RETURNING 1)"
-	"INSERT INTO @S@.events (module, version, name, file, type, phase, status, duration_ms,"
-	"   rows, rows_swept, batches, error, run_id, run_host, run_user)"
-	" SELECT $1::text, $2::bigint, $3::text, $4::text, e.type, e.phase, e.status, e.duration_ms, e.rows, e.rows_swept, e.batches, e.error,"
-	"        $5::uuid, $6::text, current_user"
-	"   FROM (SELECT count(*) FROM row) AS r,"
-	"        ROWS FROM (jsonb_to_recordset($7::jsonb) AS (type text, phase text,"
-	"          status text, duration_ms bigint, rows bigint, rows_swept bigint, batches bigint,"
-	"          error text)) WITH ORDINALITY"
-	"          AS e(type, phase, status, duration_ms, rows, rows_swept, batches, error, ord)"
-	"  ORDER BY e.ord";
+	INSERT_EVENTS("$5", "$6::text", "$7");
 
 static char *events_json(const struct pgphase_event *ev, size_t n)
 {
