@@ -65,6 +65,13 @@ int cmd_contract(struct cli *cli, struct pgphase_error *err);
 #include "pgphase/session.h"
 /* Open the session (exit 3 on failure) and, when lock is true, take the run lock (exit 4). */
 int cli_open(struct cli *cli, struct pgphase_session *s, bool lock, struct pgphase_error *err);
+/*
+ * migrate / expand / backfill / contract: load, open (with the run lock unless --dry-run or
+ * --join), run pending migrations through phase `through`, report "<label> N migrations",
+ * deliver webhooks.  Returns 0 or -1 with err.
+ */
+int cli_run_migrations(struct cli *cli, enum pgphase_phase through, bool contract_only,
+		       const char *label, struct pgphase_error *err);
 /* Load the configured migrations directory. */
 int cli_load(struct cli *cli, struct pgphase_migration_set *set, struct pgphase_error *err);
 #endif
