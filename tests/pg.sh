@@ -16,9 +16,7 @@ dir=$2
 
 case "$cmd" in
 start)
-	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
-	chmod 700 "$dir"
+	private_dir "$dir"
 	port=$(free_port)
 	as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth-local=trust \
 		--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {

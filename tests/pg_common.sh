@@ -14,3 +14,10 @@ as_pg() {
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# Create DIR for the server's files: owned by postgres when we are root, mode 700.
+private_dir() {
+	mkdir -p "$1"
+	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$1"
+	chmod 700 "$1"
+}

@@ -15,9 +15,7 @@ dir=$2
 
 case "$cmd" in
 start)
-	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
-	chmod 700 "$dir"
+	private_dir "$dir"
 	port=$(free_port)
 	as_pg "$PGBIN/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U "${PGUSER:-postgres}" \
 		-D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || {
