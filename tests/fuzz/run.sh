@@ -14,6 +14,8 @@ for h in "$bindir"/fuzz_*; do
 	corpus="$here/corpus/${name#fuzz_}"
 	work=$(mktemp -d /tmp/pgphase-fuzz.XXXXXX)
 	cp -r "$corpus"/. "$work/" 2>/dev/null || true
+	# the linter's own fixtures are its best seeds: use them in place of copies
+	[ "$name" = fuzz_lint ] && cp "$here"/../lint/*.sql "$work/" 2>/dev/null || true
 	echo "== $name for ${secs}s"
 	if ! "$h" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$here/crashes/$name-" -print_final_stats=1 "$work" \

@@ -1,4 +1,0 @@
-ALTER TABLE users ADD COLUMN handle text UNIQUE;
-
--- must not fire
-ALTER TABLE users ADD COLUMN nickname text;

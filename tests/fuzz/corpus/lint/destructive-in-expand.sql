@@ -1,6 +1,0 @@
--- EXPAND
-ALTER TABLE users DROP COLUMN legacy;
--- BACKFILL
-DROP TABLE old_sessions;
--- CONTRACT
-ALTER TABLE users DROP COLUMN obsolete;

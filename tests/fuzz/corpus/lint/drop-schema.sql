@@ -1,6 +1,0 @@
-DROP SCHEMA reporting;
-DROP SCHEMA staging CASCADE;
-
--- must not fire
-CREATE SCHEMA scratch;
-DROP SCHEMA scratch;

@@ -1,2 +1,0 @@
--- pgphase:ignore drop-tables,drop-table typo in the first id
-DROP TABLE legacy_sessions;

@@ -1,3 +1,0 @@
-ALTER TABLE orders SET TABLESPACE fast_ssd;
-ALTER INDEX orders_created_idx SET TABLESPACE fast_ssd;
-ALTER TABLE ALL IN TABLESPACE slow_hdd SET TABLESPACE fast_ssd;

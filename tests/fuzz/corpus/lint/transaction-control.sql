@@ -1,3 +1,0 @@
-BEGIN;
-ALTER TABLE users ADD COLUMN nickname text;
-COMMIT;
