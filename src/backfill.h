@@ -37,9 +37,10 @@ struct bf_job {
 	struct pgphase_session *s0; /* worker 0's session (the caller's) */
 	const struct pgphase_backfill_spec *spec;
 	const struct pgphase_backfill_options *o;
-	bool update;        /* UPDATE (else DELETE) */
-	bool joined;        /* FROM / USING: the predicate may name other tables */
-	char *rel_display;  /* schema.table as written */
+	bool update;        /* UPDATE */
+	bool insert;        /* INSERT ... SELECT (neither: DELETE) */
+	bool joined;        /* FROM / USING / more FROM items: the predicate may name other tables */
+	char *rel_display;  /* schema.table as written (INSERT: the source table) */
 	char *rel_quoted;   /* "schema"."table" for to_regclass */
 	char *qual;         /* quoted alias or table name the statements qualify columns with */
 	struct bf_key key;
@@ -58,13 +59,14 @@ struct bf_job {
 
 /* ---- backfill_check.c: statement checks and template rendering ---- */
 
-/* Relation of the statement (UPDATE or DELETE). */
+/* The walked table: UPDATE/DELETE's, INSERT ... SELECT's source (pgphase_backfill_source). */
 const PgQuery__RangeVar *bf_relation(const PgQuery__Node *stmt);
-/* WHERE clause (may be NULL). */
+/* WHERE clause (INSERT: the SELECT's; may be NULL). */
 const PgQuery__Node *bf_where(const PgQuery__Node *stmt);
 /*
  * Parse tmpl (one statement; "pgphase_rel" stands for the statement's table, the column
- * "pgphase_pred" for its WHERE clause, "pgphase_set = NULL" for its SET list), graft the
+ * "pgphase_pred" for its WHERE clause, "pgphase_set = NULL" for its SET list, "INSERT INTO
+ * pgphase_ins SELECT pgphase_tl FROM pgphase_rel ..." for an INSERT ... SELECT), graft the
  * statement's pieces in (its FROM/USING list goes to every UPDATE/DELETE of the template),
  * and deparse.  Returns malloc'd SQL or NULL with err set.
  */
@@ -96,6 +98,7 @@ struct bf_worker {
 	long batch_size;
 	long cap;           /* ceiling after a statement_timeout */
 	int halvings;       /* consecutive statement_timeout halvings */
+	int unique_retries; /* consecutive unique violations of an anti-join INSERT */
 	long current_chunk; /* preferred chunk, -1 none */
 	int64_t locked_until_us; /* take row locks (no optimistic path) until then */
 	pthread_t thread;

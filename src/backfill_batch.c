@@ -33,6 +33,7 @@ static const char *const SQL_FAST_BEGIN =
 static const char *const SQL_FAST_UNDO = "ROLLBACK TO SAVEPOINT pgphase_fast";
 #define LOCKED_FOR_US 5000000LL
 #define MAX_KEY 32 /* INDEX_MAX_KEYS */
+#define MAX_UNIQUE_RETRIES 3
 
 /*
  * Claim a chunk for one batch: this worker's current chunk if free, else a chunk no other
@@ -150,6 +151,18 @@ static int batch_failed(struct bf_worker *w, int *attempt, int64_t *since)
 		pgphase_error_hint(&w->err, "its progress is kept; roll the migration back, or "
 					    "recreate the table and run backfill again");
 		return -1;
+	}
+	if (j->insert && db_failed_with(w->s, SQLSTATE_UNIQUE_VIOLATION) &&
+	    w->unique_retries < MAX_UNIQUE_RETRIES) {
+		/* an anti-join INSERT raced a concurrent insert of the same key (a sync trigger):
+		   redone, the anti-join now sees that row; a duplicate of the source's own keeps
+		   failing and is reported */
+		w->unique_retries++;
+		if (*since == 0)
+			*since = now_us();
+		if (backoff(w, (*attempt)++, *since))
+			return 0;
+		return bf_should_stop(j) ? stopped(w) : -1;
 	}
 	if (transient(w)) {
 		if (*since == 0)
@@ -361,6 +374,7 @@ static int walk_one(struct bf_worker *w, long long *rows)
 		record(w, atol(c.chunk), *rows, skipped, elapsed);
 		w->batch_size = throttle_adapt(&j->th, w->batch_size, elapsed, w->cap);
 		w->halvings = 0;
+		w->unique_retries = 0;
 		rc = 1;
 	}
 cleanup:

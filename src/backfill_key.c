@@ -2,7 +2,7 @@
  * The key a backfill walks: the primary key, else a unique index over NOT NULL columns,
  * else the columns the user names (--key).  Resolved from the catalog of the database being
  * changed, with each column's type as format_type() prints it (the sweep turns stored keys
- * back into values with it).  A table with no usable key, a missing table, a nullable key
+ * back into values with it).  An INSERT ... SELECT walks the key of its source table.  A table with no usable key, a missing table, a nullable key
  * column, or an UPDATE that assigns a key column are input errors (exit 2) naming the table.
  */
 #include <stdlib.h>
@@ -174,7 +174,11 @@ int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error
 		return -1;
 	rv = bf_relation(st);
 	j->update = st->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
-	j->joined = j->update ? st->update_stmt->n_from_clause > 0 : st->delete_stmt->n_using_clause > 0;
+	j->insert = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
+	/* INSERT: more FROM items than the source (checked to be the first) */
+	j->joined = j->update ? st->update_stmt->n_from_clause > 0
+		    : j->insert ? st->insert_stmt->select_stmt->select_stmt->n_from_clause > 1
+		    : st->delete_stmt->n_using_clause > 0;
 	j->rel_display = rv->schemaname && rv->schemaname[0]
 			 ? xasprintf("%s.%s", rv->schemaname, rv->relname) : xstrdup(rv->relname);
 	q = db_ident(s, rv->relname);

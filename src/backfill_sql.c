@@ -9,7 +9,8 @@
  *
  *   pgphase_todo     the next $5 rows after the cursor (up to the chunk's upper bound) that
  *                    match the predicate, in key order: an index range scan from the cursor
- *   pgphase_locked   those rows locked FOR UPDATE SKIP LOCKED, fetched by ctid (TID scan)
+ *   pgphase_locked   those rows locked FOR UPDATE SKIP LOCKED, fetched by ctid (TID scan);
+ *                    an INSERT ... SELECT locks its source rows FOR KEY SHARE instead
  *   pgphase_done     the change, on the locked rows only (by ctid; we hold their locks)
  *   pgphase_skipped  keys of the rows another session held locked, kept for the sweep
  *   pgphase_progress cursor = last key of pgphase_todo, counters, claim: same transaction
@@ -34,7 +35,8 @@
  * Walk batch taking row locks = SQL_WALK_HEAD + SQL_WALK_LOCKED + SQL_WALK_TAIL.
  * %1$s key columns qualified, %2$s cursor/upper conditions, %3$s predicate for the scans
  * (placeholder or true), %4$s qualifier, %5$s key as a jsonb array of text from t, %6$s key
- * columns of t descending, %7$s the change.
+ * columns of t descending, %7$s the change, %8$s the row lock (UPDATE; KEY SHARE for the
+ * source rows of an INSERT ... SELECT).
  * $1 module, $2 version, $3 step, $4 chunk, $5 batch size, $6 claimed_by, then the bounds.
  */
 static const char *const SQL_WALK_HEAD =
@@ -47,7 +49,7 @@ static const char *const SQL_WALK_LOCKED =
 	" pgphase_locked AS MATERIALIZED ("
 	"   SELECT %4$s.ctid AS pgphase_tid FROM pgphase_rel"
 	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_todo)) AND %3$s"
-	"      FOR UPDATE SKIP LOCKED),"
+	"      FOR %8$s SKIP LOCKED),"
 	" pgphase_done AS (%7$s),"
 	" pgphase_n AS MATERIALIZED (SELECT (SELECT count(*) FROM pgphase_todo) AS todo,"
 	"   (SELECT count(*) FROM pgphase_done) AS done,"
@@ -84,11 +86,23 @@ static const char *const SQL_WALK_RANGE =
 	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = $4 RETURNING 1)"
 	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_progress)";
 
-/* The change over a key range: %1$s bounds ("... AND "), %2$s predicate. */
+/* The change over a key range: %1$s bounds ("... AND "), %2$s predicate, %3$s qualifier. */
 static const char *const SQL_RANGE_UPDATE =
 	"UPDATE pgphase_rel SET pgphase_set = NULL WHERE %1$s %2$s RETURNING 1";
 static const char *const SQL_RANGE_DELETE =
 	"DELETE FROM pgphase_rel WHERE %1$s %2$s RETURNING 1";
+/*
+ * INSERT ... SELECT reads its source rows FOR KEY SHARE: the weakest row lock, which the
+ * application's ordinary UPDATEs of the source do not conflict with, but a DELETE (or a key
+ * change) does.  Without it a row the application deletes while the batch copies it could be
+ * copied from the version the batch's snapshot still sees, after the application's delete
+ * (and a sync trigger's delete of the copy) ran: the copy would outlive its source.  A row
+ * the application holds is waited for at most 50 ms on the optimistic path, then skipped
+ * and swept like any other locked row.
+ */
+static const char *const SQL_RANGE_INSERT =
+	"INSERT INTO pgphase_ins SELECT pgphase_tl FROM pgphase_rel WHERE %1$s %2$s"
+	" FOR KEY SHARE OF %3$s RETURNING 1";
 
 static const char *const SQL_WALK_TAIL =
 	" pgphase_last AS (SELECT %5$s AS k"
@@ -113,10 +127,14 @@ static const char *const SQL_CHANGE_UPDATE =
 static const char *const SQL_CHANGE_DELETE =
 	"DELETE FROM pgphase_rel"
 	" WHERE %1$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM %3$s)) AND %2$s RETURNING %4$s";
+/* The source rows are locked already (pgphase_locked); RETURNING counts inserted rows. */
+static const char *const SQL_CHANGE_INSERT =
+	"INSERT INTO pgphase_ins SELECT pgphase_tl FROM pgphase_rel"
+	" WHERE %1$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM %3$s)) AND %2$s RETURNING 1";
 
 /*
  * Sweep batch.  %1$s key columns qualified, %2$s stored keys as typed values (from k),
- * %3$s scan predicate, %4$s qualifier, %5$s "SKIP LOCKED" or "", %6$s the change,
+ * %3$s scan predicate, %4$s qualifier, %5$s the row lock, "... SKIP LOCKED" or not, %6$s the change,
  * %7$s stored keys of s as typed values, %8$s key column names of pgphase_stay.
  * $1 module, $2 version, $3 step, $4 batch size, $5 claimed_by.
  */
@@ -130,7 +148,7 @@ static const char *const SQL_SWEEP_BATCH =
 	" pgphase_locked AS MATERIALIZED ("
 	"   SELECT %4$s.ctid AS pgphase_tid FROM pgphase_rel"
 	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_todo)) AND %3$s"
-	"      FOR UPDATE %5$s),"
+	"      FOR %5$s),"
 	" pgphase_done AS (%6$s),"
 	" pgphase_stay AS (SELECT %8$s FROM pgphase_todo t"
 	"    WHERE t.pgphase_tid NOT IN (SELECT pgphase_tid FROM pgphase_locked)),"
@@ -257,7 +275,8 @@ static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct li
 	sbuf_adds(&t, SQL_WALK_LOCKED);
 	sbuf_adds(&t, SQL_WALK_TAIL);
 	j->sql.batch[v] = render(j, s, xasprintf(t.buf, l->qualified.buf, b.buf, scan_pred,
-						 j->qual, json, l->tdesc.buf, change), err);
+						 j->qual, json, l->tdesc.buf, change,
+						 j->insert ? "KEY SHARE" : "UPDATE"), err);
 	sbuf_release(&b);
 	bounds(&b, l, j->key.n, v, 2);
 	j->sql.next[v] = j->sql.batch[v] ? render(j, s, xasprintf(SQL_WALK_NEXT, l->qualified.buf,
@@ -265,7 +284,8 @@ static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct li
 								   l->qtext.buf), err) : NULL;
 	sbuf_release(&b);
 	bounds(&b, l, j->key.n, v, 8);
-	range_change = xasprintf(j->update ? SQL_RANGE_UPDATE : SQL_RANGE_DELETE, b.buf, pred);
+	range_change = xasprintf(j->update ? SQL_RANGE_UPDATE : j->insert ? SQL_RANGE_INSERT
+				 : SQL_RANGE_DELETE, b.buf, pred, j->qual);
 	j->sql.range[v] = j->sql.next[v] ? render(j, s, xasprintf(SQL_WALK_RANGE, range_change),
 						  err) : NULL;
 	free(range_change);
@@ -279,7 +299,10 @@ int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_err
 	bool has_where = bf_where(j->spec->stmt) != NULL;
 	const char *pred = has_where ? "pgphase_pred" : "true";
 	const char *scan_pred = has_where && !j->joined ? "pgphase_pred" : "true";
-	const char *tmpl = j->update ? SQL_CHANGE_UPDATE : SQL_CHANGE_DELETE;
+	const char *tmpl = j->update ? SQL_CHANGE_UPDATE : j->insert ? SQL_CHANGE_INSERT
+			   : SQL_CHANGE_DELETE;
+	const char *lock[2] = { j->insert ? "KEY SHARE SKIP LOCKED" : "UPDATE SKIP LOCKED",
+				j->insert ? "KEY SHARE" : "UPDATE" };
 	char *change;
 	struct lists l;
 	char *json;
@@ -294,7 +317,7 @@ int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_err
 	for (int v = 0; v < 2; v++) {
 		j->sql.sweep[v] = render(j, s, xasprintf(SQL_SWEEP_BATCH, l.qualified.buf,
 							 l.typed_k.buf, scan_pred, j->qual,
-							 v ? "" : "SKIP LOCKED", change,
+							 lock[v], change,
 							 l.typed_s.buf, l.names.buf), err);
 		if (!j->sql.sweep[v])
 			goto cleanup;

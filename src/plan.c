@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgphase/backfill.h"
 #include "plan_int.h"
 #include "util.h"
 
@@ -143,7 +144,9 @@ const PgQuery__RangeVar *plan_stmt_relation(const PgQuery__Node *n)
 	case PG_QUERY__NODE__NODE_DELETE_STMT:
 		return n->delete_stmt->relation;
 	case PG_QUERY__NODE__NODE_INSERT_STMT:
-		return n->insert_stmt->relation;
+		/* INSERT ... SELECT from a table is about its source: the table the backfill walks
+		   (a source created earlier in this migration is new, so small: as written) */
+		return pgphase_backfill_source(n) ? pgphase_backfill_source(n) : n->insert_stmt->relation;
 	default:
 		return NULL;
 	}

@@ -14,10 +14,16 @@
  * The user's SET list, FROM/USING list and WHERE clause are grafted into the template's
  * tree (never spliced as text).  With FROM/USING the predicate may name other tables, so
  * the batch walks every key of the table and only the UPDATE applies the predicate.
+ *
+ * An INSERT ... SELECT walks the key of its source table (the SELECT's first FROM item);
+ * it is checked (pgphase_backfill_check: it must tell rows already copied) here, at plan
+ * time.  The engine (src/backfill*.c) builds the statements it runs itself; the SQL here is
+ * what `plan` shows.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgphase/backfill.h"
 #include "plan_int.h"
 #include "util.h"
 
@@ -25,6 +31,14 @@ static const char *const SQL_BATCH_UPDATE =
 	"WITH pgphase_batch AS (SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT $1),"
 	" pgphase_done AS (UPDATE %s SET pgphase_set = NULL WHERE (%s) IN (SELECT %s FROM pgphase_batch)"
 	"   AND %s RETURNING 1)"
+	" SELECT (SELECT count(*) FROM pgphase_done), %s FROM pgphase_batch ORDER BY %s LIMIT 1";
+
+/* INSERT ... SELECT: the SELECT's FROM list, target list and ORDER BY replace pgphase_tl and
+   the template's FROM item; the INSERT takes the user's table, columns and ON CONFLICT. */
+static const char *const SQL_BATCH_INSERT =
+	"WITH pgphase_batch AS (SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT $1),"
+	" pgphase_done AS (INSERT INTO pgphase_ins SELECT pgphase_tl FROM %s"
+	"   WHERE (%s) IN (SELECT %s FROM pgphase_batch) AND %s RETURNING 1)"
 	" SELECT (SELECT count(*) FROM pgphase_done), %s FROM pgphase_batch ORDER BY %s LIMIT 1";
 
 static const char *const SQL_BATCH_DELETE =
@@ -75,19 +89,49 @@ static PgQuery__Node *inner_dml(const PgQuery__Node *tmpl)
 	return w->ctes[1]->common_table_expr->ctequery;
 }
 
+/* The user's INSERT ... SELECT pieces into the template's, for the duration of the deparse. */
+static char *render_insert(PgQuery__Node *tmpl, PgQuery__InsertStmt *ins,
+			   const PgQuery__Node *dml, const struct sql_graft *g,
+			   struct pgphase_error *err)
+{
+	const PgQuery__InsertStmt *u = dml->insert_stmt;
+	const PgQuery__SelectStmt *us = u->select_stmt->select_stmt;
+	PgQuery__SelectStmt *ts = ins->select_stmt->select_stmt, saved_ts = *ts;
+	PgQuery__InsertStmt saved = *ins;
+	char *out;
+
+	ins->relation = u->relation;
+	ins->n_cols = u->n_cols;
+	ins->cols = u->cols;
+	ins->on_conflict_clause = u->on_conflict_clause;
+	ins->override = u->override;
+	ts->n_target_list = us->n_target_list;
+	ts->target_list = us->target_list;
+	ts->n_from_clause = us->n_from_clause;
+	ts->from_clause = us->from_clause;
+	out = sql_render_tree(tmpl, g, 1, err);
+	*ts = saved_ts;
+	*ins = saved;
+	return out;
+}
+
 /* Render one variant (with or without the cursor condition). */
 static char *render(struct plan_ctx *ctx, const PgQuery__Node *dml, const struct key_lists *k,
 		    const char *rel, bool cursor, struct pgphase_error *err)
 {
 	bool upd = dml->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
-	const PgQuery__Node *where = upd ? dml->update_stmt->where_clause : dml->delete_stmt->where_clause;
-	bool joined = upd ? dml->update_stmt->n_from_clause > 0 : dml->delete_stmt->n_using_clause > 0;
+	bool ins = dml->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
+	const PgQuery__SelectStmt *sel = ins ? dml->insert_stmt->select_stmt->select_stmt : NULL;
+	const PgQuery__Node *where = upd ? dml->update_stmt->where_clause
+				     : ins ? sel->where_clause : dml->delete_stmt->where_clause;
+	bool joined = upd ? dml->update_stmt->n_from_clause > 0
+		      : ins ? sel->n_from_clause > 1 : dml->delete_stmt->n_using_clause > 0;
 	const char *pred = where ? "pgphase_slot_pred" : "true";
 	struct sql_graft g = { "pred", where, NULL };
 	char *text, *out;
 	PgQuery__Node *tmpl, *inner;
 
-	text = xasprintf(upd ? SQL_BATCH_UPDATE : SQL_BATCH_DELETE, k->cols.buf, rel,
+	text = xasprintf(upd ? SQL_BATCH_UPDATE : ins ? SQL_BATCH_INSERT : SQL_BATCH_DELETE, k->cols.buf, rel,
 			 cursor ? k->cursor.buf : "true", joined ? "true" : pred, k->cols.buf, rel,
 			 k->qualified.buf, k->cols.buf, pred, k->text.buf, k->desc.buf);
 	tmpl = (PgQuery__Node *)plan_parse_node(ctx, text, err);
@@ -95,6 +139,8 @@ static char *render(struct plan_ctx *ctx, const PgQuery__Node *dml, const struct
 	if (!tmpl)
 		return NULL;
 	inner = inner_dml(tmpl);
+	if (ins)
+		return render_insert(tmpl, inner->insert_stmt, dml, &g, err);
 	if (upd) {
 		PgQuery__UpdateStmt *u = inner->update_stmt, saved = *u;
 
@@ -120,17 +166,31 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err)
 {
 	bool upd = dml->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
-	const PgQuery__RangeVar *rv = upd ? dml->update_stmt->relation : dml->delete_stmt->relation;
+	bool ins = dml->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
+	const char *verb = upd ? "UPDATE" : ins ? "INSERT ... SELECT" : "DELETE";
+	const PgQuery__RangeVar *rv = pgphase_backfill_source(dml);
 	bool extra = upd ? dml->update_stmt->with_clause || dml->update_stmt->n_returning_list
-			 : dml->delete_stmt->with_clause || dml->delete_stmt->n_returning_list;
+		     : ins ? false
+		     : dml->delete_stmt->with_clause || dml->delete_stmt->n_returning_list;
 	char **key, *rel, *qual, *first = NULL, *next = NULL;
 	struct key_lists k;
 	struct pgphase_step *st;
 	int rc = -1;
 
+	if (ins) {
+		/* refused here, before anything runs, rather than by the engine mid-migration */
+		struct pgphase_backfill_spec spec = { 0 };
+
+		spec.stmt = dml;
+		spec.file = ctx->m->up.file;
+		spec.line = in->stmt->line;
+		spec.column = in->stmt->column;
+		if (pgphase_backfill_check(&spec, err) < 0)
+			return -1;
+	}
 	if (extra) {
 		plan_fail(ctx, in, err, "cannot run %s in batches: WITH and RETURNING are not "
-			  "supported in a backfill", upd ? "UPDATE" : "DELETE");
+			  "supported in a backfill", verb);
 		pgphase_error_hint(err, "drop the WITH/RETURNING clause, or put \"-- pgphase:as-is\" "
 					"before it to run it in one transaction");
 		return -1;
@@ -151,7 +211,7 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 
 		plan_fail(ctx, in, err, "cannot run %s on \"%s\" in batches: cannot find the table's "
 			  "key (a primary key, or a unique index over NOT NULL columns)",
-			  upd ? "UPDATE" : "DELETE", name);
+			  verb, name);
 		pgphase_error_hint(err, "%s; or pass --key COLUMN[,COLUMN]; or put "
 					"\"-- pgphase:as-is\" before the statement",
 				   ctx->opts.session ? "add a primary key"

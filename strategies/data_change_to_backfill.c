@@ -1,13 +1,17 @@
 /*
- * data-change-to-backfill: an UPDATE or DELETE over a whole table holds row locks for its
- * whole run, bloats, and lags replicas.  It runs in backfill as a keyset-batched loop
- * (src/plan_backfill.c): batches walk the table's key in order, each batch commits with its
- * cursor, so a rerun after a crash continues where it stopped.  INSERT ... SELECT runs in
- * backfill as written, in its own transaction.  A table without a usable key is an error at
+ * data-change-to-backfill: an UPDATE, DELETE or INSERT ... SELECT over a whole table holds
+ * row locks (or one long transaction) for its whole run, bloats, and lags replicas.  It runs
+ * in backfill as a keyset-batched loop (src/plan_backfill.c, the engine in src/backfill*.c):
+ * batches walk the table's key in order — for INSERT ... SELECT the key of its source table,
+ * the SELECT's first FROM item — and each batch commits with its cursor, so a rerun after a
+ * crash continues where it stopped.  An INSERT ... SELECT that reads no table (FROM
+ * generate_series(...), VALUES) runs in backfill as written, in its own transaction.  A table
+ * without a usable key, or an INSERT that cannot tell rows already copied, is an error at
  * plan time.
  */
 #include <stdlib.h>
 
+#include "pgphase/backfill.h"
 #include "strategy.h"
 #include "util.h"
 
@@ -29,7 +33,7 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
-	if (in->node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
+	if (in->node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT && !pgphase_backfill_source(in->node)) {
 		plan_add(ctx, &strategy_data_change_to_backfill, in,
 			 plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_OWN, xstrdup(in->stmt->sql),
 			 NULL);
@@ -40,8 +44,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 
 const struct pgphase_strategy strategy_data_change_to_backfill = {
 	.name = "data-change-to-backfill",
-	.summary = "UPDATE / DELETE: backfill phase, in key-ordered batches that each commit with "
-		   "their cursor; INSERT ... SELECT in backfill in its own transaction",
+	.summary = "UPDATE / DELETE / INSERT ... SELECT: backfill phase, in key-ordered batches "
+		   "(of the source table's key for INSERT) that each commit with their cursor",
 	.matches = matches,
 	.plan = plan,
 };

@@ -1,6 +1,6 @@
 /*
- * The backfill engine (DESIGN §7): runs one UPDATE or DELETE of the backfill phase in small
- * key-ordered batches that skip rows the application holds locked, commit their cursor and
+ * The backfill engine (DESIGN §7): runs one UPDATE, DELETE or INSERT ... SELECT of the
+ * backfill phase in small key-ordered batches that skip rows the application holds locked, commit their cursor and
  * counters with each batch, honour the throttles, and may be shared by several workers —
  * threads of one process and processes on several hosts.
  *
@@ -36,7 +36,7 @@
 
 /* What to backfill. */
 struct pgphase_backfill_spec {
-	const PgQuery__Node *stmt; /* UPDATE or DELETE (borrowed) */
+	const PgQuery__Node *stmt; /* UPDATE, DELETE or INSERT ... SELECT (borrowed) */
 	int64_t version;           /* progress rows are keyed by (module, version, step) */
 	int step;
 	const char *key;           /* "col[,col]" (--key), or NULL: primary key, else a unique
@@ -100,10 +100,22 @@ void pgphase_backfill_result_release(struct pgphase_backfill_result *res);
  * Check a statement without a database: an UPDATE or DELETE without WITH, RETURNING or
  * WHERE CURRENT OF, an UPDATE that does not assign a key column, and whose WHERE clause
  * names a column it sets (so that a changed row no longer matches and a rerun repeats
- * nothing; DELETE always qualifies).  Fails with exit code 2 and "file:line:col: ...".
- * The planner calls this at plan time; statements under "-- pgphase:as-is" never get here.
+ * nothing; DELETE always qualifies).  An INSERT ... SELECT without WITH or RETURNING whose
+ * SELECT reads a table first in FROM (the source the batches walk), has no GROUP BY,
+ * HAVING, DISTINCT, LIMIT/OFFSET, WINDOW, set operation or locking clause, does not read
+ * its own target, and tells rows already copied: ON CONFLICT DO NOTHING / DO UPDATE, or a
+ * top-level "NOT EXISTS (SELECT ... FROM target ...)" condition.  Fails with exit code 2
+ * and "file:line:col: ...".  The planner calls this at plan time; statements under
+ * "-- pgphase:as-is" never get here.
  */
 int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgphase_error *err);
+
+/*
+ * The table a backfill statement walks: an UPDATE's or DELETE's table, an INSERT ...
+ * SELECT's source (the SELECT's first FROM item, when it is a table; NULL otherwise, as for
+ * any other statement).  Points into stmt.
+ */
+const PgQuery__RangeVar *pgphase_backfill_source(const PgQuery__Node *stmt);
 
 /*
  * Resolve the key of the statement's table on the session's database: fills *columns with
