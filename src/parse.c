@@ -66,40 +66,59 @@ static bool is_comment_token(PgQuery__Token t)
 	return t == PG_QUERY__TOKEN__SQL_COMMENT || t == PG_QUERY__TOKEN__C_COMMENT;
 }
 
+/* A comment list under construction; tc numbers the lines of comments added in order. */
+struct comment_list {
+	struct pgphase_comment *v;
+	size_t n, cap;
+	struct text_cursor tc;
+};
+
+static void comment_add(struct comment_list *l, const char *text, size_t offset, size_t len,
+			bool line_comment)
+{
+	struct pgphase_comment *c;
+	size_t p;
+
+	GROW(l->v, l->cap, l->n + 1);
+	c = &l->v[l->n++];
+	c->offset = offset;
+	c->len = len;
+	c->line_comment = line_comment;
+	text_cursor_to(text, &l->tc, offset, &c->line, &c->column);
+	for (p = offset; p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' || text[p - 1] == '\r');
+	     p--)
+		;
+	c->alone_on_line = p == 0 || text[p - 1] == '\n';
+	for (p = offset + len; text[p] == ' ' || text[p] == '\t' || text[p] == '\r'; p++)
+		;
+	c->alone_after = text[p] == '\0' || text[p] == '\n';
+}
+
+/* The comment tokens of tokens, whose offsets count from base in text. */
+static void comments_of_tokens(struct comment_list *l, const char *text, size_t base,
+			       const PgQuery__ScanResult *tokens)
+{
+	for (size_t i = 0; i < tokens->n_tokens; i++) {
+		const PgQuery__ScanToken *t = tokens->tokens[i];
+
+		if (is_comment_token(t->token))
+			comment_add(l, text, base + (size_t)t->start, (size_t)(t->end - t->start),
+				    t->token == PG_QUERY__TOKEN__SQL_COMMENT);
+	}
+}
+
 int pgphase_sql_comments(const char *text, const char *file, struct pgphase_comment **out,
 			 size_t *n, struct pgphase_error *err)
 {
 	PgQuery__ScanResult *tokens = scan(text, file, err);
-	struct pgphase_comment *list = NULL;
-	struct text_cursor tc = TEXT_CURSOR_INIT;
-	size_t count = 0, cap = 0;
+	struct comment_list l = { .tc = TEXT_CURSOR_INIT };
 
 	if (!tokens)
 		return -1;
-	for (size_t i = 0; i < tokens->n_tokens; i++) {
-		PgQuery__ScanToken *t = tokens->tokens[i];
-		struct pgphase_comment *c;
-		size_t p;
-
-		if (!is_comment_token(t->token))
-			continue;
-		GROW(list, cap, count + 1);
-		c = &list[count++];
-		c->offset = (size_t)t->start;
-		c->len = (size_t)(t->end - t->start);
-		c->line_comment = t->token == PG_QUERY__TOKEN__SQL_COMMENT;
-		text_cursor_to(text, &tc, c->offset, &c->line, &c->column);
-		for (p = c->offset; p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t' ||
-					      text[p - 1] == '\r'); p--)
-			;
-		c->alone_on_line = p == 0 || text[p - 1] == '\n';
-		for (p = c->offset + c->len; text[p] == ' ' || text[p] == '\t' || text[p] == '\r'; p++)
-			;
-		c->alone_after = text[p] == '\0' || text[p] == '\n';
-	}
+	comments_of_tokens(&l, text, 0, tokens);
 	pg_query__scan_result__free_unpacked(tokens, NULL);
-	*out = list;
-	*n = count;
+	*out = l.v;
+	*n = l.n;
 	return 0;
 }
 
@@ -262,6 +281,7 @@ struct arena_block {
 
 struct arena {
 	struct arena_block *head;
+	int refs; /* pgphase_sql values sharing the tree (pgphase_sql_take) */
 };
 
 static void *arena_alloc(void *data, size_t size)
@@ -291,6 +311,8 @@ static void arena_free(void *data, void *ptr)
 
 static void arena_release(struct arena *a)
 {
+	if (a && --a->refs > 0)
+		return;
 	while (a && a->head) {
 		struct arena_block *next = a->head->next;
 
@@ -308,6 +330,7 @@ static int unpack_tree(struct pgphase_sql *out, const char *text, const char *fi
 	ProtobufCAllocator alloc = { arena_alloc, arena_free, arena };
 	int rc = 0;
 
+	arena->refs = 1;
 	out->arena = arena;
 
 	if (res.error) {
@@ -350,6 +373,29 @@ static size_t first_after_comments(const char *text, const struct pgphase_commen
 	return from;
 }
 
+/* Record statement raw, whose first token is at first and which ends at end. */
+static void stmt_add(struct pgphase_sql *out, const char *text, struct text_cursor *tc,
+		     const PgQuery__RawStmt *raw, size_t first, size_t end)
+{
+	struct pgphase_stmt *s = &out->stmts[out->n++];
+	int col;
+
+	s->offset = first;
+	s->len = end - first;
+	s->sql = xstrndup(text + first, s->len);
+	s->node = raw->stmt;
+	text_cursor_to(text, tc, first, &s->line, &s->column);
+	text_cursor_to(text, tc, end ? end - 1 : 0, &s->end_line, &col);
+	s->no_transaction = pgphase_node_no_transaction(raw->stmt);
+	s->transaction_control = pgphase_node_transaction_control(raw->stmt);
+}
+
+/* Byte range of raw in a text of textlen bytes; stmt_len 0 means "to the end". */
+static size_t stmt_end(const PgQuery__RawStmt *raw, size_t textlen)
+{
+	return raw->stmt_len ? (size_t)raw->stmt_location + (size_t)raw->stmt_len : textlen;
+}
+
 int pgphase_sql_parse(struct pgphase_sql *out, const char *text, const char *file,
 		      struct pgphase_error *err)
 {
@@ -376,26 +422,14 @@ int pgphase_sql_parse_with_comments(struct pgphase_sql *out, const char *text, c
 	out->stmts = xcalloc(out->tree->n_stmts, sizeof(*out->stmts));
 	for (size_t i = 0; i < out->tree->n_stmts; i++) {
 		const PgQuery__RawStmt *raw = out->tree->stmts[i];
-		struct pgphase_stmt *s = &out->stmts[out->n];
-		size_t start = (size_t)raw->stmt_location;
-		/* stmt_len 0 means "to the end of the text" */
-		size_t end = raw->stmt_len ? start + (size_t)raw->stmt_len : textlen;
-		size_t first;
-		int col;
+		size_t start = (size_t)raw->stmt_location, end = stmt_end(raw, textlen);
 
 		if (!raw->stmt)
 			continue;
-		first = tokens ? first_token(tokens, &cursor, start, end)
-			       : first_after_comments(text, cs, ncs, &cursor, start, end);
-		s->offset = first;
-		s->len = end - first;
-		s->sql = xstrndup(text + first, s->len);
-		s->node = raw->stmt;
-		text_cursor_to(text, &tc, first, &s->line, &s->column);
-		text_cursor_to(text, &tc, end ? end - 1 : 0, &s->end_line, &col);
-		s->no_transaction = pgphase_node_no_transaction(raw->stmt);
-		s->transaction_control = pgphase_node_transaction_control(raw->stmt);
-		out->n++;
+		stmt_add(out, text, &tc, raw,
+			 tokens ? first_token(tokens, &cursor, start, end)
+				: first_after_comments(text, cs, ncs, &cursor, start, end),
+			 end);
 	}
 	rc = 0;
 cleanup:
@@ -404,6 +438,128 @@ cleanup:
 	if (rc < 0)
 		pgphase_sql_release(out);
 	return rc;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/*
+ * Skip the stretch from p that the parser left outside every statement — white space,
+ * semicolons and comments, nothing else can be there — recording its comments.  Returns
+ * the first byte before limit that is none of those: the next statement's first token.
+ * Comment syntax as PostgreSQL's scanner has it: "--" to the end of the line, slash-star
+ * comments nest.
+ */
+static size_t skip_gap(struct comment_list *l, const char *text, size_t p, size_t limit)
+{
+	while (p < limit) {
+		size_t q = p + 2;
+
+		if (text[p] == '-' && text[p + 1] == '-') {
+			while (q < limit && text[q] != '\n' && text[q] != '\r')
+				q++;
+			comment_add(l, text, p, q - p, true);
+		} else if (text[p] == '/' && text[p + 1] == '*') {
+			int depth = 1;
+
+			while (q < limit && depth > 0) {
+				if (text[q] == '/' && text[q + 1] == '*') {
+					depth++;
+					q += 2;
+				} else if (text[q] == '*' && text[q + 1] == '/') {
+					depth--;
+					q += 2;
+				} else {
+					q++;
+				}
+			}
+			comment_add(l, text, p, q - p, false);
+		} else if (is_space(text[p]) || text[p] == ';') {
+			q = p + 1;
+		} else {
+			return p;
+		}
+		p = q;
+	}
+	return p;
+}
+
+/* Comments inside [from, to), one statement's text: scanned only when it may hold one. */
+static int stmt_comments(struct comment_list *l, const char *text, size_t from, size_t to,
+			 const char *file, struct pgphase_error *err)
+{
+	PgQuery__ScanResult *tokens;
+	char *body;
+
+	if (!memmem(text + from, to - from, "--", 2) && !memmem(text + from, to - from, "/*", 2))
+		return 0; /* every comment starts with one of those two */
+	body = xstrndup(text + from, to - from);
+	tokens = scan(body, file, err);
+	free(body);
+	if (!tokens)
+		return -1;
+	comments_of_tokens(l, text, from, tokens);
+	pg_query__scan_result__free_unpacked(tokens, NULL);
+	return 0;
+}
+
+int pgphase_sql_parse_all(struct pgphase_sql *out, struct pgphase_comment **cs, size_t *ncs,
+			  const char *text, const char *file, struct pgphase_error *err)
+{
+	struct comment_list l = { .tc = TEXT_CURSOR_INIT };
+	struct text_cursor tc = TEXT_CURSOR_INIT;
+	size_t p = 0, textlen = strlen(text);
+
+	memset(out, 0, sizeof(*out));
+	if (unpack_tree(out, text, file, err) < 0)
+		goto fail;
+	out->stmts = xcalloc(out->tree->n_stmts ? out->tree->n_stmts : 1, sizeof(*out->stmts));
+	for (size_t i = 0; i < out->tree->n_stmts; i++) {
+		const PgQuery__RawStmt *raw = out->tree->stmts[i];
+		size_t end = stmt_end(raw, textlen), first;
+
+		if (!raw->stmt)
+			continue;
+		first = skip_gap(&l, text, p, end);
+		if (stmt_comments(&l, text, first, end, file, err) < 0)
+			goto fail;
+		stmt_add(out, text, &tc, raw, first, end);
+		p = end;
+	}
+	skip_gap(&l, text, p, textlen);
+	*cs = l.v;
+	*ncs = l.n;
+	return 0;
+fail:
+	free(l.v);
+	pgphase_sql_release(out);
+	return -1;
+}
+
+int pgphase_sql_take(struct pgphase_sql *dst, const struct pgphase_sql *src, size_t from,
+		     size_t to)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->stmts = xcalloc(src->n ? src->n : 1, sizeof(*dst->stmts));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct pgphase_stmt *s = &src->stmts[i];
+
+		if (s->offset + s->len <= from || s->offset >= to)
+			continue;
+		if (s->offset < from || s->offset + s->len > to) {
+			free(dst->stmts);
+			memset(dst, 0, sizeof(*dst));
+			return -1; /* straddles a boundary */
+		}
+		dst->stmts[dst->n] = *s;
+		dst->stmts[dst->n++].sql = xstrdup(s->sql);
+	}
+	dst->tree = src->tree;
+	dst->arena = src->arena;
+	((struct arena *)dst->arena)->refs++;
+	return 0;
 }
 
 void pgphase_sql_release(struct pgphase_sql *sql)

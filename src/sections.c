@@ -204,15 +204,14 @@ struct found {
 	size_t nc;
 };
 
+/* The markers and directives among the comments cs of text (found by the scanner when NULL). */
 static int collect(struct pgphase_migration *m, const char *file, const char *text, bool pair,
-		   struct found *f, struct pgphase_error *err)
+		   struct pgphase_comment *cs, size_t nc, struct found *f, struct pgphase_error *err)
 {
-	struct pgphase_comment *cs = NULL;
-	size_t nc = 0;
 	int rc = -1;
 
 	f->up_at = f->down_at = SIZE_MAX;
-	if (pgphase_sql_comments(text, file, &cs, &nc, err) < 0)
+	if (!cs && pgphase_sql_comments(text, file, &cs, &nc, err) < 0)
 		return -1;
 	for (size_t i = 0; i < nc; i++) {
 		const struct pgphase_comment *c = &cs[i];
@@ -338,19 +337,41 @@ static int check_no_statements(const char *text, size_t from, size_t to, const c
 	return rc;
 }
 
+/*
+ * Hand section s the statements of whole lying in [from, to), parsed once for the whole file;
+ * false (s left to parse its own text) when a statement straddles the section's edges.
+ */
+static bool give_statements(struct pgphase_section *s, const struct pgphase_sql *whole,
+			    size_t from, size_t to)
+{
+	if (!whole || pgphase_sql_take(&s->sql, whole, from, to) < 0)
+		return false;
+	s->sql_ready = true;
+	return true;
+}
+
 static int split_one(struct pgphase_migration *m, const char *raw, const char *file, bool pair,
 		     bool is_down_file, const struct pgphase_template_vars *vars,
 		     struct pgphase_error *err)
 {
 	struct found f = { 0 };
+	struct pgphase_sql whole_sql, *whole = NULL;
+	struct pgphase_comment *cs = NULL;
+	struct pgphase_error perr = PGPHASE_ERROR_INIT;
 	char *text = NULL;
-	size_t len, up_from = 0, up_to, down_from, down_to;
+	size_t len, nc = 0, up_from = 0, up_to, down_from, down_to;
 	int rc = -1;
 
 	if (template_expand(raw, file, vars, &text, err) < 0)
 		return -1;
 	len = strlen(text);
-	if (collect(m, file, text, pair, &f, err) < 0)
+	/* one parse for the whole file, which also finds its comments; a file that does not
+	   parse takes the slow road (scanner, then each section on its own) so errors stay
+	   exact */
+	if (pgphase_sql_parse_all(&whole_sql, &cs, &nc, text, file, &perr) == 0)
+		whole = &whole_sql;
+	pgphase_error_release(&perr);
+	if (collect(m, file, text, pair, cs, nc, &f, err) < 0)
 		goto cleanup;
 	if (pair) {
 		struct pgphase_section *s = is_down_file ? &m->down : &m->up;
@@ -359,6 +380,7 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 		s->text = text;
 		text = NULL;
 		give_comments(s, &f);
+		give_statements(s, whole, 0, len);
 		if (give_markers(&f, s, 0, len, is_down_file, err) < 0)
 			goto cleanup;
 		rc = 0;
@@ -389,9 +411,11 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 	m->down.marker_line = f.down_line;
 	m->up.text = blank_outside(text, up_from, up_to);
 	give_comments(&m->up, &f);
+	give_statements(&m->up, whole, up_from, up_to);
 	if (f.down_at != SIZE_MAX) {
 		m->down.text = blank_outside(text, down_from, down_to);
 		give_comments(&m->down, &f);
+		give_statements(&m->down, whole, down_from, down_to);
 	}
 	if (give_markers(&f, &m->up, up_from, up_to, false, err) < 0 ||
 	    give_markers(&f, &m->down, down_from, down_to, true, err) < 0)
@@ -403,6 +427,7 @@ cleanup:
 	free(f.markers);
 	free(f.cs);
 	free(text);
+	pgphase_sql_release(&whole_sql);
 	return rc;
 }
 
@@ -523,9 +548,11 @@ static int parse_section(struct pgphase_section *s, struct pgphase_error *err)
 {
 	if (!s->text)
 		return 0;
-	if (pgphase_sql_parse_with_comments(&s->sql, s->text, s->file, s->comments,
+	if (!s->sql_ready &&
+	    pgphase_sql_parse_with_comments(&s->sql, s->text, s->file, s->comments,
 					    s->n_comments, err) < 0)
 		return -1;
+	s->sql_ready = true;
 	if (attach_notes(s, err) < 0)
 		return -1;
 	s->present = s->sql.n > 0;

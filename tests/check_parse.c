@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "parse_agree.h"
 #include "pgphase/sql.h"
 
 START_TEST(split_positions)
@@ -147,6 +148,35 @@ START_TEST(comments_from_scanner)
 }
 END_TEST
 
+/* The one-pass parse finds exactly what the scanner finds, on every lexical corner. */
+START_TEST(one_pass_agrees_with_scanner)
+{
+	static const char *const texts[] = {
+		"",
+		"-- only a comment",
+		"/* only /* nested */ comment */",
+		"SELECT 1",
+		"SELECT 1 -- trailing, no semicolon",
+		"SELECT 1; -- after\n\n/* block */ SELECT 2;;; ; -- between empties\n;SELECT 3;",
+		"-- UP\nSELECT '-- not a comment'; -- trailing\n  /* c */\nSELECT $$ -- no $$;",
+		"SELECT E'\\' -- still a string', 'it''s /* no */' /* yes */ FROM t;",
+		"SELECT \"a--b\", $tag$ /* $ */ $$ $tag$, $1 FROM t -- x\r\nWHERE a/*c*/=1;\r\n",
+		"CREATE TABLE t (\n  a int, -- first\n  b text /* second\n spans */\n);\n-- end\n",
+		"SELECT 1 /* a /* b */ c */ + 2; /**/ /*/ x */ SELECT 3 ;\f\v-- ff vt\n",
+		"SELECT 'a' -- c\n'b';\t--tab\n",
+		"SELECT 1 --\n;",
+		"SELECT 'é' /* é */, 2; -- é ünicode\n  SELECT 3",
+		"DO $$BEGIN PERFORM 1; -- inside\nEND$$; -- outside",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		const char *diff = parse_agree(texts[i]);
+
+		ck_assert_msg(diff == NULL, "text %zu: %s differs", i, diff);
+	}
+}
+END_TEST
+
 START_TEST(deparse_roundtrip)
 {
 	struct pgphase_error err = PGPHASE_ERROR_INIT;
@@ -174,6 +204,7 @@ Suite *parse_suite(void)
 	tcase_add_test(tc, syntax_error_position);
 	tcase_add_test(tc, unterminated_quotes_and_comments);
 	tcase_add_test(tc, comments_from_scanner);
+	tcase_add_test(tc, one_pass_agrees_with_scanner);
 	tcase_add_test(tc, deparse_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;

@@ -63,6 +63,7 @@ struct pgphase_section {
 	int marker_line;   /* line of the section's marker, 0 when implicit */
 	const char *file;  /* display path of the file the section came from (borrowed) */
 	struct pgphase_sql sql;          /* filled by pgphase_migration_parse() */
+	bool sql_ready;                  /* sql filled (when the file was split, or parsed) */
 	struct pgphase_stmt_note *notes; /* one per sql.stmts[i], same order */
 	struct pgphase_marker *markers;  /* in offset order */
 	size_t n_markers;

@@ -69,6 +69,22 @@ int pgphase_sql_parse_with_comments(struct pgphase_sql *out, const char *text, c
 int pgphase_sql_comments(const char *text, const char *file, struct pgphase_comment **out,
 			 size_t *n, struct pgphase_error *err);
 
+/*
+ * pgphase_sql_comments() and pgphase_sql_parse() in one pass: the comments between
+ * statements are read off the stretches the parser left outside every statement (only
+ * white space, semicolons and comments can be there) and only a statement whose text holds
+ * "--" or a slash-star goes through the scanner.  *cs is owned by the caller (free()).
+ */
+int pgphase_sql_parse_all(struct pgphase_sql *out, struct pgphase_comment **cs, size_t *ncs,
+			  const char *text, const char *file, struct pgphase_error *err);
+
+/*
+ * The statements of src lying in the byte range [from, to), sharing src's tree (which lives
+ * until both are released).  -1 when a statement straddles from or to.
+ */
+int pgphase_sql_take(struct pgphase_sql *dst, const struct pgphase_sql *src, size_t from,
+		     size_t to);
+
 /* True when PostgreSQL refuses node inside a transaction block. */
 bool pgphase_node_no_transaction(const PgQuery__Node *node);
 /* True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / ... */

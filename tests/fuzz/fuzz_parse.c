@@ -1,12 +1,14 @@
 /*
  * libFuzzer harness: the SQL splitter and parser wrapper (statements, positions,
- * classification, comments, deparse of every statement).
+ * classification, comments, deparse of every statement), and the one-pass parse must agree
+ * with the scanner-based one on every input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgphase/sql.h"
+#include "../parse_agree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (pgphase_sql_comments(text, "fuzz.sql", &cs, &n, &err) == 0)
 		free(cs);
+	if (parse_agree(text))
+		abort(); /* the one-pass parse saw different comments or statements */
 	pgphase_error_release(&err);
 	free(text);
 	return 0;
