@@ -45,6 +45,11 @@ enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phas
 	return in->note && in->note->phase != PGPHASE_PHASE_NONE ? in->note->phase : dflt;
 }
 
+enum pgphase_phase plan_phase_raised(const struct strategy_input *in, enum pgphase_phase dflt)
+{
+	return in->note && in->note->phase > dflt ? in->note->phase : dflt;
+}
+
 const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx)
 {
 	return &ctx->opts;
@@ -62,9 +67,7 @@ struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strateg
 	memset(st, 0, sizeof(*st));
 	/* a marker moves every step at least to its phase; single-phase strategies pass
 	   plan_phase(in, ...) as dflt_phase so the marker overrides them fully */
-	st->phase = dflt_phase;
-	if (in->note && in->note->phase > dflt_phase)
-		st->phase = in->note->phase;
+	st->phase = plan_phase_raised(in, dflt_phase);
 	st->txn = txn;
 	st->kind = PGPHASE_STEP_SQL;
 	st->sql = sql;

@@ -109,25 +109,16 @@ int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 
 /* ---- the linter's question: which strategy makes this statement safe ------------------- */
 
-/* The strategy for one (possibly split) statement: name and the last phase of its steps. */
+/* The strategy for one (possibly split) statement: its name and its last step's phase. */
 static bool lint_one(struct plan_ctx *ctx, const struct strategy_input *in,
 		     struct pgphase_lint_strategy *out)
 {
 	for (const struct pgphase_strategy *const *s = pgphase_strategies; *s; s++) {
-		struct pgphase_error e2 = PGPHASE_ERROR_INIT;
-		size_t from = ctx->plan->n;
-		enum pgphase_phase phase = plan_phase(in, PGPHASE_PHASE_EXPAND);
+		enum pgphase_phase phase;
 
 		if (!(*s)->matches(ctx, in))
 			continue;
-		/* the phase of the statement's last step: where its breaking part lands */
-		if ((*s)->plan(ctx, in, &e2) == 0 && ctx->plan->n > from) {
-			phase = ctx->plan->steps[from].phase;
-			for (size_t k = from; k < ctx->plan->n; k++)
-				if (ctx->plan->steps[k].phase > phase)
-					phase = ctx->plan->steps[k].phase;
-		}
-		pgphase_error_release(&e2);
+		phase = (*s)->last_phase(in);
 		if (!out->name)
 			out->name = (*s)->name;
 		if (phase > out->phase)

@@ -44,10 +44,17 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	return rc;
 }
 
+/* last step: validate ends the backfill phase */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase_raised(in, PGPHASE_PHASE_BACKFILL);
+}
+
 const struct pgphase_strategy strategy_add_check_not_valid = {
 	.name = "add-check-not-valid",
 	.summary = "ADD CHECK: added NOT VALID in expand, VALIDATE CONSTRAINT in its own "
 		   "transaction at the end of backfill",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

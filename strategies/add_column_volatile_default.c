@@ -34,6 +34,11 @@ static const PgQuery__ColumnDef *column(const struct strategy_input *in)
 	return c->def->column_def;
 }
 
+static bool column_not_null(const PgQuery__ColumnDef *cd)
+{
+	return cd->is_not_null || find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
+}
+
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
 	const PgQuery__ColumnDef *cd = column(in);
@@ -48,7 +53,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
 	const PgQuery__ColumnDef *cd = column(in);
 	const PgQuery__Constraint *d = find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT);
-	bool not_null = cd->is_not_null || find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
+	bool not_null = column_not_null(cd);
 	struct sql_graft g = { "d", d->raw_expr, NULL };
 	char *rel = sql_rel(rv), *col = sql_ident(cd->colname), *tmpl, *set, *unset, *fill;
 	const PgQuery__Node *upd;
@@ -82,10 +87,18 @@ cleanup:
 	return rc;
 }
 
+/* last step: SET NOT NULL when the column has one, else the batched fill */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return column_not_null(column(in)) ? PGPHASE_PHASE_CONTRACT
+					   : plan_phase(in, PGPHASE_PHASE_BACKFILL);
+}
+
 const struct pgphase_strategy strategy_add_column_volatile_default = {
 	.name = "add-column-volatile-default",
 	.summary = "ADD COLUMN with a volatile DEFAULT: added without default then SET DEFAULT in "
 		   "expand, existing rows filled in batches in backfill",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

@@ -96,10 +96,17 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 				   err);
 }
 
+/* last step: SET NOT NULL */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase_raised(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_add_required_column = {
 	.name = "add-required-column",
 	.summary = "ADD COLUMN NOT NULL without default: added nullable in expand; NULL count, "
 		   "CHECK NOT VALID, VALIDATE and SET NOT NULL in contract",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

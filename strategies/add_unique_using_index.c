@@ -107,10 +107,21 @@ cleanup:
 	return rc;
 }
 
+/* a primary key is attached in contract, after its columns' NOT NULL checks validate */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	const PgQuery__Constraint *k = key_constraint(in);
+
+	return plan_phase_raised(in, k && k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY
+					     ? PGPHASE_PHASE_CONTRACT
+					     : PGPHASE_PHASE_EXPAND);
+}
+
 const struct pgphase_strategy strategy_add_unique_using_index = {
 	.name = "add-unique-using-index",
 	.summary = "ADD UNIQUE / PRIMARY KEY: unique index built CONCURRENTLY, then ADD CONSTRAINT "
 		   "... USING INDEX (a primary key's NOT NULL via validated checks, key in contract)",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

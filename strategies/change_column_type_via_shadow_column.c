@@ -152,10 +152,17 @@ cleanup:
 	return rc;
 }
 
+/* last step: the swap */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase_raised(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_change_column_type_via_shadow_column = {
 	.name = "change-column-type-via-shadow-column",
 	.summary = "ALTER COLUMN TYPE (rewriting): shadow column and sync trigger in expand, "
 		   "batched fill in backfill, swap in one short transaction in contract",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

@@ -72,10 +72,16 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	return 0;
 }
 
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase(in, PGPHASE_PHASE_EXPAND);
+}
+
 const struct pgphase_strategy strategy_create_index_concurrently = {
 	.name = "create-index-concurrently",
 	.summary = "CREATE INDEX on an existing table: built CONCURRENTLY outside a transaction, "
 		   "then checked for indisvalid (an INVALID leftover is dropped and rebuilt)",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

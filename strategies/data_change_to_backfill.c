@@ -42,10 +42,16 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	return plan_backfill(ctx, &strategy_data_change_to_backfill, in, in->node, err);
 }
 
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase(in, PGPHASE_PHASE_BACKFILL);
+}
+
 const struct pgphase_strategy strategy_data_change_to_backfill = {
 	.name = "data-change-to-backfill",
 	.summary = "UPDATE / DELETE / INSERT ... SELECT: backfill phase, in key-ordered batches "
 		   "(of the source table's key for INSERT) that each commit with their cursor",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

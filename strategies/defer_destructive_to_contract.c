@@ -33,9 +33,15 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	return 0;
 }
 
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_defer_destructive_to_contract = {
 	.name = "defer-destructive-to-contract",
 	.summary = "DROP and TRUNCATE: run as written in contract, once no old app is left",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

@@ -48,9 +48,15 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	return 0;
 }
 
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_drop_index_concurrently = {
 	.name = "drop-index-concurrently",
 	.summary = "DROP INDEX: moved to contract and run CONCURRENTLY, one index at a time",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

@@ -137,10 +137,17 @@ cleanup:
 	return rc;
 }
 
+/* last step: dropping the old name */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase_raised(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_rename_column_via_sync_trigger = {
 	.name = "rename-column-via-sync-trigger",
 	.summary = "RENAME COLUMN a TO b: add b with a two-way sync trigger in expand, copy in "
 		   "batches in backfill, drop trigger and a in contract",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

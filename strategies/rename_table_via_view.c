@@ -55,10 +55,17 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	return 0;
 }
 
+/* last step: the rename behind the view */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase_raised(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_rename_table_via_view = {
 	.name = "rename-table-via-view",
 	.summary = "RENAME TABLE a TO b: rename plus an updatable view a in expand, view dropped "
 		   "in contract",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

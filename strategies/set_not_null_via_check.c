@@ -24,10 +24,17 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 				   in->node->alter_table_stmt->relation, c->name, !in_contract, err);
 }
 
+/* last step: SET NOT NULL */
+static enum pgphase_phase last_phase(const struct strategy_input *in)
+{
+	return plan_phase_raised(in, PGPHASE_PHASE_CONTRACT);
+}
+
 const struct pgphase_strategy strategy_set_not_null_via_check = {
 	.name = "set-not-null-via-check",
 	.summary = "SET NOT NULL: CHECK (c IS NOT NULL) NOT VALID in expand, NULL count and "
 		   "VALIDATE at the end of backfill, SET NOT NULL without a scan in contract",
 	.matches = matches,
 	.plan = plan,
+	.last_phase = last_phase,
 };

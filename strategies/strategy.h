@@ -40,6 +40,10 @@ struct pgphase_strategy {
 	const char *summary;
 	bool (*matches)(struct plan_ctx *ctx, const struct strategy_input *in);
 	int (*plan)(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err);
+	/* The phase plan() puts the statement's last step in — where the part that would
+	   break the running app lands — answered without planning (the linter asks it of
+	   every hazardous statement; check_strategies holds it to plan()'s answer). */
+	enum pgphase_phase (*last_phase)(const struct strategy_input *in);
 };
 
 /* The registry: NULL-terminated, first match wins (strategies/registry.c). */
@@ -58,6 +62,8 @@ struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strateg
 			      enum pgphase_txn_mode txn, char *sql, char *undo_sql);
 /* Phase the statement lands in: its explicit marker, else dflt. */
 enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phase dflt);
+/* dflt moved up to the statement's phase marker, as plan_add() places a multi-phase step */
+enum pgphase_phase plan_phase_raised(const struct strategy_input *in, enum pgphase_phase dflt);
 /* Is the relation created earlier in this migration (so it needs no zero-downtime care)? */
 bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before);
 /* Plan-time input error at the statement: exit 2, "file:line:col: message". */

@@ -96,6 +96,73 @@ START_TEST(test_strategy_expand_undo)
 }
 END_TEST
 
+/*
+ * What the linter is told about each statement (strategy name and last phase, answered
+ * without planning) must be what planning it yields.
+ */
+static void assert_lint_agrees(const char *create, const char *change)
+{
+	struct planned p;
+	const struct pgphase_migration *m;
+
+	plan_files(&p, create, change);
+	ck_assert_msg(p.rc == 0, "plan failed: %s", p.err.message);
+	m = pgphase_migration_find(&p.set, 2);
+	for (size_t i = 0; i < m->up.sql.n; i++) {
+		const struct pgphase_stmt *st = &m->up.sql.stmts[i];
+		struct pgphase_lint_stmt_info info = { m, st->node, &m->up.notes[i], false,
+						       st->line, st->column, NULL };
+		struct pgphase_lint_strategy out;
+		const char *name = NULL;
+		enum pgphase_phase phase = PGPHASE_PHASE_NONE;
+
+		for (size_t k = 0; k < p.plan.n; k++) {
+			const struct pgphase_step *s = &p.plan.steps[k];
+
+			if (s->origin != i || strcmp(s->strategy, "as-written") == 0)
+				continue;
+			if (!name)
+				name = s->strategy;
+			if (s->phase > phase)
+				phase = s->phase;
+		}
+		if (!pgphase_plan_lint_strategy(NULL, &info, &out)) {
+			ck_assert_msg(name == NULL, "%s: line %d: linter sees no strategy, plan has %s",
+				      change, st->line, name);
+			continue;
+		}
+		ck_assert_msg(name && strcmp(out.name, name) == 0, "%s: line %d: linter %s, plan %s",
+			      change, st->line, out.name, name ? name : "(none)");
+		ck_assert_msg(out.phase == phase, "%s: line %d: linter phase %s, plan %s", change,
+			      st->line, pgphase_phase_name(out.phase), pgphase_phase_name(phase));
+	}
+	planned_release(&p);
+}
+
+START_TEST(test_strategy_lint_phase)
+{
+	assert_lint_agrees(strat_fixtures[_i].create, strat_fixtures[_i].change);
+}
+END_TEST
+
+/* The same under phase markers, which move or raise a strategy's steps. */
+START_TEST(test_strategy_lint_phase_markers)
+{
+	static const char *const changes[] = {
+		"-- CONTRACT\nCREATE INDEX t_a_idx ON t (a);\n",
+		"-- EXPAND\nDROP INDEX t_a_idx;\n",
+		"-- CONTRACT\nALTER TABLE t ADD CHECK (n >= 0);\n",
+		"-- CONTRACT\nALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",
+		"-- CONTRACT\nUPDATE t SET n = 1 WHERE n IS NULL;\n",
+		"ALTER TABLE t ADD UNIQUE (a);\n-- CONTRACT\nALTER TABLE t ADD UNIQUE (n);\n",
+		"ALTER TABLE t ADD COLUMN v timestamptz DEFAULT clock_timestamp(), ADD CHECK (n > 0);\n",
+		"ALTER TABLE t DROP COLUMN n;\nALTER TABLE t RENAME COLUMN a TO b;\n",
+	};
+
+	assert_lint_agrees(FX_TABLE "CREATE INDEX t_a_idx ON t (a);\n", changes[_i]);
+}
+END_TEST
+
 static void expect_plan_error(const char *create, const char *change, const char *where,
 			      const char *what)
 {
@@ -250,6 +317,8 @@ Suite *plan_suite(void)
 
 	tcase_add_loop_test(tc, test_strategy_sql, 0, (int)N_STRAT_FIXTURES);
 	tcase_add_loop_test(tc, test_strategy_expand_undo, 0, (int)N_STRAT_FIXTURES);
+	tcase_add_loop_test(tc, test_strategy_lint_phase, 0, (int)N_STRAT_FIXTURES);
+	tcase_add_loop_test(tc, test_strategy_lint_phase_markers, 0, 8);
 	tcase_add_test(tc, test_backfill_ddl);
 	tcase_add_test(tc, test_contract_depends_on_later);
 	tcase_add_test(tc, test_no_key);
