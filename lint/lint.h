@@ -71,6 +71,7 @@ struct pgphase_lint_stmt {
 /* A hash map from string keys to small records: the schema model. */
 struct lint_obj {
 	char *key;       /* owned; NULL for an empty slot */
+	uint64_t hash;   /* of key: probes compare it before touching the key */
 	int migration;   /* sequence number of the migration that created / added it */
 	int txn;         /* transaction counter at that point */
 	bool validated;  /* constraints: validated; checks: proves NOT NULL */

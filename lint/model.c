@@ -31,25 +31,25 @@ void lint_map_release(struct lint_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static uint64_t hash(const char *s)
+/* The slot of key (hash h), or the empty slot where it would go. */
+static struct lint_obj *probe(const struct lint_map *m, const char *key, uint64_t h)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct lint_obj *o = &m->slots[i];
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+		if (!o->key || (o->hash == h && strcmp(o->key, key) == 0))
+			return o;
+	}
 }
 
 struct lint_obj *lint_map_get(const struct lint_map *m, const char *key)
 {
+	struct lint_obj *o;
+
 	if (!m->cap)
 		return NULL;
-	for (size_t i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->slots[i].key)
-			return NULL;
-		if (strcmp(m->slots[i].key, key) == 0)
-			return &m->slots[i];
-	}
+	o = probe(m, key, str_hash(key));
+	return o->key ? o : NULL;
 }
 
 static void grow(struct lint_map *m)
@@ -59,40 +59,46 @@ static void grow(struct lint_map *m)
 
 	m->cap = oldcap ? oldcap * 2 : 256;
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
-	for (size_t i = 0; i < oldcap; i++) {
-		size_t k;
-
-		if (!old[i].key)
-			continue;
-		for (k = hash(old[i].key) & (m->cap - 1); m->slots[k].key; k = (k + 1) & (m->cap - 1))
-			;
-		m->slots[k] = old[i];
-	}
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*probe(m, old[i].key, old[i].hash) = old[i];
 	free(old);
 }
 
 struct lint_obj *lint_map_put(struct lint_map *m, const char *key)
 {
-	struct lint_obj *o = lint_map_get(m, key);
-	size_t k;
+	uint64_t h = str_hash(key);
+	struct lint_obj *o;
 
-	if (o)
-		return o;
 	if ((m->n + 1) * 2 > m->cap)
 		grow(m);
-	for (k = hash(key) & (m->cap - 1); m->slots[k].key; k = (k + 1) & (m->cap - 1))
-		;
-	m->slots[k].key = xstrdup(key);
-	m->n++;
-	return &m->slots[k];
+	o = probe(m, key, h);
+	if (!o->key) {
+		o->key = xstrdup(key);
+		o->hash = h;
+		m->n++;
+	}
+	return o;
+}
+
+/* Append sep (when not NUL) and s to the key in buf, truncating at LINT_KEY_MAX - 1 bytes. */
+static void key_add(char buf[LINT_KEY_MAX], size_t *len, char sep, const char *s)
+{
+	if (sep && *len < LINT_KEY_MAX - 1)
+		buf[(*len)++] = sep;
+	while (*s && *len < LINT_KEY_MAX - 1)
+		buf[(*len)++] = *s++;
+	buf[*len] = '\0';
 }
 
 static const char *key2(char buf[LINT_KEY_MAX], char kind, const char *a, const char *b)
 {
+	size_t len = 1;
+
+	buf[0] = kind;
+	key_add(buf, &len, '\x1f', a);
 	if (b)
-		snprintf(buf, LINT_KEY_MAX, "%c\x1f%s\x1f%s", kind, a, b);
-	else
-		snprintf(buf, LINT_KEY_MAX, "%c\x1f%s", kind, a);
+		key_add(buf, &len, '\x1f', b);
 	return buf;
 }
 
@@ -131,9 +137,11 @@ static const char *index_key(char buf[LINT_KEY_MAX], const char *table, const ch
 		n = 32;
 	memcpy(sorted, cols, n * sizeof(*cols));
 	qsort(sorted, n, sizeof(*sorted), cmp_str);
-	len = (size_t)snprintf(buf, LINT_KEY_MAX, "%s\x1f", table);
-	for (size_t i = 0; i < n && len < LINT_KEY_MAX; i++)
-		len += (size_t)snprintf(buf + len, LINT_KEY_MAX - len, "%s%s", i ? "," : "", sorted[i]);
+	len = 0;
+	key_add(buf, &len, '\0', table);
+	key_add(buf, &len, '\x1f', "");
+	for (size_t i = 0; i < n; i++)
+		key_add(buf, &len, i ? ',' : '\0', sorted[i]);
 	return buf;
 }
 

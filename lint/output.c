@@ -10,6 +10,7 @@
  * quietly instead of writing into the void.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,44 @@ static void add_string(struct sbuf *sb, const char *s)
 	json_decref(j);
 }
 
+/*
+ * File names, rule ids, help texts, phases and strategies repeat from finding to finding:
+ * their encoded forms are kept in a small direct-mapped cache keyed by content.
+ */
+#define ENC_SLOTS 256
+
+struct enc_cache {
+	char *key[ENC_SLOTS];
+	struct sbuf val[ENC_SLOTS];
+};
+
+static void add_string_cached(struct sbuf *sb, struct enc_cache *c, const char *s)
+{
+	size_t k;
+
+	if (!s) {
+		add_string(sb, NULL);
+		return;
+	}
+	k = str_hash(s) % ENC_SLOTS;
+	if (!c->key[k] || strcmp(c->key[k], s) != 0) {
+		free(c->key[k]);
+		c->key[k] = xstrdup(s);
+		c->val[k].len = 0;
+		add_string(&c->val[k], s);
+	}
+	sbuf_add(sb, c->val[k].buf, c->val[k].len);
+}
+
+static void enc_cache_release(struct enc_cache *c)
+{
+	for (size_t i = 0; i < ENC_SLOTS; i++) {
+		free(c->key[i]);
+		sbuf_release(&c->val[i]);
+	}
+	free(c);
+}
+
 static int flush(FILE *out, struct sbuf *sb)
 {
 	int rc = sb->len && fwrite(sb->buf, 1, sb->len, out) != sb->len ? -1 : 0;
@@ -166,6 +205,7 @@ static int flush(FILE *out, struct sbuf *sb)
 static int write_json(FILE *out, const struct pgphase_lint_result *res)
 {
 	struct sbuf sb = SBUF_INIT;
+	struct enc_cache *cache = xcalloc(1, sizeof(*cache));
 	int rc = 0;
 
 	sbuf_adds(&sb, "{\n  \"findings\": [");
@@ -173,20 +213,20 @@ static int write_json(FILE *out, const struct pgphase_lint_result *res)
 		const struct pgphase_lint_finding *f = &res->findings[i];
 
 		sbuf_adds(&sb, i ? ",\n    {\"file\": " : "\n    {\"file\": ");
-		add_string(&sb, f->file);
+		add_string_cached(&sb, cache, f->file);
 		sbuf_addf(&sb, ", \"line\": %d, \"column\": %d, \"end_line\": %d, \"end_column\": %d, "
 			       "\"rule\": ", f->line, f->column, f->end_line, f->end_column);
-		add_string(&sb, f->rule->id);
+		add_string_cached(&sb, cache, f->rule->id);
 		sbuf_addf(&sb, ", \"severity\": \"%s\", \"category\": \"%s\", \"message\": ",
 			  pgphase_lint_severity_name(f->severity),
 			  pgphase_lint_category_name(f->rule->category));
 		add_string(&sb, f->message);
 		sbuf_adds(&sb, ", \"help\": ");
-		add_string(&sb, f->help);
+		add_string_cached(&sb, cache, f->help);
 		sbuf_adds(&sb, ", \"phase\": ");
-		add_string(&sb, finding_phase(f));
+		add_string_cached(&sb, cache, finding_phase(f));
 		sbuf_adds(&sb, ", \"strategy\": ");
-		add_string(&sb, f->strategy);
+		add_string_cached(&sb, cache, f->strategy);
 		sbuf_adds(&sb, "}");
 		if (sb.len > 65536)
 			rc = flush(out, &sb);
@@ -199,6 +239,7 @@ static int write_json(FILE *out, const struct pgphase_lint_result *res)
 	if (rc == 0)
 		rc = flush(out, &sb);
 	sbuf_release(&sb);
+	enc_cache_release(cache);
 	return rc;
 }
 

@@ -55,11 +55,39 @@ static void report_long(const struct pgphase_lint_stmt *st, size_t off, size_t l
 		    "names can collide", text, len);
 }
 
+/*
+ * Could the text of st spell an identifier of 64 bytes or more?  Only through a quoted
+ * identifier or a run of 64 identifier bytes; most statements have neither, and skip the
+ * tree walk.
+ */
+static bool may_hold_long_identifier(const struct pgphase_lint_stmt *st)
+{
+	const unsigned char *p = (const unsigned char *)st->sec->text + st->offset;
+	size_t run = 0;
+
+	for (size_t i = st->offset; i < st->end; i++, p++) {
+		unsigned char c = *p;
+
+		if (c == '"')
+			return true;
+		if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		    c == '$' || c >= 0x80) {
+			if (++run >= LINT_NAMEDATALEN)
+				return true;
+		} else {
+			run = 0;
+		}
+	}
+	return false;
+}
+
 static void check_identifier_length(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st)
 {
 	struct long_ident li = { ctx };
 	bool found = false;
 
+	if (!may_hold_long_identifier(st))
+		return;
 	lint_walk(&st->node->base, may_be_truncated, &found);
 	if (found)
 		lint_long_identifiers(st, report_long, &li);

@@ -281,8 +281,14 @@ struct arena_block {
 
 struct arena {
 	struct arena_block *head;
-	int refs; /* pgphase_sql values sharing the tree (pgphase_sql_take) */
+	size_t next; /* size of the next block: the first from the packed size, then doubling */
+	int refs;    /* pgphase_sql values sharing the tree (pgphase_sql_take) */
 };
+
+/* Unpacked, a tree takes about this many times its packed size (measured: 13 to 16). */
+#define ARENA_PER_PACKED_BYTE 16
+#define ARENA_BLOCK_MIN (4 * 1024)
+#define ARENA_BLOCK_MAX (1024 * 1024)
 
 static void *arena_alloc(void *data, size_t size)
 {
@@ -291,8 +297,10 @@ static void *arena_alloc(void *data, size_t size)
 
 	size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
 	if (!b || b->used + size > b->size) {
-		size_t want = size > 256 * 1024 ? size : 256 * 1024;
+		size_t want = size > a->next ? size : a->next;
 
+		if (a->next < ARENA_BLOCK_MAX)
+			a->next *= 2;
 		b = xmalloc(sizeof(*b) + want);
 		b->next = a->head;
 		b->used = 0;
@@ -331,12 +339,17 @@ static int unpack_tree(struct pgphase_sql *out, const char *text, const char *fi
 	int rc = 0;
 
 	arena->refs = 1;
+	arena->next = ARENA_BLOCK_MIN;
 	out->arena = arena;
 
 	if (res.error) {
 		rc = parse_error(err, file, text, res.error);
 		goto cleanup;
 	}
+	/* one block for the whole tree, sized from its packed form: no growing, and small
+	   files take small blocks (which malloc recycles instead of mapping fresh pages) */
+	if (res.parse_tree.len * ARENA_PER_PACKED_BYTE > arena->next)
+		arena->next = res.parse_tree.len * ARENA_PER_PACKED_BYTE;
 	out->tree = pg_query__parse_result__unpack(&alloc, res.parse_tree.len,
 						   (const uint8_t *)res.parse_tree.data);
 	if (!out->tree)
@@ -486,6 +499,15 @@ static size_t skip_gap(struct comment_list *l, const char *text, size_t p, size_
 	return p;
 }
 
+/* Every comment starts with "--" or a slash-star: without either, s has none. */
+static bool may_hold_comment(const char *s, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] == '-' && s[i - 1] == '-') || (s[i] == '*' && s[i - 1] == '/'))
+			return true;
+	return false;
+}
+
 /* Comments inside [from, to), one statement's text: scanned only when it may hold one. */
 static int stmt_comments(struct comment_list *l, const char *text, size_t from, size_t to,
 			 const char *file, struct pgphase_error *err)
@@ -493,8 +515,8 @@ static int stmt_comments(struct comment_list *l, const char *text, size_t from, 
 	PgQuery__ScanResult *tokens;
 	char *body;
 
-	if (!memmem(text + from, to - from, "--", 2) && !memmem(text + from, to - from, "/*", 2))
-		return 0; /* every comment starts with one of those two */
+	if (!may_hold_comment(text + from, to - from))
+		return 0;
 	body = xstrndup(text + from, to - from);
 	tokens = scan(body, file, err);
 	free(body);
@@ -538,8 +560,7 @@ fail:
 	return -1;
 }
 
-int pgphase_sql_take(struct pgphase_sql *dst, const struct pgphase_sql *src, size_t from,
-		     size_t to)
+int pgphase_sql_take(struct pgphase_sql *dst, struct pgphase_sql *src, size_t from, size_t to)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->stmts = xcalloc(src->n ? src->n : 1, sizeof(*dst->stmts));
@@ -553,9 +574,12 @@ int pgphase_sql_take(struct pgphase_sql *dst, const struct pgphase_sql *src, siz
 			memset(dst, 0, sizeof(*dst));
 			return -1; /* straddles a boundary */
 		}
-		dst->stmts[dst->n] = *s;
-		dst->stmts[dst->n++].sql = xstrdup(s->sql);
+		dst->stmts[dst->n++] = *s;
 	}
+	/* the statements' texts move to dst */
+	for (size_t i = 0; i < src->n; i++)
+		if (src->stmts[i].offset >= from && src->stmts[i].offset < to)
+			src->stmts[i].sql = NULL;
 	dst->tree = src->tree;
 	dst->arena = src->arena;
 	((struct arena *)dst->arena)->refs++;

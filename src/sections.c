@@ -204,14 +204,18 @@ struct found {
 	size_t nc;
 };
 
-/* The markers and directives among the comments cs of text (found by the scanner when NULL). */
+/*
+ * The markers and directives among the comments cs of text (known: the one-pass parse found
+ * them; else the scanner finds them here).
+ */
 static int collect(struct pgphase_migration *m, const char *file, const char *text, bool pair,
-		   struct pgphase_comment *cs, size_t nc, struct found *f, struct pgphase_error *err)
+		   bool known, struct pgphase_comment *cs, size_t nc, struct found *f,
+		   struct pgphase_error *err)
 {
 	int rc = -1;
 
 	f->up_at = f->down_at = SIZE_MAX;
-	if (!cs && pgphase_sql_comments(text, file, &cs, &nc, err) < 0)
+	if (!known && pgphase_sql_comments(text, file, &cs, &nc, err) < 0)
 		return -1;
 	for (size_t i = 0; i < nc; i++) {
 		const struct pgphase_comment *c = &cs[i];
@@ -341,7 +345,7 @@ static int check_no_statements(const char *text, size_t from, size_t to, const c
  * Hand section s the statements of whole lying in [from, to), parsed once for the whole file;
  * false (s left to parse its own text) when a statement straddles the section's edges.
  */
-static bool give_statements(struct pgphase_section *s, const struct pgphase_sql *whole,
+static bool give_statements(struct pgphase_section *s, struct pgphase_sql *whole,
 			    size_t from, size_t to)
 {
 	if (!whole || pgphase_sql_take(&s->sql, whole, from, to) < 0)
@@ -371,7 +375,7 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 	if (pgphase_sql_parse_all(&whole_sql, &cs, &nc, text, file, &perr) == 0)
 		whole = &whole_sql;
 	pgphase_error_release(&perr);
-	if (collect(m, file, text, pair, cs, nc, &f, err) < 0)
+	if (collect(m, file, text, pair, whole != NULL, cs, nc, &f, err) < 0)
 		goto cleanup;
 	if (pair) {
 		struct pgphase_section *s = is_down_file ? &m->down : &m->up;

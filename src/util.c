@@ -265,3 +265,12 @@ char **list_dir_sorted(const char *dir, size_t *n)
 		qsort(names, *n, sizeof(*names), cmp_names);
 	return names ? names : xcalloc(1, sizeof(char *));
 }
+
+uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}

@@ -52,6 +52,9 @@ int64_t now_us(void);
 char *quote_ident_always(const char *ident);
 
 /* 1-based line and column (in characters) of byte offset off in text. */
+/* FNV-1a hash of a NUL-terminated string (hash tables, caches). */
+uint64_t str_hash(const char *s);
+
 void text_position(const char *text, size_t off, int *line, int *column);
 
 /* Incremental text_position for increasing offsets (linear over a whole file). */

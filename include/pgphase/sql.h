@@ -79,11 +79,11 @@ int pgphase_sql_parse_all(struct pgphase_sql *out, struct pgphase_comment **cs, 
 			  const char *text, const char *file, struct pgphase_error *err);
 
 /*
- * The statements of src lying in the byte range [from, to), sharing src's tree (which lives
- * until both are released).  -1 when a statement straddles from or to.
+ * Move the statements of src lying in the byte range [from, to) to dst, which shares src's
+ * tree (it lives until both are released).  -1 (nothing moved) when a statement straddles
+ * from or to.
  */
-int pgphase_sql_take(struct pgphase_sql *dst, const struct pgphase_sql *src, size_t from,
-		     size_t to);
+int pgphase_sql_take(struct pgphase_sql *dst, struct pgphase_sql *src, size_t from, size_t to);
 
 /* True when PostgreSQL refuses node inside a transaction block. */
 bool pgphase_node_no_transaction(const PgQuery__Node *node);

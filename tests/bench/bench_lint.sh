@@ -6,9 +6,9 @@
 #   pgphase lint / squawk --reporter json on the same input    (goal <= 1.0)
 # The parse-only baseline is a tiny C program (pg_query_parse_protobuf on each file) built
 # here; squawk is installed with npm into /tmp/squawk when missing.  Each time is the best of
-# three runs, in CPU time (user + system, GNU time) so a busy machine does not skew the
-# ratios; wall-clock time when GNU time is missing.  Missing cc or npm skips that comparison
-# with a reason.
+# five runs, in CPU time (user + system, from wait4's rusage: tests/bench/cputime.py) so a
+# busy machine does not skew the ratios.  Missing cc or npm skips that comparison with a
+# reason.
 # Usage: tests/bench/bench_lint.sh BUILD/pgphase
 set -eu
 bin=$1
@@ -43,34 +43,8 @@ while [ $i -lt 2000 ]; do
 	i=$((i + 1))
 done
 
-now() { date +%s%N; }
-if /usr/bin/time -f '%U %S' true > /dev/null 2>&1; then
-	clock="CPU time"
-else
-	clock="wall-clock time"
-fi
-# once COMMAND...: milliseconds one run takes (output discarded)
-once() {
-	if [ "$clock" = "CPU time" ]; then
-		/usr/bin/time -o "$work/time" -f '%U %S' "$@" > /dev/null 2>&1 || true
-		# the last line: GNU time first notes a non-zero exit status (lint exits 1 here)
-		tail -n 1 "$work/time" | awk '{ printf "%d\n", ($1 + $2) * 1000 }'
-	else
-		t0=$(now)
-		"$@" > /dev/null 2>&1 || true
-		echo $((($(now) - t0) / 1000000))
-	fi
-}
-# best COMMAND...: best of three runs, in milliseconds
-best() {
-	b=
-	for _ in 1 2 3; do
-		t=$(once "$@")
-		if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi
-	done
-	[ "$b" -gt 0 ] || b=1
-	echo "$b"
-}
+# best COMMAND...: best CPU time (user + system) of five runs, in milliseconds
+best() { python3 "$(dirname "$0")/cputime.py" 5 "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # ---- baseline: libpg_query alone ----
@@ -128,24 +102,25 @@ if [ ! -x "$squawk" ]; then
 fi
 [ -x "$squawk" ] || squawk=
 
-report() { # report LABEL PGPHASE_MS PARSE_MS SQUAWK_MS
-	line="$1: pgphase lint ${2} ms"
-	if [ -n "$3" ]; then
-		line="$line; parse-only ${3} ms, ratio $(ratio "$2" "$3") (goal <= 1.5)"
+# corpus LABEL FILE_OR_DIR FILES...: time pgphase lint (text and JSON output), the
+# parse-only baseline and squawk on one corpus, and print the ratios
+corpus() {
+	label=$1 target=$2
+	shift 2
+	text=$(best "$bin" lint --raw "$target")
+	json=$(best "$bin" lint --raw --format json "$target")
+	line="$label: pgphase lint ${text} ms (text), ${json} ms (json)"
+	if [ -n "$parse_only" ]; then
+		parse=$(best "$parse_only" "$@")
+		line="$line; parse-only ${parse} ms: ratio text $(ratio "$text" "$parse"), json $(ratio "$json" "$parse") (goal <= 1.5)"
 	fi
-	if [ -n "$4" ]; then
-		line="$line; squawk ${4} ms, ratio pgphase/squawk $(ratio "$2" "$4") (goal <= 1.0)"
+	if [ -n "$squawk" ]; then
+		sq=$(best "$squawk" --reporter json "$@")
+		line="$line; squawk --reporter json ${sq} ms: ratio json/squawk $(ratio "$json" "$sq") (goal <= 1.0)"
 	fi
 	echo "$line"
 }
 
-echo "times are $clock, best of 3"
-a_lint=$(best "$bin" lint --raw --format json "$work/a")
-a_parse=$([ -n "$parse_only" ] && best "$parse_only" "$work/a/001_big.sql" || true)
-a_squawk=$([ -n "$squawk" ] && best "$squawk" --reporter json "$work/a/001_big.sql" || true)
-report "A: 20,000 statements, 1 file" "$a_lint" "$a_parse" "$a_squawk"
-
-b_lint=$(best "$bin" lint --raw --format json "$work/b")
-b_parse=$([ -n "$parse_only" ] && best "$parse_only" "$work"/b/*.sql || true)
-b_squawk=$([ -n "$squawk" ] && best "$squawk" --reporter json "$work"/b/*.sql || true)
-report "B: 2,000 files x 10 statements" "$b_lint" "$b_parse" "$b_squawk"
+echo "times are CPU time (user + system), best of 5; --raw: every statement as written"
+corpus "A: 20,000 statements, 1 file" "$work/a" "$work/a/001_big.sql"
+corpus "B: 2,000 files x 10 statements" "$work/b" "$work"/b/*.sql
