@@ -32,6 +32,7 @@ void pgphase_backfill_options_init(struct pgphase_backfill_options *o,
 	o->progress_interval_ms = 10000;
 	o->max_halvings = DEFAULT_HALVINGS;
 	o->stale_claim_ms = 30000;
+	o->async_commit = true;
 }
 
 void pgphase_backfill_result_release(struct pgphase_backfill_result *res)

@@ -31,6 +31,17 @@
 static const char *const SQL_FAST_BEGIN =
 	"SAVEPOINT pgphase_fast; SET LOCAL lock_timeout = '50ms'";
 static const char *const SQL_FAST_UNDO = "ROLLBACK TO SAVEPOINT pgphase_fast";
+
+/*
+ * A batch transaction.  With async_commit its COMMIT does not wait for the WAL flush: the
+ * data, cursor, counters and claim are one transaction, so a crash of the server can lose
+ * only whole batches — data and cursor advance together — and the rerun redoes them.  The
+ * backfill's completion (the migration's state row and events) commits later with the
+ * session's own synchronous_commit, and its flush covers every batch before it.  This keeps
+ * the application's commits from queueing behind the batches' flushes.
+ */
+static const char *const SQL_BATCH_BEGIN = "BEGIN";
+static const char *const SQL_BATCH_BEGIN_ASYNC = "BEGIN; SET LOCAL synchronous_commit = off";
 #define LOCKED_FOR_US 5000000LL
 #define MAX_KEY 32 /* INDEX_MAX_KEYS */
 #define MAX_UNIQUE_RETRIES 3
@@ -342,7 +353,7 @@ static int walk_one(struct bf_worker *w, long long *rows)
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	if (db_exec(w->s, "BEGIN", &w->err) < 0)
+	if (db_exec(w->s, j->o->async_commit ? SQL_BATCH_BEGIN_ASYNC : SQL_BATCH_BEGIN, &w->err) < 0)
 		return -1;
 	rc = claim(w, &c);
 	if (rc <= 0)
@@ -439,7 +450,7 @@ static long long sweep_one(struct bf_worker *w, bool wait, long long *forgotten)
 	PGresult *r;
 
 	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
-	if (db_exec(w->s, "BEGIN", &w->err) < 0)
+	if (db_exec(w->s, j->o->async_commit ? SQL_BATCH_BEGIN_ASYNC : SQL_BATCH_BEGIN, &w->err) < 0)
 		return -1;
 	r = sq(w, SQL_SWEEP_LOCK, 3, params, PGRES_TUPLES_OK);
 	PQclear(r);

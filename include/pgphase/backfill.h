@@ -71,6 +71,11 @@ struct pgphase_backfill_options {
 	FILE *progress_stream;      /* default stderr */
 	int max_halvings;           /* batch-size halvings on statement_timeout before failing */
 	long stale_claim_ms;        /* a chunk untouched this long may be taken over (30 s) */
+	/* Batch transactions commit with synchronous_commit = off (default true): safe, as the
+	   cursor and counters commit atomically with the data — a batch lost in a server crash
+	   loses its cursor advance too and is redone; the phase's completion record, written
+	   later with the session's own setting, makes every earlier batch durable with it. */
+	bool async_commit;
 	/* Called after each committed batch, from the worker's thread (may be NULL). */
 	void (*on_batch)(void *arg, const struct pgphase_backfill_batch *b);
 	void *on_batch_arg;

@@ -5,7 +5,8 @@
  *
  *   bench_backfill_driver [-d CONNINFO] [-b BATCH] [-s SLEEP_MS] [-r ROWS_PER_S]
  *       [-t TARGET_MS] [-l MAX_LAG_MS] [-w WORKERS] [-k KEY] [-V VERSION] [-S STEP]
- *       [-T batch-times-file] [-q] SQL
+ *       [-T batch-times-file] [-q] [-A] SQL
+ *       -A: batches commit with the session's synchronous_commit (default: off per batch)
  *   bench_backfill_driver -N [-d CONNINFO] [-T FILE] SQL
  *       the naive loop: run SQL (autocommit) until it changes no row
  *
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
 	pgphase_backfill_options_init(&o, &cfg);
 	memset(&spec, 0, sizeof(spec));
 	spec.version = 1;
-	while ((c = getopt(argc, argv, "d:b:s:r:t:l:w:k:V:S:T:qN")) != -1) {
+	while ((c = getopt(argc, argv, "d:b:s:r:t:l:w:k:V:S:T:qNA")) != -1) {
 		switch (c) {
 		case 'd': pgphase_config_set(&cfg.database, optarg); break;
 		case 'b': o.throttle.batch_size = atol(optarg); break;
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 		case 'T': times = fopen(optarg, "w"); break;
 		case 'q': o.progress = PGPHASE_PROGRESS_NONE; break;
 		case 'N': naive_loop = true; break;
+		case 'A': o.async_commit = false; break;
 		default: return 2;
 		}
 	}
