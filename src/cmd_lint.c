@@ -7,6 +7,7 @@
  * `| head`) ends the output quietly.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,10 +59,12 @@ static int write_failed(struct pgphase_error *err)
 				 strerror(errno));
 }
 
+#define LINT_HEAP_KEEP (256 * 1024 * 1024)
+
 int cmd_lint(struct cli *cli, struct pgphase_error *err)
 {
 	enum pgphase_lint_format format = lint_format(cli->format);
-	struct pgphase_template_vars vars = { cli->cfg.schema };
+	struct pgphase_template_vars vars = { cli->cfg.schema, true };
 	struct pgphase_lint_options opts;
 	struct pgphase_lint_result res;
 	const char *default_path[1] = { cli->cfg.migrations ? cli->cfg.migrations : "migrations" };
@@ -74,6 +77,12 @@ int cmd_lint(struct cli *cli, struct pgphase_error *err)
 						 "lint --list-rules takes no paths");
 		return pgphase_lint_write_rules(stdout, format) < 0 ? write_failed(err) : 0;
 	}
+	/* Each file's parse builds and frees big buffers (libpg_query's tree, its protobuf
+	 * form, the unpacked tree): keep freed memory in the heap for the next file instead of
+	 * handing it back to the kernel and faulting fresh pages in again (measured: half the
+	 * page faults, about a tenth of the CPU time of a lint run). */
+	mallopt(M_MMAP_THRESHOLD, LINT_HEAP_KEEP);
+	mallopt(M_TRIM_THRESHOLD, 2 * LINT_HEAP_KEEP);
 	pgphase_lint_options_init(&opts);
 	opts.pg_version = cli->pg_version ? cli->pg_version : cli->cfg.lint.pg_version;
 	opts.raw = cli->raw;

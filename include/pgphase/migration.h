@@ -101,6 +101,7 @@ struct pgphase_migration_set {
 /* Values substituted for {{schema}} and {{tables.NAME}}. */
 struct pgphase_template_vars {
 	const char *schema; /* default "public" */
+	bool no_checksum;   /* leave checksum empty (lint: nothing compares it) */
 };
 
 /*
