@@ -112,7 +112,10 @@ static bool suppressed(struct pgphase_lint_ctx *ctx, size_t idx, const struct pg
 
 		for (size_t k = 0; k < ig->n_ids; k++)
 			if (strcmp(ig->ids[k], rule->id) == 0) {
-				ig->used[k] = true;
+				if (ctx->pending.key)
+					lint_pending_use(ctx, ig, k); /* settled with the unit */
+				else
+					ig->used[k] = true;
 				hit = true;
 			}
 	}
@@ -189,6 +192,8 @@ static void emit(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_rule *r
 	f->help = xstrdup(help);
 	f->seq = res->n++;
 	res->counts[sev]++;
+	if (ctx->pending.key)
+		lint_pending_finding(ctx, f->seq);
 }
 
 void lint_report(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st, int location,
@@ -223,6 +228,14 @@ void lint_report_file(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_ru
 	va_end(ap);
 }
 
+void lint_report_unused_ignore(struct pgphase_lint_ctx *ctx, const char *file, int line,
+			       int column, const char *id)
+{
+	lint_report_file(ctx, &lint_rule_ignore_unused, file, line, column,
+			 "remove the stale ignore so it cannot hide a future problem",
+			 "-- pgphase:ignore %s matches no finding on its statement", id);
+}
+
 /* Ignores on statement i naming unknown rules or silencing nothing. */
 static void check_ignores(struct pgphase_lint_ctx *ctx, struct lint_section *sec, size_t i)
 {
@@ -238,12 +251,10 @@ static void check_ignores(struct pgphase_lint_ctx *ctx, struct lint_section *sec
 						 ig->marker->line, ig->marker->column,
 						 "run \"pgphase lint --list-rules\" for the rule ids",
 						 "-- pgphase:ignore names unknown rule \"%s\"", ig->ids[k]);
-			else if (!ig->used[k] && !ctx->disabled[rule_index(r)])
-				lint_report_file(ctx, &lint_rule_ignore_unused, sec->file,
-						 ig->marker->line, ig->marker->column,
-						 "remove the stale ignore so it cannot hide a future problem",
-						 "-- pgphase:ignore %s matches no finding on its statement",
-						 ig->ids[k]);
+			else if (!ig->used[k] && !ctx->disabled[rule_index(r)] &&
+				 !lint_pending_defer_ignore(ctx, sec, ig, k))
+				lint_report_unused_ignore(ctx, sec->file, ig->marker->line,
+							  ig->marker->column, ig->ids[k]);
 		}
 	}
 }
@@ -306,6 +317,7 @@ static void run_section(struct pgphase_lint_ctx *ctx, struct lint_section *sec)
 		track_transaction(ctx, st->node);
 		if (ctx->linting)
 			check_ignores(ctx, sec, i);
+		lint_pending_next_statement(ctx);
 	}
 	ctx->sec = NULL;
 }
@@ -335,17 +347,30 @@ static void run_file(struct pgphase_lint_ctx *ctx, struct lint_file *f)
 	}
 }
 
+/*
+ * One unit, migration by migration: read it, note its indexes, lint it, release its parse
+ * tree (the model keeps copies of what it needs), so memory holds one migration's tree at a
+ * time.  Findings that hang on indexes of later migrations settle at the end.
+ */
 static int run_unit(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err)
 {
-	if (lint_unit_load(ctx, u, err) < 0)
-		return -1;
 	lint_map_release(&ctx->model);
 	lint_map_release(&ctx->indexes);
-	for (size_t i = 0; i < u->n; i++)
-		for (size_t k = 0; k < u->files[i].up.n; k++)
-			lint_model_indexes(ctx, u->files[i].up.stmts[k].node);
-	for (size_t i = 0; i < u->n; i++)
-		run_file(ctx, &u->files[i]);
+	pgphase_arena_free(ctx->model_arena);
+	ctx->model_arena = pgphase_arena_new();
+	if (lint_unit_list(ctx, u, err) < 0)
+		return -1;
+	for (size_t i = 0; i < u->n; i++) {
+		struct lint_file *f = &u->files[i];
+
+		if (lint_file_load(ctx, f, err) < 0)
+			return -1;
+		for (size_t k = 0; k < f->up.n; k++)
+			lint_model_indexes(ctx, f->up.stmts[k].node);
+		run_file(ctx, f);
+		lint_file_release(f);
+	}
+	lint_pending_settle(ctx);
 	return 0;
 }
 
@@ -407,6 +432,8 @@ static int setup(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_options
 
 static void teardown(struct pgphase_lint_ctx *ctx)
 {
+	lint_pending_release(ctx);
+	pgphase_arena_free(ctx->model_arena);
 	lint_map_release(&ctx->model);
 	lint_map_release(&ctx->indexes);
 	lint_map_release(&ctx->files);
@@ -443,7 +470,7 @@ int pgphase_lint_paths(struct pgphase_lint_result *res, const char *const *paths
 	for (size_t i = 0; i < n_units; i++) {
 		if (run_unit(&ctx, &units[i], err) < 0)
 			goto cleanup;
-		lint_unit_release(&units[i]); /* parse trees of one unit at a time */
+		lint_unit_release(&units[i]);
 	}
 	res->statements += ctx.statements_linted;
 	if (res->n)

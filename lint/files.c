@@ -233,7 +233,7 @@ static int load_one(struct pgphase_lint_ctx *ctx, struct pgphase_migration *m, c
 	return 0;
 }
 
-static int load_file(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct pgphase_error *err)
+int lint_file_load(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct pgphase_error *err)
 {
 	const char *display = f->path ? f->path : f->down_path;
 
@@ -269,11 +269,10 @@ static int load_file(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct p
 	return 0;
 }
 
-int lint_unit_load(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err)
+int lint_unit_list(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err)
 {
 	size_t n = 0;
 	char **names = list_dir_sorted(u->dir, &n), **names_of;
-	int rc = 0;
 
 	if (!names && u->whole)
 		return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot open directory \"%s\": %s",
@@ -291,27 +290,29 @@ int lint_unit_load(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgp
 	free(names_of);
 	if (u->n)
 		qsort(u->files, u->n, sizeof(*u->files), cmp_files);
-	for (size_t i = 0; i < u->n && rc == 0; i++)
-		rc = load_file(ctx, &u->files[i], err);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	return rc;
+	return 0;
+}
+
+void lint_file_release(struct lint_file *f)
+{
+	lint_section_release(&f->up);
+	lint_section_release(&f->down);
+	if (f->loaded)
+		pgphase_migration_release(&f->m);
+	if (f->down_loaded)
+		pgphase_migration_release(&f->dm);
+	f->loaded = f->down_loaded = false;
 }
 
 void lint_unit_release(struct lint_unit *u)
 {
 	for (size_t i = 0; i < u->n; i++) {
-		struct lint_file *f = &u->files[i];
-
-		lint_section_release(&f->up);
-		lint_section_release(&f->down);
-		if (f->loaded)
-			pgphase_migration_release(&f->m);
-		if (f->down_loaded)
-			pgphase_migration_release(&f->dm);
-		free(f->path);
-		free(f->down_path);
+		lint_file_release(&u->files[i]);
+		free(u->files[i].path);
+		free(u->files[i].down_path);
 	}
 	free(u->files);
 	for (size_t i = 0; i < u->n_only; i++)

@@ -18,6 +18,7 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "pgphase/lint.h"
+#include "pgphase/sql.h"
 #include "pgphase/migration.h"
 
 #define LINT_NAME_MAX 200 /* buffer for a printable qualified name */
@@ -86,6 +87,29 @@ struct lint_map {
 	size_t cap, n;
 };
 
+/* Findings and ignore uses waiting for the whole unit (lint/pending.c). */
+struct lint_pending {
+	const char *key; /* index key asked about, between lint_pending_begin() and _end() */
+	struct lint_pending_finding {
+		size_t seq; /* index in the result's findings */
+		char *key;
+	} *findings;
+	size_t n_findings, cap_findings;
+	struct lint_pending_use { /* the current statement's ignores that silenced one */
+		const struct lint_ignore *ig;
+		size_t k;
+		char *key;
+	} *uses;
+	size_t n_uses, cap_uses;
+	struct lint_pending_ignore { /* ignores that silenced only pending findings */
+		char *file, *id;
+		int line, column;
+		char **keys;
+		size_t n_keys;
+	} *ignores;
+	size_t n_ignores, cap_ignores;
+};
+
 struct pgphase_lint_ctx {
 	const struct pgphase_lint_options *opts;
 	struct pgphase_lint_result *res;
@@ -111,9 +135,26 @@ struct pgphase_lint_ctx {
 	size_t statements_linted;
 	struct lint_section *sec;
 	struct lint_map model;  /* the schema as the migrations so far leave it */
+	struct pgphase_arena *model_arena; /* copies of the nodes the model points to */
 	struct lint_map indexes; /* every index in the directory: "table\x1fcol,col" prefixes */
 	struct lint_map files;  /* display path → index in res->files (obj.migration) */
+	struct lint_pending pending;
 };
+
+/* ---- pending.c: findings that depend on migrations not read yet ---- */
+
+void lint_pending_begin(struct pgphase_lint_ctx *ctx, const char *key);
+void lint_pending_end(struct pgphase_lint_ctx *ctx);
+void lint_pending_finding(struct pgphase_lint_ctx *ctx, size_t seq);
+void lint_pending_use(struct pgphase_lint_ctx *ctx, const struct lint_ignore *ig, size_t k);
+/* An ignore id that silenced only pending findings: true when recorded for settling. */
+bool lint_pending_defer_ignore(struct pgphase_lint_ctx *ctx, const struct lint_section *sec,
+			       const struct lint_ignore *ig, size_t k);
+void lint_pending_next_statement(struct pgphase_lint_ctx *ctx);
+void lint_pending_settle(struct pgphase_lint_ctx *ctx);
+void lint_pending_release(struct pgphase_lint_ctx *ctx);
+void lint_report_unused_ignore(struct pgphase_lint_ctx *ctx, const char *file, int line,
+			       int column, const char *id);
 
 /* ---- files.c: paths → units (a directory, or files with their siblings as context) ---- */
 
@@ -136,16 +177,21 @@ struct lint_unit {
 	bool whole;             /* a directory argument: every file is linted */
 	char **only;            /* owned basenames to lint when !whole */
 	size_t n_only;
-	struct lint_file *files; /* version order after lint_unit_load */
+	struct lint_file *files; /* version order after lint_unit_list */
 	size_t n, cap;
 };
 
 /* Group paths into units; a path that does not exist is a usage error. */
 int lint_units_build(const char *const *paths, size_t n, struct lint_unit **units,
 		     size_t *n_units, struct pgphase_error *err);
-/* Read, name-check, load and parse a unit's files; problems become findings.  Fails only for
- * unreadable paths. */
-int lint_unit_load(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err);
+/* List and name-check a unit's files, in version order; naming problems become findings.
+ * Fails only for an unreadable directory. */
+int lint_unit_list(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err);
+/* Load and parse one file of the unit; problems become findings.  Fails only when the file
+ * cannot be read. */
+int lint_file_load(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct pgphase_error *err);
+/* Release a file's parse trees and sections (its paths stay). */
+void lint_file_release(struct lint_file *f);
 void lint_unit_release(struct lint_unit *u);
 
 /* Rules the engine and loader report themselves (lint/rule_input.c). */
@@ -215,6 +261,8 @@ bool lint_column_checked(const struct pgphase_lint_ctx *ctx, const char *table, 
 bool lint_constraint_added_here(const struct pgphase_lint_ctx *ctx, const char *table,
 				const char *name);
 /* Some index anywhere in the directory has exactly cols (any order) as leading columns. */
+/* "table\x1fcol,col": the key of an index on cols (sorted), as lint_has_index() looks up. */
+const char *lint_index_key(char buf[LINT_KEY_MAX], const char *table, const char **cols, size_t n);
 bool lint_has_index(const struct pgphase_lint_ctx *ctx, const char *table, const char **cols,
 		    size_t n);
 /* The partition key (PartitionElem nodes) of a table created in the directory, or NULL. */

@@ -127,8 +127,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *index_key(char buf[LINT_KEY_MAX], const char *table, const char **cols,
-			     size_t n)
+const char *lint_index_key(char buf[LINT_KEY_MAX], const char *table, const char **cols, size_t n)
 {
 	const char *sorted[32];
 	size_t len;
@@ -150,7 +149,7 @@ static void add_index(struct pgphase_lint_ctx *ctx, const char *table, const cha
 	char key[LINT_KEY_MAX];
 
 	for (size_t k = 1; k <= n; k++)
-		lint_map_put(&ctx->indexes, index_key(key, table, cols, k));
+		lint_map_put(&ctx->indexes, lint_index_key(key, table, cols, k));
 }
 
 bool lint_has_index(const struct pgphase_lint_ctx *ctx, const char *table, const char **cols,
@@ -158,7 +157,7 @@ bool lint_has_index(const struct pgphase_lint_ctx *ctx, const char *table, const
 {
 	char key[LINT_KEY_MAX];
 
-	return n && lint_map_get(&ctx->indexes, index_key(key, table, cols, n)) != NULL;
+	return n && lint_map_get(&ctx->indexes, lint_index_key(key, table, cols, n)) != NULL;
 }
 
 /* PRIMARY KEY / UNIQUE constraint (table- or column-level) as an index on table. */
@@ -277,6 +276,20 @@ static void validated_check(struct pgphase_lint_ctx *ctx, const char *table,
 		lint_walk(&expr->base, mark_column, &mc);
 }
 
+/*
+ * A copy of a node the model keeps: the linter releases each migration's parse tree once
+ * it is linted, and later migrations still ask about earlier columns and checks.
+ */
+static PgQuery__Node *keep_node(struct pgphase_lint_ctx *ctx, const PgQuery__Node *n)
+{
+	return n ? pgphase_message_copy(ctx->model_arena, &n->base) : NULL;
+}
+
+static PgQuery__TypeName *keep_type(struct pgphase_lint_ctx *ctx, const PgQuery__TypeName *t)
+{
+	return t ? pgphase_message_copy(ctx->model_arena, &t->base) : NULL;
+}
+
 static void add_constraint(struct pgphase_lint_ctx *ctx, const char *table,
 			   const PgQuery__Constraint *c, bool new_table)
 {
@@ -289,14 +302,14 @@ static void add_constraint(struct pgphase_lint_ctx *ctx, const char *table,
 		return;
 	o = put(ctx, 'k', table, c->conname);
 	o->validated = valid;
-	o->expr = c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK ? c->raw_expr : NULL;
+	o->expr = c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK ? keep_node(ctx, c->raw_expr) : NULL;
 	put(ctx, 'O', "c", c->conname);
 }
 
 static void add_column(struct pgphase_lint_ctx *ctx, const char *table,
 		       const PgQuery__ColumnDef *cd, bool new_table)
 {
-	put(ctx, 'c', table, cd->colname)->type = cd->type_name;
+	put(ctx, 'c', table, cd->colname)->type = keep_type(ctx, cd->type_name);
 	for (size_t i = 0; i < cd->n_constraints; i++)
 		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
 			add_constraint(ctx, table, cd->constraints[i]->constraint, new_table);
@@ -308,7 +321,12 @@ static void apply_create(struct pgphase_lint_ctx *ctx, const PgQuery__CreateStmt
 	struct lint_obj *t = put(ctx, 'T', table, NULL);
 
 	if (cs->partspec) {
-		t->items = cs->partspec->part_params;
+		PgQuery__Node **items = pgphase_arena_alloc(ctx->model_arena, cs->partspec->n_part_params *
+									sizeof(*items));
+
+		for (size_t i = 0; i < cs->partspec->n_part_params; i++)
+			items[i] = keep_node(ctx, cs->partspec->part_params[i]);
+		t->items = items;
 		t->n_items = cs->partspec->n_part_params;
 	}
 	for (size_t i = 0; i < cs->n_table_elts; i++) {
@@ -339,7 +357,7 @@ static void apply_alter(struct pgphase_lint_ctx *ctx, const PgQuery__AlterTableS
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
 			o = get(ctx, 'c', table, c->name);
 			if (o && c->def && c->def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
-				o->type = c->def->column_def->type_name;
+				o->type = keep_type(ctx, c->def->column_def->type_name);
 			break;
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
 			if (c->def && c->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)

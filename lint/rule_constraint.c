@@ -248,7 +248,7 @@ static void fk_index(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stm
 		     const PgQuery__RangeVar *table, const PgQuery__Constraint *c, const char *column)
 {
 	const char *cols[32];
-	char list[LINT_NAME_MAX], t[LINT_NAME_MAX], ref[LINT_NAME_MAX];
+	char list[LINT_NAME_MAX], t[LINT_NAME_MAX], ref[LINT_NAME_MAX], key[LINT_KEY_MAX];
 	size_t n = 0, len = 0;
 
 	if (c->contype != PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN)
@@ -260,6 +260,8 @@ static void fk_index(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stm
 			cols[n++] = lint_str(c->fk_attrs[i]);
 	if (!n || lint_has_index(ctx, table->relname, cols, n))
 		return;
+	/* a later migration may still create the index: the finding waits for the unit */
+	lint_pending_begin(ctx, lint_index_key(key, table->relname, cols, n));
 	list[0] = '\0';
 	for (size_t i = 0; i < n && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", cols[i]);
@@ -270,6 +272,7 @@ static void fk_index(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stm
 		    "foreign key %s(%s) has no index on its referencing columns anywhere in the "
 		    "migrations: every DELETE or key UPDATE on \"%s\" scans \"%s\" while holding its "
 		    "locks", t, list, ref, t);
+	lint_pending_end(ctx);
 }
 
 static void check_fk_without_index(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st)

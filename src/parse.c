@@ -279,7 +279,7 @@ struct arena_block {
 	max_align_t data[];
 };
 
-struct arena {
+struct pgphase_arena {
 	struct arena_block *head;
 	size_t next; /* size of the next block: the first from the packed size, then doubling */
 	int refs;    /* pgphase_sql values sharing the tree (pgphase_sql_take) */
@@ -292,7 +292,7 @@ struct arena {
 
 static void *arena_alloc(void *data, size_t size)
 {
-	struct arena *a = data;
+	struct pgphase_arena *a = data;
 	struct arena_block *b = a->head;
 
 	size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
@@ -317,7 +317,7 @@ static void arena_free(void *data, void *ptr)
 	(void)ptr; /* released all at once by arena_release */
 }
 
-static void arena_release(struct arena *a)
+static void arena_release(struct pgphase_arena *a)
 {
 	if (a && --a->refs > 0)
 		return;
@@ -330,16 +330,126 @@ static void arena_release(struct arena *a)
 	free(a);
 }
 
+struct pgphase_arena *pgphase_arena_new(void)
+{
+	struct pgphase_arena *a = xcalloc(1, sizeof(*a));
+
+	a->refs = 1;
+	a->next = ARENA_BLOCK_MIN;
+	return a;
+}
+
+void pgphase_arena_free(struct pgphase_arena *a)
+{
+	arena_release(a);
+}
+
+void *pgphase_arena_alloc(struct pgphase_arena *a, size_t size)
+{
+	return arena_alloc(a, size ? size : 1);
+}
+
+/* Bytes one element of a repeated field of type t takes (protobuf-c's array layout). */
+static size_t repeated_element_size(ProtobufCType t)
+{
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return 8;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	default:
+		return 4; /* 32-bit integers, float, enum */
+	}
+}
+
+static char *copy_string(struct pgphase_arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(arena_alloc(a, n), s, n);
+}
+
+/* Deep-copy the pointed-to parts of one field value at where (already shallow-copied). */
+static void copy_value(struct pgphase_arena *a, ProtobufCType t, void *where)
+{
+	if (t == PROTOBUF_C_TYPE_MESSAGE && *(void **)where)
+		*(void **)where = pgphase_message_copy(a, *(ProtobufCMessage **)where);
+	else if (t == PROTOBUF_C_TYPE_STRING && *(char **)where)
+		*(char **)where = copy_string(a, *(char **)where);
+	else if (t == PROTOBUF_C_TYPE_BYTES && ((ProtobufCBinaryData *)where)->len) {
+		ProtobufCBinaryData *b = where;
+
+		b->data = memcpy(arena_alloc(a, b->len), b->data, b->len);
+	}
+}
+
+/*
+ * A field-by-field copy through protobuf-c's reflection: the struct, then what its string,
+ * bytes, message and repeated fields point to (only the set member of a oneof).
+ */
+void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
+{
+	const ProtobufCMessageDescriptor *d;
+	ProtobufCMessage *copy;
+	char *base;
+
+	if (!msg)
+		return NULL;
+	d = msg->descriptor;
+	copy = memcpy(arena_alloc(a, d->sizeof_message), msg, d->sizeof_message);
+	copy->n_unknown_fields = 0;
+	copy->unknown_fields = NULL;
+	base = (char *)copy;
+	if (d == &pg_query__node__descriptor) {
+		/* a Node is a oneof over ~250 message types: copy just the one that is set */
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+			d, (unsigned)((PgQuery__Node *)copy)->node_case);
+
+		if (f)
+			copy_value(a, f->type, base + f->offset);
+		return copy;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			size_t elt = repeated_element_size(f->type);
+			char **arr = (char **)(base + f->offset);
+
+			if (!n || !*arr)
+				continue;
+			*arr = memcpy(arena_alloc(a, n * elt), *arr, n * elt);
+			for (size_t k = 0; k < n; k++)
+				copy_value(a, f->type, *arr + k * elt);
+		} else {
+			copy_value(a, f->type, base + f->offset);
+		}
+	}
+	return copy;
+}
+
 static int unpack_tree(struct pgphase_sql *out, const char *text, const char *file,
 		       struct pgphase_error *err)
 {
 	PgQueryProtobufParseResult res = pg_query_parse_protobuf(text);
-	struct arena *arena = xcalloc(1, sizeof(*arena));
+	struct pgphase_arena *arena = pgphase_arena_new();
 	ProtobufCAllocator alloc = { arena_alloc, arena_free, arena };
 	int rc = 0;
 
-	arena->refs = 1;
-	arena->next = ARENA_BLOCK_MIN;
 	out->arena = arena;
 
 	if (res.error) {
@@ -582,7 +692,7 @@ int pgphase_sql_take(struct pgphase_sql *dst, struct pgphase_sql *src, size_t fr
 			src->stmts[i].sql = NULL;
 	dst->tree = src->tree;
 	dst->arena = src->arena;
-	((struct arena *)dst->arena)->refs++;
+	((struct pgphase_arena *)dst->arena)->refs++;
 	return 0;
 }
 

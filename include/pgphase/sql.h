@@ -85,6 +85,17 @@ int pgphase_sql_parse_all(struct pgphase_sql *out, struct pgphase_comment **cs, 
  */
 int pgphase_sql_take(struct pgphase_sql *dst, struct pgphase_sql *src, size_t from, size_t to);
 
+/*
+ * Memory for parse trees, released all at once; pgphase_message_copy() deep-copies any
+ * libpg_query message (a Node, a TypeName, ...) into one, so the copy outlives the tree it
+ * came from.
+ */
+struct pgphase_arena;
+struct pgphase_arena *pgphase_arena_new(void);
+void pgphase_arena_free(struct pgphase_arena *a);
+void *pgphase_arena_alloc(struct pgphase_arena *a, size_t size);
+void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg);
+
 /* True when PostgreSQL refuses node inside a transaction block. */
 bool pgphase_node_no_transaction(const PgQuery__Node *node);
 /* True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / ... */
