@@ -106,7 +106,7 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* Name one directory entry: pair it, flag duplicates, or report a bad name. */
 static void name_entry(struct pgphase_lint_ctx *ctx, struct lint_unit *u, const char *base,
-		       char **names_of)
+		       char **names_of, struct lint_map *versions)
 {
 	char *path = xasprintf("%s%s", u->prefix, base), *vtext = NULL, *name = NULL;
 	enum pgphase_name_style style;
@@ -133,11 +133,15 @@ static void name_entry(struct pgphase_lint_ctx *ctx, struct lint_unit *u, const 
 			pgphase_warn("ignoring \"%s\": not a migration file name", path);
 		}
 	} else {
-		for (size_t i = 0; i < u->n && !f; i++) {
-			struct lint_file *o = &u->files[i];
+		char vkey[32];
+		struct lint_obj *first;
 
-			if (!o->named || o->version != version)
-				continue;
+		snprintf(vkey, sizeof(vkey), "%lld", (long long)version);
+		first = lint_map_get(versions, vkey);
+		if (first) { /* only the first file of a version pairs with it or clashes */
+			struct lint_file *o = &u->files[first->migration];
+			size_t i = (size_t)first->migration;
+
 			if (part == 2 && !o->down_path && o->path && ends_with(o->path, ".up.sql") &&
 			    strcmp(names_of[i], name) == 0) {
 				o->down_path = path;
@@ -145,18 +149,19 @@ static void name_entry(struct pgphase_lint_ctx *ctx, struct lint_unit *u, const 
 			} else if (part == 1 && !o->path && strcmp(names_of[i], name) == 0) {
 				o->path = path;
 				f = o;
-			} else {
+			} else { /* linted as a migration of its own */
 				lint_report_file(ctx, &lint_rule_duplicate_version, path, 1, 1,
 						 "give each migration its own version; renumber this one "
 						 "after the newest",
 						 "duplicate migration version %s (also %s)", vtext,
 						 o->path ? o->path : o->down_path);
-				break; /* linted as a migration of its own */
 			}
 			if (f)
 				path = NULL;
 		}
 		if (!f) {
+			if (!first)
+				lint_map_put(versions, vkey)->migration = (int)u->n;
 			f = add_file(u, version, true);
 			if (part == 2)
 				f->down_path = path;
@@ -273,6 +278,7 @@ int lint_unit_list(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgp
 {
 	size_t n = 0;
 	char **names = list_dir_sorted(u->dir, &n), **names_of;
+	struct lint_map versions; /* version → index of its first file */
 
 	if (!names && u->whole)
 		return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot open directory \"%s\": %s",
@@ -283,8 +289,10 @@ int lint_unit_list(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgp
 			names[n++] = xstrdup(u->only[i]);
 	}
 	names_of = xcalloc(n + 1, sizeof(*names_of));
+	lint_map_init(&versions);
 	for (size_t i = 0; i < n; i++)
-		name_entry(ctx, u, names[i], names_of);
+		name_entry(ctx, u, names[i], names_of, &versions);
+	lint_map_release(&versions);
 	for (size_t i = 0; i < u->n; i++)
 		free(names_of[i]);
 	free(names_of);

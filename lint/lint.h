@@ -71,8 +71,7 @@ struct pgphase_lint_stmt {
 
 /* A hash map from string keys to small records: the schema model. */
 struct lint_obj {
-	char *key;       /* owned; NULL for an empty slot */
-	uint64_t hash;   /* of key: probes compare it before touching the key */
+	char *key;       /* owned */
 	int migration;   /* sequence number of the migration that created / added it */
 	int txn;         /* transaction counter at that point */
 	bool validated;  /* constraints: validated; checks: proves NOT NULL */
@@ -82,9 +81,18 @@ struct lint_obj {
 	size_t n_items;
 };
 
+/* Open addressing over small slots (hash + object); objects live in blocks, so a pointer
+ * to one stays valid as the map grows. */
+#define LINT_MAP_BLOCK 256
+struct lint_slot {
+	uint64_t hash;
+	struct lint_obj *obj; /* NULL: empty */
+};
 struct lint_map {
-	struct lint_obj *slots;
+	struct lint_slot *slots;
 	size_t cap, n;
+	struct lint_obj **objs; /* n objects, LINT_MAP_BLOCK per block */
+	size_t n_blocks;
 };
 
 /* Findings and ignore uses waiting for the whole unit (lint/pending.c). */

@@ -25,60 +25,65 @@ void lint_map_init(struct lint_map *m)
 
 void lint_map_release(struct lint_map *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->slots[i].key);
+	for (size_t i = 0; i < m->n; i++)
+		free(m->objs[i / LINT_MAP_BLOCK][i % LINT_MAP_BLOCK].key);
+	for (size_t i = 0; i < m->n_blocks; i++)
+		free(m->objs[i]);
+	free(m->objs);
 	free(m->slots);
 	memset(m, 0, sizeof(*m));
 }
 
-/* The slot of key (hash h), or the empty slot where it would go. */
-static struct lint_obj *probe(const struct lint_map *m, const char *key, uint64_t h)
+/* The slot of key (hash h): its object, or the empty slot where it would go. */
+static struct lint_slot *probe(const struct lint_map *m, const char *key, uint64_t h)
 {
 	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		struct lint_obj *o = &m->slots[i];
+		struct lint_slot *sl = &m->slots[i];
 
-		if (!o->key || (o->hash == h && strcmp(o->key, key) == 0))
-			return o;
+		if (!sl->obj || (sl->hash == h && strcmp(sl->obj->key, key) == 0))
+			return sl;
 	}
 }
 
 struct lint_obj *lint_map_get(const struct lint_map *m, const char *key)
 {
-	struct lint_obj *o;
-
 	if (!m->cap)
 		return NULL;
-	o = probe(m, key, str_hash(key));
-	return o->key ? o : NULL;
+	return probe(m, key, str_hash(key))->obj;
 }
 
 static void grow(struct lint_map *m)
 {
-	struct lint_obj *old = m->slots;
+	struct lint_slot *old = m->slots;
 	size_t oldcap = m->cap;
 
 	m->cap = oldcap ? oldcap * 2 : 256;
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
 	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].key)
-			*probe(m, old[i].key, old[i].hash) = old[i];
+		if (old[i].obj)
+			*probe(m, old[i].obj->key, old[i].hash) = old[i];
 	free(old);
 }
 
 struct lint_obj *lint_map_put(struct lint_map *m, const char *key)
 {
 	uint64_t h = str_hash(key);
-	struct lint_obj *o;
+	struct lint_slot *sl;
 
 	if ((m->n + 1) * 2 > m->cap)
 		grow(m);
-	o = probe(m, key, h);
-	if (!o->key) {
-		o->key = xstrdup(key);
-		o->hash = h;
+	sl = probe(m, key, h);
+	if (!sl->obj) {
+		if (m->n % LINT_MAP_BLOCK == 0) {
+			m->objs = xrealloc(m->objs, (m->n_blocks + 1) * sizeof(*m->objs));
+			m->objs[m->n_blocks++] = xcalloc(LINT_MAP_BLOCK, sizeof(**m->objs));
+		}
+		sl->obj = &m->objs[m->n / LINT_MAP_BLOCK][m->n % LINT_MAP_BLOCK];
+		sl->obj->key = xstrdup(key);
+		sl->hash = h;
 		m->n++;
 	}
-	return o;
+	return sl->obj;
 }
 
 /* Append sep (when not NUL) and s to the key in buf, truncating at LINT_KEY_MAX - 1 bytes. */
