@@ -3,12 +3,16 @@
 #   A: 20,000 statements in one file;   B: 2,000 files x 10 statements.
 # Figures, each a ratio against a baseline measured in this run:
 #   pgphase lint / libpg_query parse-only of the same input   (goal <= 1.5)
+#   pgphase lint / libpg_query parse + unpack into C structs   (for context)
 #   pgphase lint / squawk --reporter json on the same input    (goal <= 1.0)
 # The parse-only baseline is a tiny C program (pg_query_parse_protobuf on each file) built
-# here; squawk is installed with npm into /tmp/squawk when missing.  Each time is the best of
-# five runs, in CPU time (user + system, from wait4's rusage: tests/bench/cputime.py) so a
-# busy machine does not skew the ratios.  Missing cc or npm skips that comparison with a
-# reason.
+# here; with --unpack it also unpacks each tree with protobuf-c's default allocator, the
+# least a C program needs to read the tree.  squawk is installed with npm into /tmp/squawk
+# when missing.  pgphase lints with --raw (every statement as written, as squawk does) and
+# is timed with text and with JSON output.  Each time is the best of seven runs in CPU time
+# (user + system, from wait4's rusage: tests/bench/cputime.py), the compared commands taking
+# turns so that a busy machine does not skew the ratios.  Missing cc or npm skips that
+# comparison with a reason.
 # Usage: tests/bench/bench_lint.sh BUILD/pgphase
 set -eu
 bin=$1
@@ -43,22 +47,31 @@ while [ $i -lt 2000 ]; do
 	i=$((i + 1))
 done
 
-# best COMMAND...: best CPU time (user + system) of five runs, in milliseconds
-best() { python3 "$(dirname "$0")/cputime.py" 5 "$@"; }
+# best COMMAND [:: COMMAND ...]: best CPU time (user + system) of seven runs of each, in
+# milliseconds, the commands taking turns
+best() { python3 "$(dirname "$0")/cputime.py" 7 "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # ---- baseline: libpg_query alone ----
 parse_only=
 if command -v cc > /dev/null 2>&1; then
 	cat > "$work/parse_only.c" <<'EOF'
-/* Parse each file named on the command line with libpg_query, nothing else. */
+/*
+ * Parse each file named on the command line with libpg_query, nothing else.  With
+ * --unpack first, also unpack each parse tree into protobuf-c's C structs: what any C
+ * program must do before it can read the tree.
+ */
 #include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
+	int unpack = argc > 1 && strcmp(argv[1], "--unpack") == 0;
+
+	for (int i = 1 + unpack; i < argc; i++) {
 		FILE *f = fopen(argv[i], "rb");
 		char *buf;
 		long n;
@@ -76,13 +89,20 @@ int main(int argc, char **argv)
 		PgQueryProtobufParseResult r = pg_query_parse_protobuf(buf);
 		if (r.error)
 			fprintf(stderr, "%s: %s\n", argv[i], r.error->message);
+		else if (unpack)
+			pg_query__parse_result__free_unpacked(
+				pg_query__parse_result__unpack(NULL, r.parse_tree.len,
+							       (const uint8_t *)r.parse_tree.data),
+				NULL);
 		pg_query_free_protobuf_parse_result(r);
 		free(buf);
 	}
 	return 0;
 }
 EOF
-	if cc -O2 -o "$work/parse_only" "$work/parse_only.c" -lpg_query 2> "$work/cc.err"; then
+	# shellcheck disable=SC2046
+	if cc -O2 -o "$work/parse_only" "$work/parse_only.c" -lpg_query \
+		$(pkg-config --libs libprotobuf-c) 2> "$work/cc.err"; then
 		parse_only="$work/parse_only"
 	else
 		echo "parse-only baseline skipped: cannot build it ($(head -1 "$work/cc.err"))"
@@ -107,20 +127,35 @@ fi
 corpus() {
 	label=$1 target=$2
 	shift 2
-	text=$(best "$bin" lint --raw "$target")
-	json=$(best "$bin" lint --raw --format json "$target")
-	line="$label: pgphase lint ${text} ms (text), ${json} ms (json)"
 	if [ -n "$parse_only" ]; then
-		parse=$(best "$parse_only" "$@")
-		line="$line; parse-only ${parse} ms: ratio text $(ratio "$text" "$parse"), json $(ratio "$json" "$parse") (goal <= 1.5)"
+		# shellcheck disable=SC2046
+		set -- $(best "$bin" lint --raw "$target" :: "$bin" lint --raw --format json "$target" \
+			:: "$parse_only" "$@" :: "$parse_only" --unpack "$@")
+		text=$1 json=$2 parse=$3 unpacked=$4
+		echo "$label: pgphase lint ${text} ms (text), ${json} ms (json);" \
+			"parse-only ${parse} ms: ratio text $(ratio "$text" "$parse"), json $(ratio "$json" "$parse") (goal <= 1.5);" \
+			"parse + unpack ${unpacked} ms: ratio text $(ratio "$text" "$unpacked"), json $(ratio "$json" "$unpacked")"
+	else
+		set -- $(best "$bin" lint --raw "$target" :: "$bin" lint --raw --format json "$target")
+		text=$1 json=$2
+		echo "$label: pgphase lint ${text} ms (text), ${json} ms (json)"
 	fi
-	if [ -n "$squawk" ]; then
-		sq=$(best "$squawk" --reporter json "$@")
-		line="$line; squawk --reporter json ${sq} ms: ratio json/squawk $(ratio "$json" "$sq") (goal <= 1.0)"
-	fi
-	echo "$line"
 }
 
-echo "times are CPU time (user + system), best of 5; --raw: every statement as written"
+# squawk LABEL TARGET FILES...: pgphase's JSON output against squawk's, same input
+squawk_vs() {
+	label=$1 target=$2
+	shift 2
+	[ -n "$squawk" ] || return 0
+	# shellcheck disable=SC2046
+	set -- $(best "$bin" lint --raw --format json "$target" :: "$squawk" --reporter json "$@")
+	echo "$label: pgphase lint --format json ${1} ms; squawk --reporter json ${2} ms:" \
+		"ratio $(ratio "$1" "$2") (goal <= 1.0)"
+}
+
+echo "times are CPU time (user + system), best of 7, commands taking turns;" \
+	"--raw: every statement as written"
 corpus "A: 20,000 statements, 1 file" "$work/a" "$work/a/001_big.sql"
 corpus "B: 2,000 files x 10 statements" "$work/b" "$work"/b/*.sql
+squawk_vs "A" "$work/a" "$work/a/001_big.sql"
+squawk_vs "B" "$work/b" "$work"/b/*.sql
