@@ -7,15 +7,16 @@
 #include <string.h>
 
 #include "lint.h"
+#include "pgphase/backfill.h"
 
-/* The table an UPDATE or DELETE changes, or NULL for other statements. */
+/*
+ * The existing table a data change works through: an UPDATE's or DELETE's table, an
+ * INSERT ... SELECT's source table (what the backfill engine would walk); NULL for other
+ * statements.
+ */
 static const PgQuery__RangeVar *changed_table(const PgQuery__Node *n)
 {
-	if (n->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT)
-		return n->update_stmt->relation;
-	if (n->node_case == PG_QUERY__NODE__NODE_DELETE_STMT)
-		return n->delete_stmt->relation;
-	return NULL;
+	return pgphase_backfill_source(n);
 }
 
 static void check_update_without_where(struct pgphase_lint_ctx *ctx,
@@ -58,6 +59,18 @@ static void check_unbatched(struct pgphase_lint_ctx *ctx, const struct pgphase_l
 
 	if (!rv || st->down || st->phase == PGPHASE_PHASE_BACKFILL || lint_table_is_new(ctx, rv))
 		return;
+	if (st->node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
+		lint_report(ctx, st, -1,
+			    ctx->raw ? "copy in batches over the source's key (WHERE id > last_id "
+				       "ORDER BY id LIMIT n), committing each"
+				     : "put it under -- BACKFILL: pgphase copies in throttled, resumable "
+				       "batches over the source table's key",
+			    "INSERT ... SELECT from existing table \"%s\" copies every row in one "
+			    "statement: the new rows stay locked until the migration commits, the long "
+			    "transaction holds back vacuum, and replicas fall behind",
+			    lint_rv_name(rv, name));
+		return;
+	}
 	lint_report(ctx, st, -1,
 		    ctx->raw ? "run it in batches of a few thousand rows (WHERE id > last_id ORDER "
 			       "BY id LIMIT n), committing each"
@@ -83,13 +96,37 @@ static bool where_tracks_progress(const PgQuery__UpdateStmt *u)
 	return false;
 }
 
+/* A backfill INSERT ... SELECT: the engine's own check says whether it can run in batches. */
+static void check_backfill_insert(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st)
+{
+	struct pgphase_backfill_spec spec = { .stmt = st->node };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+
+	if (!pgphase_backfill_source(st->node) || lint_table_is_new(ctx, pgphase_backfill_source(st->node)))
+		return;
+	if (pgphase_backfill_check(&spec, &err) < 0)
+		lint_report(ctx, st, -1,
+			    err.hint ? err.hint : "make the statement tell copied rows from pending ones",
+			    "%s", err.message);
+	pgphase_error_release(&err);
+}
+
 static void check_backfill_idempotent(struct pgphase_lint_ctx *ctx,
 				      const struct pgphase_lint_stmt *st)
 {
-	const PgQuery__UpdateStmt *u = st->node->update_stmt;
+	const PgQuery__UpdateStmt *u;
 	char name[LINT_NAME_MAX];
 
-	if (st->phase != PGPHASE_PHASE_BACKFILL || st->down || where_tracks_progress(u))
+	if (st->phase != PGPHASE_PHASE_BACKFILL || st->down)
+		return;
+	if (st->node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
+		check_backfill_insert(ctx, st);
+		return;
+	}
+	if (st->node->node_case != PG_QUERY__NODE__NODE_UPDATE_STMT)
+		return;
+	u = st->node->update_stmt;
+	if (where_tracks_progress(u))
 		return;
 	lint_report(ctx, st, lint_first_location(u->where_clause),
 		    "add a predicate on a column being set, e.g. WHERE new_col IS NULL or WHERE "
@@ -192,15 +229,15 @@ const struct pgphase_lint_rule lint_rule_delete_without_where = {
 const struct pgphase_lint_rule lint_rule_unbatched_data_change = {
 	.id = "unbatched-data-change", .severity = PGPHASE_LINT_WARNING,
 	.category = PGPHASE_LINT_HYGIENE,
-	.summary = "UPDATE/DELETE of an existing table outside the backfill phase",
+	.summary = "UPDATE/DELETE/INSERT ... SELECT of an existing table outside the backfill phase",
 	.check = check_unbatched,
 	.plannable = true,
 };
 const struct pgphase_lint_rule lint_rule_backfill_not_idempotent = {
 	.id = "backfill-not-idempotent", .severity = PGPHASE_LINT_WARNING,
 	.category = PGPHASE_LINT_HYGIENE,
-	.summary = "backfill UPDATE whose WHERE cannot tell done rows from pending ones",
-	.node = PG_QUERY__NODE__NODE_UPDATE_STMT, .check = check_backfill_idempotent,
+	.summary = "backfill UPDATE or INSERT ... SELECT that cannot tell done rows from pending ones",
+	.check = check_backfill_idempotent,
 };
 const struct pgphase_lint_rule lint_rule_duplicate_column_assignment = {
 	.id = "duplicate-column-assignment", .severity = PGPHASE_LINT_ERROR,
