@@ -167,6 +167,7 @@ START_TEST(insert_composite_key_kill_9)
 	unsigned seed = 20261123;
 	long rows = 300000;
 	int landed = 0;
+	char *key;
 
 	/* composite-key source in another schema, an anti-join instead of ON CONFLICT */
 	th_exec("CREATE SCHEMA app;"
@@ -208,8 +209,9 @@ START_TEST(insert_composite_key_kill_9)
 				 " WHERE d.w = s.v * 3"), rows);
 	ck_assert_int_eq(th_long("SELECT count(*) FROM app.seen WHERE n = 1"), rows);
 	ck_assert_int_eq(th_long("SELECT count(*) FROM app.seen"), rows);
-	ck_assert_str_eq(th_value("SELECT DISTINCT key_columns FROM pgphase.backfill_progress"),
-			 "a, b");
+	key = th_value("SELECT DISTINCT key_columns FROM pgphase.backfill_progress");
+	ck_assert_str_eq(key, "a, b");
+	free(key);
 	bft_release(&b);
 }
 END_TEST
