@@ -9,16 +9,6 @@
 #include "lint.h"
 #include "pgphase/backfill.h"
 
-/*
- * The existing table a data change works through: an UPDATE's or DELETE's table, an
- * INSERT ... SELECT's source table (what the backfill engine would walk); NULL for other
- * statements.
- */
-static const PgQuery__RangeVar *changed_table(const PgQuery__Node *n)
-{
-	return pgphase_backfill_source(n);
-}
-
 static void check_update_without_where(struct pgphase_lint_ctx *ctx,
 				       const struct pgphase_lint_stmt *st)
 {
@@ -54,7 +44,8 @@ static void check_delete_without_where(struct pgphase_lint_ctx *ctx,
 
 static void check_unbatched(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st)
 {
-	const PgQuery__RangeVar *rv = changed_table(st->node);
+	/* the table an UPDATE or DELETE changes, or the one an INSERT ... SELECT copies from */
+	const PgQuery__RangeVar *rv = pgphase_backfill_source(st->node);
 	char name[LINT_NAME_MAX];
 
 	if (!rv || st->down || st->phase == PGPHASE_PHASE_BACKFILL || lint_table_is_new(ctx, rv))
@@ -101,8 +92,9 @@ static void check_backfill_insert(struct pgphase_lint_ctx *ctx, const struct pgp
 {
 	struct pgphase_backfill_spec spec = { .stmt = st->node };
 	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	const PgQuery__RangeVar *src = pgphase_backfill_source(st->node);
 
-	if (!pgphase_backfill_source(st->node) || lint_table_is_new(ctx, pgphase_backfill_source(st->node)))
+	if (!src || lint_table_is_new(ctx, src))
 		return;
 	if (pgphase_backfill_check(&spec, &err) < 0)
 		lint_report(ctx, st, -1,

@@ -59,8 +59,6 @@ struct bf_job {
 
 /* ---- backfill_check.c: statement checks and template rendering ---- */
 
-/* The walked table: UPDATE/DELETE's, INSERT ... SELECT's source (pgphase_backfill_source). */
-const PgQuery__RangeVar *bf_relation(const PgQuery__Node *stmt);
 /* WHERE clause (INSERT: the SELECT's; may be NULL). */
 const PgQuery__Node *bf_where(const PgQuery__Node *stmt);
 /*

@@ -90,11 +90,6 @@ const PgQuery__RangeVar *pgphase_backfill_source(const PgQuery__Node *stmt)
 	}
 }
 
-const PgQuery__RangeVar *bf_relation(const PgQuery__Node *stmt)
-{
-	return pgphase_backfill_source(stmt);
-}
-
 /* The SELECT of an INSERT ... SELECT (checked by pgphase_backfill_check). */
 static const PgQuery__SelectStmt *insert_select(const PgQuery__Node *stmt)
 {
@@ -315,7 +310,7 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 		return 0;
 	what = xasprintf("UPDATE of \"%s\" cannot run in batches: its WHERE clause %s, so it "
 			 "cannot tell rows already changed from pending ones and a rerun would "
-			 "change rows twice", bf_relation(st)->relname,
+			 "change rows twice", pgphase_backfill_source(st)->relname,
 			 where ? "names no column the UPDATE sets" : "is missing");
 	rc = refuse(spec, err, what);
 	pgphase_error_hint(err, "add a condition on a column it sets, such as \"WHERE new_col IS "
@@ -370,24 +365,12 @@ static bool is_placeholder_rel(const PgQuery__RangeVar *rv)
 	return is_placeholder(rv, "pgphase_rel");
 }
 
-/*
- * The data change of an INSERT ... SELECT: "INSERT INTO pgphase_ins SELECT pgphase_tl FROM
- * pgphase_rel WHERE <template's conditions> [FOR ...] RETURNING 1" takes the user's target
- * table, column list, ON CONFLICT and OVERRIDING, and its SELECT the user's target list,
- * FROM list and ORDER BY; the template keeps its WHERE (bounds, pgphase_pred), locking
- * clause and RETURNING.
- */
-static void graft_insert(struct graft *g, PgQuery__InsertStmt *ins)
+void pgphase_backfill_graft_insert(PgQuery__InsertStmt *ins, const PgQuery__Node *user)
 {
-	const PgQuery__InsertStmt *u = g->stmt->insert_stmt;
-	const PgQuery__SelectStmt *us = insert_select(g->stmt);
-	PgQuery__SelectStmt *ts;
+	const PgQuery__InsertStmt *u = user->insert_stmt;
+	const PgQuery__SelectStmt *us = insert_select(user);
+	PgQuery__SelectStmt *ts = ins->select_stmt->select_stmt;
 
-	if (!ins->select_stmt || ins->select_stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
-		return;
-	ts = ins->select_stmt->select_stmt;
-	save(g, ins, sizeof(*ins));
-	save(g, ts, sizeof(*ts));
 	ins->relation = u->relation;
 	ins->n_cols = u->n_cols;
 	ins->cols = u->cols;
@@ -397,6 +380,26 @@ static void graft_insert(struct graft *g, PgQuery__InsertStmt *ins)
 	ts->target_list = us->target_list;
 	ts->n_from_clause = us->n_from_clause;
 	ts->from_clause = us->from_clause;
+}
+
+/*
+ * The data change of an INSERT ... SELECT: "INSERT INTO pgphase_ins SELECT pgphase_tl FROM
+ * pgphase_rel WHERE <template's conditions> [FOR ...] RETURNING 1" takes the user's target
+ * table, column list, ON CONFLICT and OVERRIDING, and its SELECT the user's target list,
+ * FROM list and ORDER BY; the template keeps its WHERE (bounds, pgphase_pred), locking
+ * clause and RETURNING.
+ */
+static void graft_insert(struct graft *g, PgQuery__InsertStmt *ins)
+{
+	const PgQuery__SelectStmt *us = insert_select(g->stmt);
+	PgQuery__SelectStmt *ts;
+
+	if (!ins->select_stmt || ins->select_stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+		return;
+	ts = ins->select_stmt->select_stmt;
+	save(g, ins, sizeof(*ins));
+	save(g, ts, sizeof(*ts));
+	pgphase_backfill_graft_insert(ins, g->stmt);
 	ts->n_sort_clause = us->n_sort_clause;
 	ts->sort_clause = us->sort_clause;
 }
@@ -439,7 +442,7 @@ static bool graft_one(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **
 
 		if (is_placeholder_rel(rv)) {
 			save(g, rv, sizeof(*rv));
-			*rv = *bf_relation(st);
+			*rv = *pgphase_backfill_source(st);
 		}
 		return true;
 	} else if (is(m, &pg_query__node__descriptor) && slot) {

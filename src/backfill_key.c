@@ -172,7 +172,7 @@ int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error
 
 	if (pgphase_backfill_check(j->spec, err) < 0)
 		return -1;
-	rv = bf_relation(st);
+	rv = pgphase_backfill_source(st);
 	j->update = st->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
 	j->insert = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
 	/* INSERT: more FROM items than the source (checked to be the first) */

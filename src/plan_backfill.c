@@ -94,21 +94,11 @@ static char *render_insert(PgQuery__Node *tmpl, PgQuery__InsertStmt *ins,
 			   const PgQuery__Node *dml, const struct sql_graft *g,
 			   struct pgphase_error *err)
 {
-	const PgQuery__InsertStmt *u = dml->insert_stmt;
-	const PgQuery__SelectStmt *us = u->select_stmt->select_stmt;
 	PgQuery__SelectStmt *ts = ins->select_stmt->select_stmt, saved_ts = *ts;
 	PgQuery__InsertStmt saved = *ins;
 	char *out;
 
-	ins->relation = u->relation;
-	ins->n_cols = u->n_cols;
-	ins->cols = u->cols;
-	ins->on_conflict_clause = u->on_conflict_clause;
-	ins->override = u->override;
-	ts->n_target_list = us->n_target_list;
-	ts->target_list = us->target_list;
-	ts->n_from_clause = us->n_from_clause;
-	ts->from_clause = us->from_clause;
+	pgphase_backfill_graft_insert(ins, dml);
 	out = sql_render_tree(tmpl, g, 1, err);
 	*ts = saved_ts;
 	*ins = saved;

@@ -99,20 +99,55 @@ long bft_rows_done(long v)
 
 /* ---- pure: which statements may run in batches ---- */
 
-static int check(const char *sql, struct pgphase_error *err)
+int bft_check(const char *sql, int line, struct pgphase_error *err)
 {
 	struct pgphase_sql parsed;
 	struct pgphase_backfill_spec spec = { 0 };
 	int rc;
 
+	pgphase_error_release(err);
+	pgphase_error_init(err);
 	ck_assert_int_eq(pgphase_sql_parse(&parsed, sql, "x.sql", err), 0);
 	spec.stmt = parsed.stmts[0].node;
 	spec.file = "x.sql";
-	spec.line = 3;
+	spec.line = line;
 	spec.column = 1;
 	rc = pgphase_backfill_check(&spec, err);
 	pgphase_sql_release(&parsed);
 	return rc;
+}
+
+void *bft_commit_later(void *arg)
+{
+	struct bft_app_txn *a = arg;
+	PGresult *r;
+
+	usleep((useconds_t)a->hold_ms * 1000);
+	r = PQexec(a->conn, "COMMIT");
+	PQclear(r);
+	a->released_us = now_us();
+	return NULL;
+}
+
+void bft_on_batch(void *arg, const struct pgphase_backfill_batch *b)
+{
+	struct bft_walk_stats *ws = arg;
+
+	pthread_mutex_lock(&ws->mu);
+	if (b->chunk >= 0) {
+		if (b->elapsed_us > ws->max_walk_us)
+			ws->max_walk_us = b->elapsed_us;
+		ws->last_walk_end_us = now_us();
+	} else if (b->rows > 0 && !ws->first_sweep_us) {
+		ws->first_sweep_us = now_us();
+	}
+	pthread_mutex_unlock(&ws->mu);
+}
+
+/* Placed at line 3 in this suite's messages. */
+static int check(const char *sql, struct pgphase_error *err)
+{
+	return bft_check(sql, 3, err);
 }
 
 START_TEST(check_statements)

@@ -7,6 +7,8 @@
 #ifndef PGPHASE_TEST_BACKFILL_H
 #define PGPHASE_TEST_BACKFILL_H
 
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "harness.h"
@@ -41,5 +43,30 @@ void bft_table(const char *name, long n);
 long bft_wrong_rows(const char *name);
 /* sum(rows_done) over the progress rows of version v. */
 long bft_rows_done(long v);
+
+/*
+ * pgphase_backfill_check() of the first statement of sql, placed at x.sql:LINE:1 (err is
+ * cleared first).
+ */
+int bft_check(const char *sql, int line, struct pgphase_error *err);
+
+/* An application transaction open on conn; bft_commit_later (a thread body) commits it
+ * after hold_ms and notes when in released_us. */
+struct bft_app_txn {
+	PGconn *conn;
+	int hold_ms;
+	int64_t released_us;
+};
+void *bft_commit_later(void *arg);
+
+/* What bft_on_batch (an on_batch hook, arg: the stats) saw of the batches. */
+struct bft_walk_stats {
+	pthread_mutex_t mu;
+	int64_t max_walk_us;      /* slowest walk batch */
+	int64_t last_walk_end_us; /* when the last walk batch ended */
+	int64_t first_sweep_us;   /* when the first sweep batch that changed rows ended */
+};
+#define BFT_WALK_STATS_INIT { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 }
+void bft_on_batch(void *arg, const struct pgphase_backfill_batch *b);
 
 #endif

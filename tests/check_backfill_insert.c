@@ -23,22 +23,10 @@
 
 /* ---- pure ---- */
 
+/* Placed at line 7 in this suite's messages. */
 static int check(const char *sql, struct pgphase_error *err)
 {
-	struct pgphase_sql parsed;
-	struct pgphase_backfill_spec spec = { 0 };
-	int rc;
-
-	pgphase_error_release(err);
-	pgphase_error_init(err);
-	ck_assert_int_eq(pgphase_sql_parse(&parsed, sql, "x.sql", err), 0);
-	spec.stmt = parsed.stmts[0].node;
-	spec.file = "x.sql";
-	spec.line = 7;
-	spec.column = 1;
-	rc = pgphase_backfill_check(&spec, err);
-	pgphase_sql_release(&parsed);
-	return rc;
+	return bft_check(sql, 7, err);
 }
 
 START_TEST(insert_statements)
@@ -216,46 +204,10 @@ START_TEST(insert_composite_key_kill_9)
 }
 END_TEST
 
-struct app_txn {
-	PGconn *conn;
-	int hold_ms;
-	int64_t released_us;
-};
-
-static void *commit_later(void *arg)
-{
-	struct app_txn *a = arg;
-	PGresult *r;
-
-	usleep((useconds_t)a->hold_ms * 1000);
-	r = PQexec(a->conn, "COMMIT");
-	PQclear(r);
-	a->released_us = now_us();
-	return NULL;
-}
-
-struct walk_stats {
-	pthread_mutex_t mu;
-	int64_t max_walk_us, last_walk_end_us;
-};
-
-static void on_batch(void *arg, const struct pgphase_backfill_batch *bt)
-{
-	struct walk_stats *ws = arg;
-
-	pthread_mutex_lock(&ws->mu);
-	if (bt->chunk >= 0) {
-		if (bt->elapsed_us > ws->max_walk_us)
-			ws->max_walk_us = bt->elapsed_us;
-		ws->last_walk_end_us = now_us();
-	}
-	pthread_mutex_unlock(&ws->mu);
-}
-
 START_TEST(insert_skips_locked_and_deleted_source_rows)
 {
-	struct walk_stats ws = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
-	struct app_txn app = { NULL, 4000, 0 }, del = { NULL, 4000, 0 };
+	struct bft_walk_stats ws = BFT_WALK_STATS_INIT;
+	struct bft_app_txn app = { NULL, 4000, 0 }, del = { NULL, 4000, 0 };
 	struct bft b;
 	pthread_t t1, t2;
 	PGresult *r;
@@ -271,10 +223,10 @@ START_TEST(insert_skips_locked_and_deleted_source_rows)
 	r = PQexec(del.conn, "BEGIN; DELETE FROM src WHERE id % 1200 = 7");
 	ck_assert_int_eq(atoi(PQcmdTuples(r)), 50);
 	PQclear(r);
-	pthread_create(&t1, NULL, commit_later, &app);
-	pthread_create(&t2, NULL, commit_later, &del);
+	pthread_create(&t1, NULL, bft_commit_later, &app);
+	pthread_create(&t2, NULL, bft_commit_later, &del);
 	bft_init(&b, COPY_SQL);
-	b.o.on_batch = on_batch;
+	b.o.on_batch = bft_on_batch;
 	b.o.on_batch_arg = &ws;
 	ck_assert_msg(bft_run(&b) == 0, "backfill failed: %s", b.err.message);
 	pthread_join(t1, NULL);

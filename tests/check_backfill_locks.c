@@ -15,50 +15,10 @@
 #include "check_backfill.h"
 #include "util.h"
 
-struct app_lock {
-	PGconn *conn;
-	int hold_ms;
-	int64_t released_us;
-};
-
-static void *release_later(void *arg)
-{
-	struct app_lock *a = arg;
-	PGresult *r;
-
-	usleep((useconds_t)a->hold_ms * 1000);
-	r = PQexec(a->conn, "COMMIT");
-	PQclear(r);
-	a->released_us = now_us();
-	return NULL;
-}
-
-struct walk_stats {
-	pthread_mutex_t mu;
-	int64_t max_walk_us;     /* slowest walk batch */
-	int64_t last_walk_end_us;
-	int64_t first_sweep_us;  /* first sweep batch that changed rows */
-};
-
-static void on_batch(void *arg, const struct pgphase_backfill_batch *b)
-{
-	struct walk_stats *ws = arg;
-
-	pthread_mutex_lock(&ws->mu);
-	if (b->chunk >= 0) {
-		if (b->elapsed_us > ws->max_walk_us)
-			ws->max_walk_us = b->elapsed_us;
-		ws->last_walk_end_us = now_us();
-	} else if (b->rows > 0 && !ws->first_sweep_us) {
-		ws->first_sweep_us = now_us();
-	}
-	pthread_mutex_unlock(&ws->mu);
-}
-
 START_TEST(locked_rows_are_skipped_then_swept)
 {
-	struct walk_stats ws = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
-	struct app_lock app = { NULL, 10000, 0 };
+	struct bft_walk_stats ws = BFT_WALK_STATS_INIT;
+	struct bft_app_txn app = { NULL, 10000, 0 };
 	struct bft b;
 	pthread_t t;
 	PGresult *r;
@@ -69,9 +29,9 @@ START_TEST(locked_rows_are_skipped_then_swept)
 	r = PQexec(app.conn, "BEGIN; SELECT id FROM t WHERE id % 600 = 0 FOR UPDATE");
 	ck_assert_int_eq(PQntuples(r), 100);
 	PQclear(r);
-	pthread_create(&t, NULL, release_later, &app);
+	pthread_create(&t, NULL, bft_commit_later, &app);
 	bft_init(&b, BFT_UPDATE("t"));
-	b.o.on_batch = on_batch;
+	b.o.on_batch = bft_on_batch;
 	b.o.on_batch_arg = &ws;
 	ck_assert_msg(bft_run(&b) == 0, "backfill failed: %s", b.err.message);
 	pthread_join(t, NULL);

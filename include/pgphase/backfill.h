@@ -123,6 +123,14 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 const PgQuery__RangeVar *pgphase_backfill_source(const PgQuery__Node *stmt);
 
 /*
+ * Put the pieces of user, an INSERT ... SELECT pgphase_backfill_check() accepted — target
+ * table, column list, ON CONFLICT, OVERRIDING, and its SELECT's target and FROM lists — into
+ * the template INSERT ... SELECT ins (pointers into user, nothing copied).  The caller saves
+ * and restores the template around it.
+ */
+void pgphase_backfill_graft_insert(PgQuery__InsertStmt *ins, const PgQuery__Node *user);
+
+/*
  * Resolve the key of the statement's table on the session's database: fills *columns with
  * a malloc'd "a, b" display list.  Fails with exit code 2 naming the table when it has no
  * primary key nor unique index over NOT NULL columns, or when an explicit key column does
