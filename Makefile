@@ -23,7 +23,12 @@ CFLAGS   ?= -O2 -g
 # flags the build needs whatever CFLAGS the caller passes (make CFLAGS=... keeps these)
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) \
             -DPGPHASE_VERSION='"$(VERSION)"'
-LDLIBS   += -lpg_query $(PKG_LIBS) -lpthread -lm
+# libpg_query linked statically, its two calls that pack a parse tree wrapped: pgphase
+# takes the tree as libpg_query built it instead of encoding and decoding it (src/parse.c,
+# parse_tree).  Debian's libpg-query-dev ships the static library.
+PGQ_WRAP := pg_query__parse_result__get_packed_size pg_query__parse_result__pack
+PGQ_LIBS := $(PGQ_WRAP:%=-Wl,--wrap=%) -Wl,-Bstatic -lpg_query -Wl,-Bdynamic
+LDLIBS   += $(PGQ_LIBS) $(PKG_LIBS) -lpthread -lm
 
 BUILD    := build
 LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard strategies/*.c) $(wildcard lint/*.c))

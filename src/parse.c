@@ -442,18 +442,81 @@ void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
 	return copy;
 }
 
-static int unpack_tree(struct pgphase_sql *out, const char *text, const char *file,
-		       struct pgphase_error *err)
+/*
+ * libpg_query gives its parse tree out only in protobuf wire format: it builds the tree as
+ * protobuf-c structs, measures and packs them (two walks over the tree), and the caller
+ * unpacks the bytes into the same structs again.  The packing and unpacking took about
+ * 60% of a lint run.  So the build links libpg_query statically with the linker's --wrap
+ * on the two calls it makes to pack a ParseResult (Makefile: PGQ_LIBS): while
+ * parse_tree() has a tree_copy arena set, the wrappers copy libpg_query's structs into
+ * that arena and encode nothing.  Any other caller (pgphase_node_deparse packs a tree)
+ * gets the real functions.  Linked without --wrap the wrappers are never called, the weak
+ * __real_ references stay unused, and the tree is unpacked from the bytes as before.
+ * check_parse holds every copied tree byte-for-byte equal to libpg_query's own encoding.
+ */
+size_t __real_pg_query__parse_result__get_packed_size(const PgQuery__ParseResult *m)
+	__attribute__((weak));
+size_t __real_pg_query__parse_result__pack(const PgQuery__ParseResult *m, uint8_t *out)
+	__attribute__((weak));
+size_t __wrap_pg_query__parse_result__get_packed_size(const PgQuery__ParseResult *m);
+size_t __wrap_pg_query__parse_result__pack(const PgQuery__ParseResult *m, uint8_t *out);
+
+static _Thread_local struct {
+	struct pgphase_arena *arena; /* set while parse_tree() runs libpg_query */
+	PgQuery__ParseResult *tree;  /* the copy, once libpg_query asked for its size */
+} tree_copy;
+
+size_t __wrap_pg_query__parse_result__get_packed_size(const PgQuery__ParseResult *m)
 {
-	PgQueryProtobufParseResult res = pg_query_parse_protobuf(text);
+	if (!tree_copy.arena)
+		return __real_pg_query__parse_result__get_packed_size(m);
+	tree_copy.tree = pgphase_message_copy(tree_copy.arena, &m->base);
+	return 0;
+}
+
+size_t __wrap_pg_query__parse_result__pack(const PgQuery__ParseResult *m, uint8_t *out)
+{
+	if (!tree_copy.arena)
+		return __real_pg_query__parse_result__pack(m, out);
+	return 0; /* get_packed_size said 0 bytes */
+}
+
+bool pgphase_sql_tree_copied(void)
+{
+	struct pgphase_arena *arena = pgphase_arena_new();
+	PgQueryProtobufParseResult res;
+	bool copied;
+
+	tree_copy.arena = arena;
+	tree_copy.tree = NULL;
+	res = pg_query_parse_protobuf("SELECT 1");
+	tree_copy.arena = NULL;
+	copied = !res.error && tree_copy.tree;
+	pg_query_free_protobuf_parse_result(res);
+	arena_release(arena);
+	return copied;
+}
+
+/* Parse text into out->tree, in a new arena (out->arena) */
+static int parse_tree(struct pgphase_sql *out, const char *text, const char *file,
+		      struct pgphase_error *err)
+{
 	struct pgphase_arena *arena = pgphase_arena_new();
 	ProtobufCAllocator alloc = { arena_alloc, arena_free, arena };
+	PgQueryProtobufParseResult res;
 	int rc = 0;
 
 	out->arena = arena;
-
+	tree_copy.arena = arena;
+	tree_copy.tree = NULL;
+	res = pg_query_parse_protobuf(text);
+	tree_copy.arena = NULL;
 	if (res.error) {
 		rc = parse_error(err, file, text, res.error);
+		goto cleanup;
+	}
+	if (tree_copy.tree) {
+		out->tree = tree_copy.tree;
 		goto cleanup;
 	}
 	/* one block for the whole tree, sized from its packed form: no growing, and small
@@ -535,7 +598,7 @@ int pgphase_sql_parse_with_comments(struct pgphase_sql *out, const char *text, c
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (unpack_tree(out, text, file, err) < 0)
+	if (parse_tree(out, text, file, err) < 0)
 		goto cleanup;
 	if (!cs) {
 		tokens = scan(text, file, err);
@@ -645,7 +708,7 @@ int pgphase_sql_parse_all(struct pgphase_sql *out, struct pgphase_comment **cs, 
 	size_t p = 0, textlen = strlen(text);
 
 	memset(out, 0, sizeof(*out));
-	if (unpack_tree(out, text, file, err) < 0)
+	if (parse_tree(out, text, file, err) < 0)
 		goto fail;
 	out->stmts = xcalloc(out->tree->n_stmts ? out->tree->n_stmts : 1, sizeof(*out->stmts));
 	for (size_t i = 0; i < out->tree->n_stmts; i++) {

@@ -7,6 +7,7 @@
 #ifndef PGPHASE_TESTS_PARSE_AGREE_H
 #define PGPHASE_TESTS_PARSE_AGREE_H
 
+#include <pg_query.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,38 @@ out:
 	pgphase_error_release(&err);
 	free(ca);
 	free(cb);
+	return diff;
+}
+
+/*
+ * The tree a parse takes from libpg_query without its protobuf round trip
+ * (pgphase_sql_tree_copied) must encode to exactly the bytes libpg_query itself produces
+ * for text.  Returns NULL when they agree (or the text does not parse), else what differs.
+ */
+static inline const char *tree_agree(const char *text)
+{
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	PgQueryProtobufParseResult want = pg_query_parse_protobuf(text);
+	struct pgphase_sql sql;
+	const char *diff = NULL;
+	int rc = pgphase_sql_parse(&sql, text, "agree.sql", &err);
+
+	pgphase_error_release(&err);
+	if ((rc < 0) != (want.error != NULL)) {
+		diff = "libpg_query and pgphase_sql_parse disagree on whether the text parses";
+	} else if (rc == 0) {
+		size_t len = pg_query__parse_result__get_packed_size(sql.tree);
+		uint8_t *got = malloc(len ? len : 1);
+
+		pg_query__parse_result__pack(sql.tree, got);
+		if (len != want.parse_tree.len)
+			diff = "the encoded tree's length";
+		else if (memcmp(got, want.parse_tree.data, len) != 0)
+			diff = "the encoded tree's bytes";
+		free(got);
+		pgphase_sql_release(&sql);
+	}
+	pg_query_free_protobuf_parse_result(want);
 	return diff;
 }
 

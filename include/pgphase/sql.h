@@ -96,6 +96,12 @@ void pgphase_arena_free(struct pgphase_arena *a);
 void *pgphase_arena_alloc(struct pgphase_arena *a, size_t size);
 void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg);
 
+/*
+ * True when parses take libpg_query's tree as it builds it, without its protobuf encode
+ * and decode (the program was linked with Makefile's PGQ_LIBS); false when they unpack it.
+ */
+bool pgphase_sql_tree_copied(void);
+
 /* True when PostgreSQL refuses node inside a transaction block. */
 bool pgphase_node_no_transaction(const PgQuery__Node *node);
 /* True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / ... */

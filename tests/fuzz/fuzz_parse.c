@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness: the SQL splitter and parser wrapper (statements, positions,
  * classification, comments, deparse of every statement), and the one-pass parse must agree
- * with the scanner-based one on every input.
+ * with the scanner-based one on every input, and the tree pgphase takes from libpg_query
+ * must encode to libpg_query's own bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(cs);
 	if (parse_agree(text))
 		abort(); /* the one-pass parse saw different comments or statements */
+	if (tree_agree(text))
+		abort(); /* the tree taken without the protobuf round trip differs */
 	pgphase_error_release(&err);
 	free(text);
 	return 0;
