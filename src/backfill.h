@@ -27,8 +27,8 @@ struct bf_key {
 /* Statement variants: batch[lo | hi << 1] (cursor present, upper bound present). */
 struct bf_sql {
 	char *batch[4]; /* SKIP LOCKED walk batch */
-	char *next[4];  /* optimistic path: key ending the batch (see backfill_sql.c) */
-	char *range[4]; /* optimistic path: the change over the range; bit 1 = end bound */
+	char *fast[4];  /* optimistic path, no row locks first (see backfill_sql.c) */
+	char *claimed;  /* optimistic path claiming its own chunk: one round trip */
 	char *sweep[2]; /* [0] SKIP LOCKED, [1] waits (under lock_timeout) */
 	char *sample;   /* estimate + chunk boundaries from TABLESAMPLE */
 };
@@ -99,6 +99,7 @@ struct bf_worker {
 	int unique_retries; /* consecutive unique violations of an anti-join INSERT */
 	long current_chunk; /* preferred chunk, -1 none */
 	int64_t locked_until_us; /* take row locks (no optimistic path) until then */
+	char claimed_name[32]; /* SQL_WALK_CLAIMED prepared as, "" when not to be used */
 	pthread_t thread;
 	struct pgphase_error err;
 };

@@ -24,13 +24,11 @@
 #define IDLE_WAIT_US 200000LL
 
 /*
- * The optimistic path (no row locks) waits at most this long for a row lock before the
- * batch is redone with FOR UPDATE SKIP LOCKED; after such a fallback the worker keeps taking
- * row locks for LOCKED_FOR_US, as application locks tend to come in bursts.
+ * The optimistic path (no row locks) waits at most 50 ms for a lock before the batch is
+ * redone with FOR UPDATE SKIP LOCKED; after such a fallback the worker keeps taking row
+ * locks for LOCKED_FOR_US, as application locks tend to come in bursts.
  */
-static const char *const SQL_FAST_BEGIN =
-	"SAVEPOINT pgphase_fast; SET LOCAL lock_timeout = '50ms'";
-static const char *const SQL_FAST_UNDO = "ROLLBACK TO SAVEPOINT pgphase_fast";
+static const char *const SQL_FAST_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '50ms'";
 
 /*
  * A batch transaction.  With async_commit its COMMIT does not wait for the WAL flush: the
@@ -231,64 +229,6 @@ static int append(const char **params, int n, const char *const *vals, int count
 	return n;
 }
 
-/*
- * The optimistic path (backfill_sql.c): the key ending the batch, then the change over the
- * range under a 50 ms lock_timeout inside a savepoint.  Returns the SQL_WALK_RANGE result,
- * or NULL with w->err set; *locked when a lock was in the way (rolled back to the savepoint).
- */
-static PGresult *walk_fast(struct bf_worker *w, const struct claim *c, bool *end, bool *locked)
-{
-	struct bf_job *j = w->j;
-	const char *np[1 + 2 * MAX_KEY], *rp[7 + 2 * MAX_KEY], *hi[MAX_KEY];
-	char size_s[24], *cursor = NULL;
-	int n = 1, m = 7, rv = c->v & 1;
-	PGresult *nx, *r = NULL;
-
-	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
-	np[0] = size_s;
-	n = append(np, n, c->lov, c->v & 1 ? j->key.n : 0);
-	n = append(np, n, c->upv, c->v & 2 ? j->key.n : 0);
-	nx = db_query(w->s, j->sql.next[c->v], n, np, PGRES_TUPLES_OK, &w->err);
-	if (!nx)
-		return NULL;
-	*end = PQntuples(nx) == 0;
-	if (!*end) {
-		json_t *arr = json_array();
-
-		for (int i = 0; i < j->key.n; i++) {
-			hi[i] = PQgetvalue(nx, 0, i);
-			json_array_append_new(arr, json_string(hi[i]));
-		}
-		cursor = json_dumps(arr, JSON_COMPACT);
-		json_decref(arr);
-		rv |= 2;
-	} else if (c->v & 2) {
-		memcpy(hi, c->upv, sizeof(*hi) * (size_t)j->key.n);
-		rv |= 2;
-	}
-	rp[0] = w->s->cfg->module;
-	rp[1] = j->version;
-	rp[2] = j->step;
-	rp[3] = c->chunk;
-	rp[4] = w->me;
-	rp[5] = *end ? "true" : "false";
-	rp[6] = cursor;
-	m = append(rp, m, c->lov, c->v & 1 ? j->key.n : 0);
-	m = append(rp, m, hi, rv & 2 ? j->key.n : 0);
-	if (db_exec(w->s, SQL_FAST_BEGIN, &w->err) == 0) {
-		r = db_query(w->s, j->sql.range[rv], m, rp, PGRES_TUPLES_OK, &w->err);
-		if (!r && db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) && !pgphase_interrupted()) {
-			*locked = true;
-			pgphase_error_release(&w->err);
-			pgphase_error_init(&w->err);
-			db_exec(w->s, SQL_FAST_UNDO, &w->err);
-		}
-	}
-	PQclear(nx);
-	free(cursor);
-	return r;
-}
-
 /* Claim a chunk row: 1 claimed, 0 none free, -1 failed. */
 static int claim(struct bf_worker *w, struct claim *c)
 {
@@ -325,8 +265,12 @@ static int claim(struct bf_worker *w, struct claim *c)
 	return rc;
 }
 
-/* The batch taking row locks (SKIP LOCKED): SQL_WALK_HEAD + LOCKED + TAIL. */
-static PGresult *walk_locked(struct bf_worker *w, const struct claim *c)
+/*
+ * The batch statement (backfill_sql.c): optimistic (fast) or taking row locks.  Both return
+ * rows changed, rows found (fewer than the batch size: the chunk is walked to its end), and
+ * the progress row count; the locked one also rows skipped, third.
+ */
+static PGresult *walk_batch(struct bf_worker *w, const struct claim *c, bool fast)
 {
 	struct bf_job *j = w->j;
 	const char *params[6 + 2 * MAX_KEY] = { w->s->cfg->module, j->version, j->step, c->chunk,
@@ -338,7 +282,71 @@ static PGresult *walk_locked(struct bf_worker *w, const struct claim *c)
 	params[4] = size_s;
 	n = append(params, n, c->lov, c->v & 1 ? j->key.n : 0);
 	n = append(params, n, c->upv, c->v & 2 ? j->key.n : 0);
-	return db_query(w->s, j->sql.batch[c->v], n, params, PGRES_TUPLES_OK, &w->err);
+	return db_query(w->s, (fast ? j->sql.fast : j->sql.batch)[c->v], n, params,
+			PGRES_TUPLES_OK, &w->err);
+}
+
+static void batch_done(struct bf_worker *w, const char *chunk, long long rows,
+		       long long skipped, int64_t t0)
+{
+	int64_t elapsed = now_us() - t0;
+
+	record(w, atol(chunk), rows, skipped, elapsed);
+	w->batch_size = throttle_adapt(&w->j->th, w->batch_size, elapsed, w->cap);
+	w->halvings = 0;
+	w->unique_retries = 0;
+}
+
+/*
+ * One optimistic walk batch in one round trip: BEGIN, the settings, SQL_WALK_CLAIMED and
+ * COMMIT in one pipeline (the COMMIT does not depend on the result: with no chunk claimed
+ * nothing was read or changed).  1 done, 0 no chunk with both bounds free (the caller goes
+ * the two-statement way), -1 failed (w->err; rolled back).
+ */
+static int walk_claimed(struct bf_worker *w, long long *rows)
+{
+	struct bf_job *j = w->j;
+	char size_s[24], cur_s[24], stale_s[24];
+	const char *params[7] = { w->s->cfg->module, j->version, j->step, cur_s, size_s, w->me,
+				  stale_s };
+	struct db_step steps[5];
+	PGresult *res[5], *r;
+	int64_t t0 = now_us();
+	int n = 0, rc = 1, at;
+
+	steps[n++] = (struct db_step){ NULL, "BEGIN", 0, NULL, PGRES_COMMAND_OK };
+	if (j->o->async_commit)
+		steps[n++] = (struct db_step){ NULL, "SET LOCAL synchronous_commit = off", 0, NULL,
+					       PGRES_COMMAND_OK };
+	steps[n++] = (struct db_step){ NULL, SQL_FAST_LOCK_TIMEOUT, 0, NULL, PGRES_COMMAND_OK };
+	at = n;
+	steps[n++] = (struct db_step){ w->claimed_name, j->sql.claimed, 7, params,
+				       PGRES_TUPLES_OK };
+	steps[n++] = (struct db_step){ NULL, "COMMIT", 0, NULL, PGRES_COMMAND_OK };
+	snprintf(size_s, sizeof(size_s), "%ld", w->batch_size);
+	snprintf(cur_s, sizeof(cur_s), "%ld", w->current_chunk);
+	snprintf(stale_s, sizeof(stale_s), "%ld", j->o->stale_claim_ms);
+	if (db_pipeline(w->s, n, steps, res, &w->err) < 0) {
+		db_rollback(w->s);
+		return -1;
+	}
+	r = res[at];
+	if (PQgetisnull(r, 0, 3)) {
+		rc = 0;
+	} else if (atoll(PQgetvalue(r, 0, 2)) != 1) {
+		rc = pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": progress "
+				       "row of chunk %s vanished", j->rel_display,
+				       PQgetvalue(r, 0, 3));
+	} else {
+		*rows = atoll(PQgetvalue(r, 0, 0));
+		w->current_chunk = atol(PQgetvalue(r, 0, 3));
+		if (atoll(PQgetvalue(r, 0, 1)) < w->batch_size)
+			w->current_chunk = -1; /* walked to its end */
+		batch_done(w, PQgetvalue(r, 0, 3), *rows, 0, t0);
+	}
+	for (int i = 0; i < n; i++)
+		PQclear(res[i]);
+	return rc;
 }
 
 /* One walk batch: 1 done, 0 nothing claimable, -1 failed (w->err). */
@@ -347,27 +355,33 @@ static int walk_one(struct bf_worker *w, long long *rows)
 	struct bf_job *j = w->j;
 	struct claim c;
 	int64_t t0 = now_us();
-	bool end = false, locked = false, fast = t0 >= w->locked_until_us;
+	bool fast = t0 >= w->locked_until_us;
+	char *begin = xasprintf("%s%s%s", j->o->async_commit ? SQL_BATCH_BEGIN_ASYNC
+				: SQL_BATCH_BEGIN, fast ? "; " : "", fast ? SQL_FAST_LOCK_TIMEOUT : "");
 	long long skipped = 0;
 	PGresult *r = NULL;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	if (db_exec(w->s, j->o->async_commit ? SQL_BATCH_BEGIN_ASYNC : SQL_BATCH_BEGIN, &w->err) < 0)
+	rc = db_exec(w->s, begin, &w->err);
+	free(begin);
+	if (rc < 0)
 		return -1;
 	rc = claim(w, &c);
 	if (rc <= 0)
 		goto cleanup;
 	rc = -1;
-	if (fast) {
-		r = walk_fast(w, &c, &end, &locked);
-		if (locked) /* a row (or the table) is locked: redo the batch skipping locked rows */
-			w->locked_until_us = now_us() + LOCKED_FOR_US;
-	}
-	if (!fast || locked) {
-		r = walk_locked(w, &c);
-		end = r && atoll(PQgetvalue(r, 0, 1)) < w->batch_size;
-		skipped = r ? atoll(PQgetvalue(r, 0, 2)) : 0;
+	r = walk_batch(w, &c, fast);
+	if (!r && fast && db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
+	    !pgphase_interrupted()) {
+		/* a row (or the table) is locked: redo the batch skipping locked rows */
+		w->locked_until_us = now_us() + LOCKED_FOR_US;
+		pgphase_error_release(&w->err);
+		pgphase_error_init(&w->err);
+		json_decref(c.lo);
+		json_decref(c.up);
+		db_rollback(w->s);
+		return walk_one(w, rows);
 	}
 	if (!r)
 		goto cleanup;
@@ -377,15 +391,12 @@ static int walk_one(struct bf_worker *w, long long *rows)
 		goto cleanup;
 	}
 	*rows = atoll(PQgetvalue(r, 0, 0));
-	if (end)
+	if (!fast)
+		skipped = atoll(PQgetvalue(r, 0, 2));
+	if (atoll(PQgetvalue(r, 0, 1)) < w->batch_size)
 		w->current_chunk = -1; /* walked to its end */
 	if (db_exec(w->s, "COMMIT", &w->err) == 0) {
-		int64_t elapsed = now_us() - t0;
-
-		record(w, atol(c.chunk), *rows, skipped, elapsed);
-		w->batch_size = throttle_adapt(&j->th, w->batch_size, elapsed, w->cap);
-		w->halvings = 0;
-		w->unique_retries = 0;
+		batch_done(w, c.chunk, *rows, skipped, t0);
 		rc = 1;
 	}
 cleanup:
@@ -397,7 +408,61 @@ cleanup:
 	return rc;
 }
 
+/* The optimistic path when it is on and no lock got in its way lately, then the others. */
+static int walk_next(struct bf_worker *w, long long *rows)
+{
+	int rc;
+
+	if (!w->claimed_name[0] || now_us() < w->locked_until_us)
+		return walk_one(w, rows);
+	rc = walk_claimed(w, rows);
+	if (rc == 0)
+		w->claimed_name[0] = '\0'; /* only first and last chunks left for us */
+	else if (rc < 0 && db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
+		 !pgphase_interrupted())
+		w->locked_until_us = now_us() + LOCKED_FOR_US; /* redone skipping locked rows */
+	else
+		return rc;
+	pgphase_error_release(&w->err);
+	pgphase_error_init(&w->err);
+	return walk_one(w, rows);
+}
+
+static int walk_loop(struct bf_worker *w);
+
 int bf_walk(struct bf_worker *w)
+{
+	static int serial;
+	char name[32];
+	int rc;
+
+	/* SQL_WALK_CLAIMED is prepared on this worker's connection for the walk */
+	snprintf(name, sizeof(name), "pgphase_bf_walk_%d", __atomic_add_fetch(&serial, 1,
+									     __ATOMIC_RELAXED));
+	if (db_prepare(w->s, name, w->j->sql.claimed, &w->err) == 0) {
+		snprintf(w->claimed_name, sizeof(w->claimed_name), "%s", name);
+	} else {
+		/* e.g. the table locked or dropped: the two-statement way retries or reports */
+		pgphase_verbose("backfill: %s; walking without the one-trip path", w->err.message);
+		pgphase_error_release(&w->err);
+		pgphase_error_init(&w->err);
+		name[0] = '\0';
+	}
+	rc = walk_loop(w);
+	if (name[0] && PQstatus(w->s->conn) == CONNECTION_OK) {
+		char *sql = xasprintf("DEALLOCATE %s", name);
+		struct pgphase_error ignored;
+
+		pgphase_error_init(&ignored);
+		db_rollback(w->s);
+		db_exec(w->s, sql, &ignored);
+		pgphase_error_release(&ignored);
+		free(sql);
+	}
+	return rc;
+}
+
+static int walk_loop(struct bf_worker *w)
 {
 	struct bf_job *j = w->j;
 	int attempt = 0;
@@ -412,7 +477,7 @@ int bf_walk(struct bf_worker *w)
 		rc = throttle_wait_replicas(&j->th, w->s, keep_going, j, &w->err);
 		if (rc <= 0)
 			return rc < 0 ? -1 : stopped(w);
-		rc = walk_one(w, &rows);
+		rc = walk_next(w, &rows);
 		if (rc < 0) {
 			if (batch_failed(w, &attempt, &since) < 0)
 				return -1;

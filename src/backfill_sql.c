@@ -4,8 +4,8 @@
  * quoted with PQescapeIdentifier; key types come from format_type().
  *
  * Every walk batch runs in the transaction that claimed its chunk row.  It first tries the
- * optimistic path (SQL_WALK_NEXT, then SQL_WALK_RANGE, below); when a row lock is in the way
- * it is redone as one statement that takes row locks and skips locked rows:
+ * optimistic path (SQL_WALK_FAST, below); when a row lock is in the way it is redone, in a
+ * new transaction, as one statement that takes row locks and skips locked rows:
  *
  *   pgphase_todo     the next $5 rows after the cursor (up to the chunk's upper bound) that
  *                    match the predicate, in key order: an index range scan from the cursor
@@ -62,29 +62,69 @@ static const char *const SQL_WALK_LOCKED =
 	"   ON CONFLICT DO NOTHING RETURNING 1),";
 
 /*
- * The optimistic path, under a tiny lock_timeout inside a savepoint.  SQL_WALK_NEXT finds the
- * key ending the batch (the $1th row after the cursor that matches the predicate); then
- * SQL_WALK_RANGE changes the key range directly, without taking row locks first (a row lock
- * costs a WAL record per row).  A row held by the application makes it fail at once and the
- * batch is redone with SQL_WALK_LOCKED.  Nothing is skipped on this path: a row changed by
- * someone else meanwhile is re-checked against range and predicate by the UPDATE itself.
- * NEXT: %1$s key columns qualified, %2$s bounds, %3$s scan predicate, %4$s key as text.
+ * The optimistic path: one statement, in a batch transaction whose lock_timeout is 50 ms.
+ * pgphase_batch reads the next $5 keys after the cursor that match the predicate (an index
+ * range scan, no row locks); pgphase_hi is the last of them; the change then covers the key
+ * range (cursor, hi] directly, without taking row locks first (a row lock costs a WAL record
+ * per row).  A row the application holds makes it fail within 50 ms and the batch is redone
+ * with SQL_WALK_LOCKED.  Nothing is skipped on this path: a row changed by someone else
+ * meanwhile is re-checked against range and predicate by the change itself, which is why
+ * it goes by key range and not by ctid (a re-checked row has a new ctid).  Within one
+ * statement's snapshot, (cursor, hi] holds every visible matching row up to the chunk's
+ * upper bound when fewer than $5 were found, so that case ends the chunk.
+ * %1$s key columns qualified, %2$s bounds, %3$s scan predicate, %4$s key columns of t
+ * descending, %5$s the change over the range, %6$s key of t as a jsonb array of text.
+ * Parameters as SQL_WALK_HEAD's.
  */
-static const char *const SQL_WALK_NEXT =
-	"SELECT %4$s FROM pgphase_rel WHERE %2$s %3$s ORDER BY %1$s OFFSET $1 - 1 LIMIT 1";
+static const char *const SQL_WALK_FAST =
+	"WITH pgphase_batch AS MATERIALIZED ("
+	"   SELECT %1$s FROM pgphase_rel WHERE %2$s %3$s ORDER BY %1$s LIMIT $5),"
+	" pgphase_hi AS MATERIALIZED (SELECT * FROM pgphase_batch t ORDER BY %4$s LIMIT 1),"
+	" pgphase_done AS (%5$s),"
+	" pgphase_progress AS ("
+	"   UPDATE @S@.backfill_progress SET cursor = coalesce((SELECT %6$s FROM pgphase_hi t), cursor),"
+	"     rows_done = rows_done + (SELECT count(*) FROM pgphase_done),"
+	"     batches = batches + 1, done = (SELECT count(*) FROM pgphase_batch) < $5,"
+	"     claimed_by = $6, updated_at = now()"
+	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = $4 RETURNING 1)"
+	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_batch),"
+	"        (SELECT count(*) FROM pgphase_progress)";
 
 /*
- * RANGE: %1$s the change over the range.  $1 module, $2 version, $3 step, $4 chunk,
- * $5 claimed_by, $6 chunk walked to its end, $7 new cursor (NULL: keep), then the bounds.
+ * The optimistic path in one round trip (backfill_batch.c sends it between BEGIN and COMMIT
+ * in one pipeline): SQL_WALK_FAST with the claim as its first CTE, so the bounds come from
+ * the claimed row itself, cast back to the key's types.  Only chunks with both bounds are
+ * claimed here (the first and last chunk go the two-statement way).  No chunk free: nothing
+ * is read or changed and the last column is NULL.
+ * %1$s key columns qualified, %2$s scan predicate, %3$s key columns of t descending,
+ * %4$s the change over the range, %5$s key of t as a jsonb array of text, %6$s the claimed
+ * cursor as typed values, %7$s the claimed upper bound as typed values.
+ * $1 module, $2 version, $3 step, $4 current chunk, $5 batch size, $6 claimed_by, $7 stale ms.
  */
-static const char *const SQL_WALK_RANGE =
-	"WITH pgphase_done AS (%1$s),"
+static const char *const SQL_WALK_CLAIMED =
+	"WITH pgphase_claim AS MATERIALIZED ("
+	"   SELECT chunk, cursor, upper_bound FROM @S@.backfill_progress"
+	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk >= 0 AND NOT done"
+	"      AND cursor IS NOT NULL AND upper_bound IS NOT NULL"
+	"    ORDER BY chunk = $4::bigint DESC,"
+	"          (claimed_by IS NOT NULL AND claimed_by <> $6"
+	"           AND updated_at > now() - make_interval(secs => $7::float8 / 1000)),"
+	"          chunk"
+	"    LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	" pgphase_batch AS MATERIALIZED ("
+	"   SELECT %1$s FROM pgphase_rel WHERE (%1$s) > (%6$s) AND (%1$s) <= (%7$s) AND %2$s"
+	"    ORDER BY %1$s LIMIT $5),"
+	" pgphase_hi AS MATERIALIZED (SELECT * FROM pgphase_batch t ORDER BY %3$s LIMIT 1),"
+	" pgphase_done AS (%4$s),"
 	" pgphase_progress AS ("
-	"   UPDATE @S@.backfill_progress SET cursor = coalesce($7::jsonb, cursor),"
+	"   UPDATE @S@.backfill_progress SET cursor = coalesce((SELECT %5$s FROM pgphase_hi t), cursor),"
 	"     rows_done = rows_done + (SELECT count(*) FROM pgphase_done),"
-	"     batches = batches + 1, done = $6::boolean, claimed_by = $5, updated_at = now()"
-	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = $4 RETURNING 1)"
-	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_progress)";
+	"     batches = batches + 1, done = (SELECT count(*) FROM pgphase_batch) < $5,"
+	"     claimed_by = $6, updated_at = now()"
+	"    WHERE module = $1 AND version = $2 AND step = $3"
+	"      AND chunk = (SELECT chunk FROM pgphase_claim) RETURNING 1)"
+	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_batch),"
+	"        (SELECT count(*) FROM pgphase_progress), (SELECT chunk FROM pgphase_claim)";
 
 /* The change over a key range: %1$s bounds ("... AND "), %2$s predicate, %3$s qualifier. */
 static const char *const SQL_RANGE_UPDATE =
@@ -184,9 +224,9 @@ void bf_sql_release(struct bf_sql *q)
 {
 	for (int i = 0; i < 4; i++) {
 		free(q->batch[i]);
-		free(q->next[i]);
-		free(q->range[i]);
+		free(q->fast[i]);
 	}
+	free(q->claimed);
 	free(q->sweep[0]);
 	free(q->sweep[1]);
 	free(q->sample);
@@ -194,7 +234,7 @@ void bf_sql_release(struct bf_sql *q)
 }
 
 struct lists {
-	struct sbuf qualified, names, tnames, tdesc, json, qtext, typed_k, typed_s;
+	struct sbuf qualified, names, tnames, tdesc, json, hi, typed_k, typed_s, typed_lo, typed_up;
 };
 
 static void lists_build(struct lists *l, struct bf_job *j, struct pgphase_session *s)
@@ -209,10 +249,14 @@ static void lists_build(struct lists *l, struct bf_job *j, struct pgphase_sessio
 		sbuf_addf(&l->tnames, "%st.%s", sep, c);
 		sbuf_addf(&l->tdesc, "%st.%s DESC", sep, c);
 		sbuf_addf(&l->json, "%st.%s::text", sep, c);
-		sbuf_addf(&l->qtext, "%s%s.%s::text", sep, j->qual, c);
+		sbuf_addf(&l->hi, "%s(SELECT t.%s FROM pgphase_hi t)", sep, c);
 		/* stored keys are text: back to values with the column's own type */
 		sbuf_addf(&l->typed_k, "%s(k.key ->> %d)::%s", sep, i, j->key.types[i]);
 		sbuf_addf(&l->typed_s, "%s(s.key ->> %d)::%s", sep, i, j->key.types[i]);
+		sbuf_addf(&l->typed_lo, "%s(SELECT (c.cursor ->> %d)::%s FROM pgphase_claim c)", sep,
+			  i, j->key.types[i]);
+		sbuf_addf(&l->typed_up, "%s(SELECT (c.upper_bound ->> %d)::%s FROM pgphase_claim c)",
+			  sep, i, j->key.types[i]);
 		free(c);
 	}
 }
@@ -224,9 +268,11 @@ static void lists_release(struct lists *l)
 	sbuf_release(&l->tnames);
 	sbuf_release(&l->tdesc);
 	sbuf_release(&l->json);
-	sbuf_release(&l->qtext);
+	sbuf_release(&l->hi);
 	sbuf_release(&l->typed_k);
 	sbuf_release(&l->typed_s);
+	sbuf_release(&l->typed_lo);
+	sbuf_release(&l->typed_up);
 }
 
 /* "(k1, k2) > ($7, $8) AND " for the cursor, "<=" for the upper bound. */
@@ -262,7 +308,7 @@ static void bounds(struct sbuf *b, const struct lists *l, int nkey, int v, int f
 	sbuf_adds(b, "");
 }
 
-/* The three statements of walk variant v. */
+/* The two statements of walk variant v: taking row locks, and the optimistic path. */
 static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l, int v,
 		    const char *pred, const char *scan_pred, const char *change,
 		    const char *json, struct pgphase_error *err)
@@ -277,21 +323,36 @@ static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct li
 	j->sql.batch[v] = render(j, s, xasprintf(t.buf, l->qualified.buf, b.buf, scan_pred,
 						 j->qual, json, l->tdesc.buf, change,
 						 j->insert ? "KEY SHARE" : "UPDATE"), err);
-	sbuf_release(&b);
-	bounds(&b, l, j->key.n, v, 2);
-	j->sql.next[v] = j->sql.batch[v] ? render(j, s, xasprintf(SQL_WALK_NEXT, l->qualified.buf,
-								   b.buf, scan_pred,
-								   l->qtext.buf), err) : NULL;
-	sbuf_release(&b);
-	bounds(&b, l, j->key.n, v, 8);
+	/* the change over (cursor, hi]: the chunk's upper bound is implied by hi */
+	sbuf_release(&t);
+	bounds(&t, l, j->key.n, v & 1, 7);
+	sbuf_addf(&t, "(%s) <= (%s) AND ", l->qualified.buf, l->hi.buf);
 	range_change = xasprintf(j->update ? SQL_RANGE_UPDATE : j->insert ? SQL_RANGE_INSERT
-				 : SQL_RANGE_DELETE, b.buf, pred, j->qual);
-	j->sql.range[v] = j->sql.next[v] ? render(j, s, xasprintf(SQL_WALK_RANGE, range_change),
-						  err) : NULL;
+				 : SQL_RANGE_DELETE, t.buf, pred, j->qual);
+	j->sql.fast[v] = j->sql.batch[v] ? render(j, s, xasprintf(SQL_WALK_FAST, l->qualified.buf,
+								   b.buf, scan_pred, l->tdesc.buf,
+								   range_change, json), err) : NULL;
 	free(range_change);
 	sbuf_release(&b);
 	sbuf_release(&t);
-	return j->sql.range[v] ? 0 : -1;
+	return j->sql.fast[v] ? 0 : -1;
+}
+
+static int walk_claimed_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l,
+			    const char *pred, const char *scan_pred, const char *json,
+			    struct pgphase_error *err)
+{
+	char *range = xasprintf("(%s) > (%s) AND (%s) <= (%s) AND ", l->qualified.buf,
+				l->typed_lo.buf, l->qualified.buf, l->hi.buf);
+	char *change = xasprintf(j->update ? SQL_RANGE_UPDATE : j->insert ? SQL_RANGE_INSERT
+				 : SQL_RANGE_DELETE, range, pred, j->qual);
+
+	j->sql.claimed = render(j, s, xasprintf(SQL_WALK_CLAIMED, l->qualified.buf, scan_pred,
+						l->tdesc.buf, change, json, l->typed_lo.buf,
+						l->typed_up.buf), err);
+	free(change);
+	free(range);
+	return j->sql.claimed ? 0 : -1;
 }
 
 int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
@@ -314,6 +375,8 @@ int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_err
 	for (int v = 0; v < 4; v++)
 		if (walk_sql(j, s, &l, v, pred, scan_pred, change, json, err) < 0)
 			goto cleanup;
+	if (walk_claimed_sql(j, s, &l, pred, scan_pred, json, err) < 0)
+		goto cleanup;
 	for (int v = 0; v < 2; v++) {
 		j->sql.sweep[v] = render(j, s, xasprintf(SQL_SWEEP_BATCH, l.qualified.buf,
 							 l.typed_k.buf, scan_pred, j->qual,

@@ -236,6 +236,93 @@ int db_command(struct pgphase_session *s, const char *sql, int nparams,
 	return 0;
 }
 
+static int send_step(PGconn *c, const struct db_step *st)
+{
+	if (st->name)
+		return PQsendQueryPrepared(c, st->name, st->nparams, st->params, NULL, NULL, 0);
+	return PQsendQueryParams(c, st->sql, st->nparams, NULL, st->params, NULL, NULL, 0);
+}
+
+int db_pipeline(struct pgphase_session *s, int n, const struct db_step *steps,
+		PGresult **results, struct pgphase_error *err)
+{
+	int i, rc = 0;
+	bool sent = true;
+
+	s->sqlstate[0] = '\0';
+	for (i = 0; i < n; i++)
+		results[i] = NULL;
+	if (!PQenterPipelineMode(s->conn)) {
+		fail(s, NULL, steps[0].sql, err);
+		return -1;
+	}
+	for (i = 0; i < n && sent; i++) {
+		pgphase_verbose("sql: %s", steps[i].sql);
+		sent = send_step(s->conn, &steps[i]) == 1;
+	}
+	if (!sent || !PQpipelineSync(s->conn)) {
+		/* the connection is unusable: nothing more comes back */
+		fail(s, NULL, steps[i - 1].sql, err);
+		PQexitPipelineMode(s->conn);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		PGresult *r;
+
+		/* each step's results end with NULL; a failed step's error, then aborted ones */
+		while ((r = PQgetResult(s->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			if (rc == 0 && st != steps[i].expect && st != PGRES_PIPELINE_ABORTED) {
+				fail(s, r, steps[i].sql, err);
+				rc = -1;
+			}
+			if (st == steps[i].expect && !results[i])
+				results[i] = r;
+			else
+				PQclear(r);
+		}
+		if (PQstatus(s->conn) != CONNECTION_OK)
+			break;
+	}
+	/* the sync's own result, then leave pipeline mode */
+	for (PGresult *r; PQstatus(s->conn) == CONNECTION_OK && (r = PQgetResult(s->conn)) != NULL;) {
+		ExecStatusType st = PQresultStatus(r);
+
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	PQexitPipelineMode(s->conn);
+	if (rc == 0 && PQstatus(s->conn) != CONNECTION_OK) {
+		fail(s, NULL, steps[n - 1].sql, err);
+		rc = -1;
+	}
+	if (rc < 0)
+		for (i = 0; i < n; i++) {
+			PQclear(results[i]);
+			results[i] = NULL;
+		}
+	return rc;
+}
+
+int db_prepare(struct pgphase_session *s, const char *name, const char *sql,
+	       struct pgphase_error *err)
+{
+	PGresult *r;
+
+	pgphase_verbose("sql: PREPARE %s AS %s", name, sql);
+	s->sqlstate[0] = '\0';
+	r = PQprepare(s->conn, name, sql, 0, NULL);
+	if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		return 0;
+	}
+	fail(s, r, sql, err);
+	PQclear(r);
+	return -1;
+}
+
 char *db_ident(struct pgphase_session *s, const char *ident)
 {
 	char *q = PQescapeIdentifier(s->conn, ident, strlen(ident));

@@ -30,6 +30,30 @@ int db_exec(struct pgphase_session *s, const char *sql, struct pgphase_error *er
 int db_command(struct pgphase_session *s, const char *sql, int nparams,
 	       const char *const *params, struct pgphase_error *err);
 
+/*
+ * One statement of a pipeline: a prepared statement when name is set (sql is then only for
+ * messages), else sql with text parameters.  expect is its one acceptable status.
+ */
+struct db_step {
+	const char *name, *sql;
+	int nparams;
+	const char *const *params;
+	ExecStatusType expect;
+};
+
+/*
+ * Send n statements in one round trip (libpq pipeline mode) and read every result.  Each
+ * step's result is stored in results[i] (NULL for a step that did not run); the caller
+ * PQclear()s them.  Returns 0, or -1 with err and the SQLSTATE of the first failure: the
+ * server skipped the steps after it, and a transaction it was in is left aborted.
+ */
+int db_pipeline(struct pgphase_session *s, int n, const struct db_step *steps,
+		PGresult **results, struct pgphase_error *err);
+
+/* Prepare sql under name on this connection (PQprepare).  0 / -1. */
+int db_prepare(struct pgphase_session *s, const char *name, const char *sql,
+	       struct pgphase_error *err);
+
 /* Quote an identifier with PQescapeIdentifier (malloc'd copy). */
 char *db_ident(struct pgphase_session *s, const char *ident);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check_backfill.h"
+#include "pgphase/log.h"
 #include "progress.h"
 #include "throttle.h"
 #include "util.h"
@@ -278,6 +279,51 @@ START_TEST(composite_key_and_delete)
 }
 END_TEST
 
+/*
+ * Between the first and the last chunk a walk batch takes one round trip: BEGIN, settings,
+ * the batch with its own claim (SQL_WALK_CLAIMED, prepared) and COMMIT in one pipeline.  The
+ * bounds come back from the claimed progress row as text cast to the key's types, so the key
+ * here is text with quotes and non-ASCII plus timestamptz, in an order unlike the rows'.
+ */
+START_TEST(one_round_trip_per_batch)
+{
+	struct bft b;
+	char *log;
+	size_t len;
+	FILE *f = open_memstream(&log, &len);
+	long claimed = 0;
+
+	bft_table("r", 20000);
+	th_exec("ALTER TABLE r DISABLE TRIGGER r_touch;"
+		"ALTER TABLE r ADD COLUMN name text, ADD COLUMN at timestamptz;"
+		"UPDATE r SET name = 'it''s \"' || (id % 7) || '\" ü', at = timestamptz"
+		"  '2026-01-01 00:00:00.123456+00' + (20000 - id) * interval '1.5 s';"
+		"ALTER TABLE r ALTER name SET NOT NULL, ALTER at SET NOT NULL,"
+		"  DROP CONSTRAINT r_pkey, ADD PRIMARY KEY (name, at);"
+		"ALTER TABLE r ENABLE TRIGGER r_touch");
+	th_exec("VACUUM ANALYZE r");
+	bft_init(&b, BFT_UPDATE("r"));
+	b.o.throttle.batch_size = 300;
+	pgphase_log_set_level(PGPHASE_LOG_VERBOSE);
+	pgphase_log_set_stream(f);
+	bft_run(&b);
+	pgphase_log_set_stream(NULL);
+	pgphase_log_set_level(PGPHASE_LOG_INFO);
+	fclose(f);
+	ck_assert_msg(b.rc == 0, "backfill failed: %s", b.err.message);
+	ck_assert_int_eq(bft_wrong_rows("r"), 0);
+	ck_assert_int_eq(b.res.rows, 20000);
+	th_assert_contains(log, "sql: PREPARE pgphase_bf_walk_");
+	for (const char *p = log; (p = strstr(p, "sql: WITH pgphase_claim AS")) != NULL; p++)
+		claimed++;
+	/* every batch but those of the first and last chunk (and one that finds none left) */
+	ck_assert_msg(claimed >= b.res.batches / 2 && claimed <= b.res.batches + 1,
+		      "%ld one-trip batches of %lld", claimed, b.res.batches);
+	free(log);
+	bft_release(&b);
+}
+END_TEST
+
 START_TEST(keys_bad_input)
 {
 	struct bft b;
@@ -423,6 +469,7 @@ Suite *backfill_suite(void)
 	tcase_add_test(pure, progress_formats);
 	tcase_add_test(db, walks_and_resumes);
 	tcase_add_test(db, composite_key_and_delete);
+	tcase_add_test(db, one_round_trip_per_batch);
 	tcase_add_test(db, keys_bad_input);
 	tcase_add_test(db, statement_timeout_halves);
 	tcase_add_test(db, table_dropped_while_paused);
