@@ -28,7 +28,7 @@
  * redone with FOR UPDATE SKIP LOCKED; after such a fallback the worker keeps taking row
  * locks for LOCKED_FOR_US, as application locks tend to come in bursts.
  */
-static const char *const SQL_FAST_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '50ms'";
+#define SQL_FAST_LOCK_TIMEOUT "SET LOCAL lock_timeout = '50ms'"
 
 /*
  * A batch transaction.  With async_commit its COMMIT does not wait for the WAL flush: the
@@ -38,8 +38,9 @@ static const char *const SQL_FAST_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '50ms
  * session's own synchronous_commit, and its flush covers every batch before it.  This keeps
  * the application's commits from queueing behind the batches' flushes.
  */
+#define SQL_ASYNC_COMMIT "SET LOCAL synchronous_commit = off"
 static const char *const SQL_BATCH_BEGIN = "BEGIN";
-static const char *const SQL_BATCH_BEGIN_ASYNC = "BEGIN; SET LOCAL synchronous_commit = off";
+static const char *const SQL_BATCH_BEGIN_ASYNC = "BEGIN; " SQL_ASYNC_COMMIT;
 #define LOCKED_FOR_US 5000000LL
 #define MAX_KEY 32 /* INDEX_MAX_KEYS */
 #define MAX_UNIQUE_RETRIES 3
@@ -316,7 +317,7 @@ static int walk_claimed(struct bf_worker *w, long long *rows)
 
 	steps[n++] = (struct db_step){ NULL, "BEGIN", 0, NULL, PGRES_COMMAND_OK };
 	if (j->o->async_commit)
-		steps[n++] = (struct db_step){ NULL, "SET LOCAL synchronous_commit = off", 0, NULL,
+		steps[n++] = (struct db_step){ NULL, SQL_ASYNC_COMMIT, 0, NULL,
 					       PGRES_COMMAND_OK };
 	steps[n++] = (struct db_step){ NULL, SQL_FAST_LOCK_TIMEOUT, 0, NULL, PGRES_COMMAND_OK };
 	at = n;
