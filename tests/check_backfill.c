@@ -324,6 +324,56 @@ START_TEST(one_round_trip_per_batch)
 }
 END_TEST
 
+/*
+ * SIGINT while a one-trip batch (BEGIN ... COMMIT in one pipeline) runs on the server: the
+ * statement is cancelled, the batch's data and its cursor advance roll back together, the
+ * exit code is 1, and a rerun finishes with every row changed exactly once.
+ */
+START_TEST(sigint_during_pipelined_batch)
+{
+	struct bft b;
+	pid_t pid;
+	int status;
+	int64_t waited = 0;
+
+	bft_table("si", 20000);
+	th_exec("CREATE FUNCTION si_slow() RETURNS trigger LANGUAGE plpgsql AS"
+		" $$BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END$$;"
+		"CREATE TRIGGER si_slow BEFORE UPDATE ON si FOR EACH ROW EXECUTE FUNCTION si_slow()");
+	bft_init(&b, BFT_UPDATE("si"));
+	b.o.throttle.batch_size = 400;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pgphase_install_signal_handlers();
+		_exit(bft_run(&b) == 0 ? 0 : (b.err.code ? b.err.code : 99));
+	}
+	while (th_long("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+		       " AND query LIKE 'WITH pgphase_claim AS%'") == 0) {
+		usleep(2000);
+		waited += 2;
+		ck_assert_msg(waited < 30000, "no one-trip batch seen running");
+	}
+	kill(pid, SIGINT);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), PGPHASE_EXIT_FAILED);
+	/* what committed: whole batches, their counters with them; nothing changed twice */
+	ck_assert_int_eq(th_long("SELECT count(*) FROM si WHERE touched > 1"), 0);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM si WHERE touched = 1"), bft_rows_done(1));
+	ck_assert_int_lt(bft_rows_done(1), 20000);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_stat_activity WHERE"
+				 " query LIKE 'WITH pgphase_claim AS%'"), 0);
+	/* the rerun picks up where the cancelled batch left off */
+	th_exec("DROP TRIGGER si_slow ON si");
+	ck_assert_msg(bft_run(&b) == 0, "rerun failed: %s", b.err.message);
+	ck_assert_int_eq(bft_wrong_rows("si"), 0);
+	ck_assert_int_eq(b.res.rows, 20000);
+	ck_assert_int_eq(bft_rows_done(1), 20000);
+	bft_release(&b);
+}
+END_TEST
+
 START_TEST(keys_bad_input)
 {
 	struct bft b;
@@ -470,6 +520,7 @@ Suite *backfill_suite(void)
 	tcase_add_test(db, walks_and_resumes);
 	tcase_add_test(db, composite_key_and_delete);
 	tcase_add_test(db, one_round_trip_per_batch);
+	tcase_add_test(db, sigint_during_pipelined_batch);
 	tcase_add_test(db, keys_bad_input);
 	tcase_add_test(db, statement_timeout_halves);
 	tcase_add_test(db, table_dropped_while_paused);
