@@ -99,7 +99,7 @@ struct bf_worker {
 	int unique_retries; /* consecutive unique violations of an anti-join INSERT */
 	long current_chunk; /* preferred chunk, -1 none */
 	int64_t locked_until_us; /* take row locks (no optimistic path) until then */
-	char claimed_name[32]; /* SQL_WALK_CLAIMED prepared as, "" when not to be used */
+	char claimed_name[32]; /* j->sql.claimed prepared as, "" when not to be used */
 	pthread_t thread;
 	struct pgphase_error err;
 };

@@ -268,8 +268,8 @@ static int claim(struct bf_worker *w, struct claim *c)
 
 /*
  * The batch statement (backfill_sql.c): optimistic (fast) or taking row locks.  Both return
- * rows changed, rows found (fewer than the batch size: the chunk is walked to its end), and
- * the progress row count; the locked one also rows skipped, third.
+ * rows changed, rows found (fewer than the batch size: the chunk is walked to its end), a
+ * third column (the locked one: rows skipped), and the progress row count last.
  */
 static PGresult *walk_batch(struct bf_worker *w, const struct claim *c, bool fast)
 {
@@ -287,6 +287,20 @@ static PGresult *walk_batch(struct bf_worker *w, const struct claim *c, bool fas
 			PGRES_TUPLES_OK, &w->err);
 }
 
+/*
+ * After a failed optimistic batch: true when a lock was in the way (the error is cleared
+ * and the worker takes row locks, skipping locked rows, for LOCKED_FOR_US).
+ */
+static bool lock_fallback(struct bf_worker *w)
+{
+	if (!db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) || pgphase_interrupted())
+		return false;
+	w->locked_until_us = now_us() + LOCKED_FOR_US;
+	pgphase_error_release(&w->err);
+	pgphase_error_init(&w->err);
+	return true;
+}
+
 static void batch_done(struct bf_worker *w, const char *chunk, long long rows,
 		       long long skipped, int64_t t0)
 {
@@ -299,8 +313,8 @@ static void batch_done(struct bf_worker *w, const char *chunk, long long rows,
 }
 
 /*
- * One optimistic walk batch in one round trip: BEGIN, the settings, SQL_WALK_CLAIMED and
- * COMMIT in one pipeline (the COMMIT does not depend on the result: with no chunk claimed
+ * One optimistic walk batch in one round trip: BEGIN, the settings, j->sql.claimed
+ * (SQL_WALK_FAST claiming its own chunk) and COMMIT in one pipeline (the COMMIT does not depend on the result: with no chunk claimed
  * nothing was read or changed).  1 done, 0 no chunk with both bounds free (the caller goes
  * the two-statement way), -1 failed (w->err; rolled back).
  */
@@ -332,18 +346,18 @@ static int walk_claimed(struct bf_worker *w, long long *rows)
 		return -1;
 	}
 	r = res[at];
-	if (PQgetisnull(r, 0, 3)) {
+	if (PQgetisnull(r, 0, 2)) {
 		rc = 0;
-	} else if (atoll(PQgetvalue(r, 0, 2)) != 1) {
+	} else if (atoll(PQgetvalue(r, 0, 3)) != 1) {
 		rc = pgphase_error_set(&w->err, PGPHASE_EXIT_FAILED, "backfill of \"%s\": progress "
 				       "row of chunk %s vanished", j->rel_display,
-				       PQgetvalue(r, 0, 3));
+				       PQgetvalue(r, 0, 2));
 	} else {
 		*rows = atoll(PQgetvalue(r, 0, 0));
-		w->current_chunk = atol(PQgetvalue(r, 0, 3));
+		w->current_chunk = atol(PQgetvalue(r, 0, 2));
 		if (atoll(PQgetvalue(r, 0, 1)) < w->batch_size)
 			w->current_chunk = -1; /* walked to its end */
-		batch_done(w, PQgetvalue(r, 0, 3), *rows, 0, t0);
+		batch_done(w, PQgetvalue(r, 0, 2), *rows, 0, t0);
 	}
 	for (int i = 0; i < n; i++)
 		PQclear(res[i]);
@@ -373,12 +387,7 @@ static int walk_one(struct bf_worker *w, long long *rows)
 		goto cleanup;
 	rc = -1;
 	r = walk_batch(w, &c, fast);
-	if (!r && fast && db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
-	    !pgphase_interrupted()) {
-		/* a row (or the table) is locked: redo the batch skipping locked rows */
-		w->locked_until_us = now_us() + LOCKED_FOR_US;
-		pgphase_error_release(&w->err);
-		pgphase_error_init(&w->err);
+	if (!r && fast && lock_fallback(w)) {
 		json_decref(c.lo);
 		json_decref(c.up);
 		db_rollback(w->s);
@@ -419,13 +428,8 @@ static int walk_next(struct bf_worker *w, long long *rows)
 	rc = walk_claimed(w, rows);
 	if (rc == 0)
 		w->claimed_name[0] = '\0'; /* only first and last chunks left for us */
-	else if (rc < 0 && db_failed_with(w->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
-		 !pgphase_interrupted())
-		w->locked_until_us = now_us() + LOCKED_FOR_US; /* redone skipping locked rows */
-	else
+	else if (rc > 0 || !lock_fallback(w))
 		return rc;
-	pgphase_error_release(&w->err);
-	pgphase_error_init(&w->err);
 	return walk_one(w, rows);
 }
 
@@ -437,7 +441,7 @@ int bf_walk(struct bf_worker *w)
 	char name[32];
 	int rc;
 
-	/* SQL_WALK_CLAIMED is prepared on this worker's connection for the walk */
+	/* j->sql.claimed is prepared on this worker's connection for the walk */
 	snprintf(name, sizeof(name), "pgphase_bf_walk_%d", __atomic_add_fetch(&serial, 1,
 									     __ATOMIC_RELAXED));
 	if (db_prepare(w->s, name, w->j->sql.claimed, &w->err) == 0) {

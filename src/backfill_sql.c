@@ -72,12 +72,19 @@ static const char *const SQL_WALK_LOCKED =
  * it goes by key range and not by ctid (a re-checked row has a new ctid).  Within one
  * statement's snapshot, (cursor, hi] holds every visible matching row up to the chunk's
  * upper bound when fewer than $5 were found, so that case ends the chunk.
- * %1$s key columns qualified, %2$s bounds, %3$s scan predicate, %4$s key columns of t
- * descending, %5$s the change over the range, %6$s key of t as a jsonb array of text.
- * Parameters as SQL_WALK_HEAD's.
+ *
+ * Two forms.  Given a claimed chunk (SQL_WALK_HEAD's parameters): %7$s is "", the bounds
+ * are parameters, %8$s is $4.  Claiming its own chunk, for one round trip (backfill_batch.c
+ * sends it between BEGIN and COMMIT in one pipeline): %7$s is SQL_CLAIM_CTE, the bounds
+ * come from the claimed row cast back to the key's types, %8$s is that row's chunk; only
+ * chunks with both bounds are claimed so (the first and last go the two-statement way),
+ * and with none free nothing is read or changed and the chunk column is NULL.
+ * %1$s key columns qualified, %2$s bounds ("... AND "), %3$s scan predicate, %4$s key columns
+ * of t descending, %5$s the change over the range, %6$s key of t as a jsonb array of text.
+ * Result: rows changed, rows found, chunk, progress rows.
  */
 static const char *const SQL_WALK_FAST =
-	"WITH pgphase_batch AS MATERIALIZED ("
+	"WITH %7$s pgphase_batch AS MATERIALIZED ("
 	"   SELECT %1$s FROM pgphase_rel WHERE %2$s %3$s ORDER BY %1$s LIMIT $5),"
 	" pgphase_hi AS MATERIALIZED (SELECT * FROM pgphase_batch t ORDER BY %4$s LIMIT 1),"
 	" pgphase_done AS (%5$s),"
@@ -86,23 +93,16 @@ static const char *const SQL_WALK_FAST =
 	"     rows_done = rows_done + (SELECT count(*) FROM pgphase_done),"
 	"     batches = batches + 1, done = (SELECT count(*) FROM pgphase_batch) < $5,"
 	"     claimed_by = $6, updated_at = now()"
-	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = $4 RETURNING 1)"
+	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk = %8$s RETURNING 1)"
 	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_batch),"
-	"        (SELECT count(*) FROM pgphase_progress)";
+	"        %8$s, (SELECT count(*) FROM pgphase_progress)";
 
 /*
- * The optimistic path in one round trip (backfill_batch.c sends it between BEGIN and COMMIT
- * in one pipeline): SQL_WALK_FAST with the claim as its first CTE, so the bounds come from
- * the claimed row itself, cast back to the key's types.  Only chunks with both bounds are
- * claimed here (the first and last chunk go the two-statement way).  No chunk free: nothing
- * is read or changed and the last column is NULL.
- * %1$s key columns qualified, %2$s scan predicate, %3$s key columns of t descending,
- * %4$s the change over the range, %5$s key of t as a jsonb array of text, %6$s the claimed
- * cursor as typed values, %7$s the claimed upper bound as typed values.
+ * SQL_WALK_FAST's own claim, ordered as backfill_batch.c's SQL_CLAIM.
  * $1 module, $2 version, $3 step, $4 current chunk, $5 batch size, $6 claimed_by, $7 stale ms.
  */
-static const char *const SQL_WALK_CLAIMED =
-	"WITH pgphase_claim AS MATERIALIZED ("
+static const char *const SQL_CLAIM_CTE =
+	"pgphase_claim AS MATERIALIZED ("
 	"   SELECT chunk, cursor, upper_bound FROM @S@.backfill_progress"
 	"    WHERE module = $1 AND version = $2 AND step = $3 AND chunk >= 0 AND NOT done"
 	"      AND cursor IS NOT NULL AND upper_bound IS NOT NULL"
@@ -110,21 +110,8 @@ static const char *const SQL_WALK_CLAIMED =
 	"          (claimed_by IS NOT NULL AND claimed_by <> $6"
 	"           AND updated_at > now() - make_interval(secs => $7::float8 / 1000)),"
 	"          chunk"
-	"    LIMIT 1 FOR UPDATE SKIP LOCKED),"
-	" pgphase_batch AS MATERIALIZED ("
-	"   SELECT %1$s FROM pgphase_rel WHERE (%1$s) > (%6$s) AND (%1$s) <= (%7$s) AND %2$s"
-	"    ORDER BY %1$s LIMIT $5),"
-	" pgphase_hi AS MATERIALIZED (SELECT * FROM pgphase_batch t ORDER BY %3$s LIMIT 1),"
-	" pgphase_done AS (%4$s),"
-	" pgphase_progress AS ("
-	"   UPDATE @S@.backfill_progress SET cursor = coalesce((SELECT %5$s FROM pgphase_hi t), cursor),"
-	"     rows_done = rows_done + (SELECT count(*) FROM pgphase_done),"
-	"     batches = batches + 1, done = (SELECT count(*) FROM pgphase_batch) < $5,"
-	"     claimed_by = $6, updated_at = now()"
-	"    WHERE module = $1 AND version = $2 AND step = $3"
-	"      AND chunk = (SELECT chunk FROM pgphase_claim) RETURNING 1)"
-	" SELECT (SELECT count(*) FROM pgphase_done), (SELECT count(*) FROM pgphase_batch),"
-	"        (SELECT count(*) FROM pgphase_progress), (SELECT chunk FROM pgphase_claim)";
+	"    LIMIT 1 FOR UPDATE SKIP LOCKED),";
+static const char *const SQL_CLAIMED_CHUNK = "(SELECT chunk FROM pgphase_claim)";
 
 /* The change over a key range: %1$s bounds ("... AND "), %2$s predicate, %3$s qualifier. */
 static const char *const SQL_RANGE_UPDATE =
@@ -308,13 +295,32 @@ static void bounds(struct sbuf *b, const struct lists *l, int nkey, int v, int f
 	sbuf_adds(b, "");
 }
 
+/*
+ * SQL_WALK_FAST over (lower, hi]: lower is "(key) > (...) AND " or "", bounds those of the
+ * batch scan, claim and chunk as SQL_WALK_FAST's %7$s and %8$s.
+ */
+static char *walk_fast_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l,
+			   const char *lower, const char *bounds, const char *claim,
+			   const char *chunk, const char *pred, const char *scan_pred,
+			   const char *json, struct pgphase_error *err)
+{
+	char *range = xasprintf("%s(%s) <= (%s) AND ", lower, l->qualified.buf, l->hi.buf);
+	char *change = xasprintf(j->update ? SQL_RANGE_UPDATE : j->insert ? SQL_RANGE_INSERT
+				 : SQL_RANGE_DELETE, range, pred, j->qual);
+	char *out = render(j, s, xasprintf(SQL_WALK_FAST, l->qualified.buf, bounds, scan_pred,
+					   l->tdesc.buf, change, json, claim, chunk), err);
+
+	free(change);
+	free(range);
+	return out;
+}
+
 /* The two statements of walk variant v: taking row locks, and the optimistic path. */
 static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l, int v,
 		    const char *pred, const char *scan_pred, const char *change,
 		    const char *json, struct pgphase_error *err)
 {
 	struct sbuf b = SBUF_INIT, t = SBUF_INIT;
-	char *range_change;
 
 	bounds(&b, l, j->key.n, v, 7);
 	sbuf_adds(&t, SQL_WALK_HEAD);
@@ -326,32 +332,25 @@ static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct li
 	/* the change over (cursor, hi]: the chunk's upper bound is implied by hi */
 	sbuf_release(&t);
 	bounds(&t, l, j->key.n, v & 1, 7);
-	sbuf_addf(&t, "(%s) <= (%s) AND ", l->qualified.buf, l->hi.buf);
-	range_change = xasprintf(j->update ? SQL_RANGE_UPDATE : j->insert ? SQL_RANGE_INSERT
-				 : SQL_RANGE_DELETE, t.buf, pred, j->qual);
-	j->sql.fast[v] = j->sql.batch[v] ? render(j, s, xasprintf(SQL_WALK_FAST, l->qualified.buf,
-								   b.buf, scan_pred, l->tdesc.buf,
-								   range_change, json), err) : NULL;
-	free(range_change);
+	j->sql.fast[v] = j->sql.batch[v] ? walk_fast_sql(j, s, l, t.buf, b.buf, "", "$4::bigint",
+							 pred, scan_pred, json, err) : NULL;
 	sbuf_release(&b);
 	sbuf_release(&t);
 	return j->sql.fast[v] ? 0 : -1;
 }
 
+/* SQL_WALK_FAST claiming its own chunk, bounds from the claimed row. */
 static int walk_claimed_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l,
 			    const char *pred, const char *scan_pred, const char *json,
 			    struct pgphase_error *err)
 {
-	char *range = xasprintf("(%s) > (%s) AND (%s) <= (%s) AND ", l->qualified.buf,
-				l->typed_lo.buf, l->qualified.buf, l->hi.buf);
-	char *change = xasprintf(j->update ? SQL_RANGE_UPDATE : j->insert ? SQL_RANGE_INSERT
-				 : SQL_RANGE_DELETE, range, pred, j->qual);
+	char *lower = xasprintf("(%s) > (%s) AND ", l->qualified.buf, l->typed_lo.buf);
+	char *both = xasprintf("%s(%s) <= (%s) AND ", lower, l->qualified.buf, l->typed_up.buf);
 
-	j->sql.claimed = render(j, s, xasprintf(SQL_WALK_CLAIMED, l->qualified.buf, scan_pred,
-						l->tdesc.buf, change, json, l->typed_lo.buf,
-						l->typed_up.buf), err);
-	free(change);
-	free(range);
+	j->sql.claimed = walk_fast_sql(j, s, l, lower, both, SQL_CLAIM_CTE, SQL_CLAIMED_CHUNK,
+				       pred, scan_pred, json, err);
+	free(both);
+	free(lower);
 	return j->sql.claimed ? 0 : -1;
 }
 

@@ -481,17 +481,27 @@ size_t __wrap_pg_query__parse_result__pack(const PgQuery__ParseResult *m, uint8_
 	return 0; /* get_packed_size said 0 bytes */
 }
 
-bool pgphase_sql_tree_copied(void)
+/* pg_query_parse_protobuf with the wrappers copying into arena; *tree NULL if they did not */
+static PgQueryProtobufParseResult parse_copying(const char *text, struct pgphase_arena *arena,
+						PgQuery__ParseResult **tree)
 {
-	struct pgphase_arena *arena = pgphase_arena_new();
 	PgQueryProtobufParseResult res;
-	bool copied;
 
 	tree_copy.arena = arena;
 	tree_copy.tree = NULL;
-	res = pg_query_parse_protobuf("SELECT 1");
+	res = pg_query_parse_protobuf(text);
 	tree_copy.arena = NULL;
-	copied = !res.error && tree_copy.tree;
+	*tree = tree_copy.tree;
+	return res;
+}
+
+bool pgphase_sql_tree_copied(void)
+{
+	struct pgphase_arena *arena = pgphase_arena_new();
+	PgQuery__ParseResult *tree;
+	PgQueryProtobufParseResult res = parse_copying("SELECT 1", arena, &tree);
+	bool copied = !res.error && tree;
+
 	pg_query_free_protobuf_parse_result(res);
 	arena_release(arena);
 	return copied;
@@ -503,20 +513,17 @@ static int parse_tree(struct pgphase_sql *out, const char *text, const char *fil
 {
 	struct pgphase_arena *arena = pgphase_arena_new();
 	ProtobufCAllocator alloc = { arena_alloc, arena_free, arena };
-	PgQueryProtobufParseResult res;
+	PgQuery__ParseResult *copied;
+	PgQueryProtobufParseResult res = parse_copying(text, arena, &copied);
 	int rc = 0;
 
 	out->arena = arena;
-	tree_copy.arena = arena;
-	tree_copy.tree = NULL;
-	res = pg_query_parse_protobuf(text);
-	tree_copy.arena = NULL;
 	if (res.error) {
 		rc = parse_error(err, file, text, res.error);
 		goto cleanup;
 	}
-	if (tree_copy.tree) {
-		out->tree = tree_copy.tree;
+	if (copied) {
+		out->tree = copied;
 		goto cleanup;
 	}
 	/* one block for the whole tree, sized from its packed form: no growing, and small

@@ -281,7 +281,7 @@ END_TEST
 
 /*
  * Between the first and the last chunk a walk batch takes one round trip: BEGIN, settings,
- * the batch with its own claim (SQL_WALK_CLAIMED, prepared) and COMMIT in one pipeline.  The
+ * the batch with its own claim (SQL_WALK_FAST with SQL_CLAIM_CTE, prepared) and COMMIT in one pipeline.  The
  * bounds come back from the claimed progress row as text cast to the key's types, so the key
  * here is text with quotes and non-ASCII plus timestamptz, in an order unlike the rows'.
  */
