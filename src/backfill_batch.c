@@ -49,7 +49,7 @@ static const char *const SQL_BATCH_BEGIN_ASYNC = "BEGIN; " SQL_ASYNC_COMMIT;
  * Claim a chunk for one batch: this worker's current chunk if free, else a chunk no other
  * worker touched within the stale-claim time, else any free one.  SKIP LOCKED: a chunk row
  * locked by another worker's batch is passed over, never waited for.  The lock lasts until
- * the batch commits.
+ * the batch commits.  backfill_sql.c's SQL_CLAIM_CTE orders chunks the same way: keep them alike.
  * $1 module, $2 version, $3 step, $4 current chunk, $5 claimed_by, $6 stale ms.
  */
 static const char *const SQL_CLAIM =
