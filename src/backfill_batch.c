@@ -49,7 +49,8 @@ static const char *const SQL_BATCH_BEGIN_ASYNC = "BEGIN; " SQL_ASYNC_COMMIT;
  * Claim a chunk for one batch: this worker's current chunk if free, else a chunk no other
  * worker touched within the stale-claim time, else any free one.  SKIP LOCKED: a chunk row
  * locked by another worker's batch is passed over, never waited for.  The lock lasts until
- * the batch commits.  backfill_sql.c's SQL_CLAIM_CTE orders chunks the same way: keep them alike.
+ * the batch commits.  backfill_sql.c's SQL_CLAIM_CTE orders chunks the same way: keep
+ * them alike.
  * $1 module, $2 version, $3 step, $4 current chunk, $5 claimed_by, $6 stale ms.
  */
 static const char *const SQL_CLAIM =
@@ -314,9 +315,10 @@ static void batch_done(struct bf_worker *w, const char *chunk, long long rows,
 
 /*
  * One optimistic walk batch in one round trip: BEGIN, the settings, j->sql.claimed
- * (SQL_WALK_FAST claiming its own chunk) and COMMIT in one pipeline (the COMMIT does not depend on the result: with no chunk claimed
- * nothing was read or changed).  1 done, 0 no chunk with both bounds free (the caller goes
- * the two-statement way), -1 failed (w->err; rolled back).
+ * (SQL_WALK_FAST claiming its own chunk) and COMMIT in one pipeline (the COMMIT does not
+ * depend on the result: with no chunk claimed nothing was read or changed).  1 done, 0 no
+ * chunk with both bounds free (the caller goes the two-statement way), -1 failed (w->err;
+ * rolled back).
  */
 static int walk_claimed(struct bf_worker *w, long long *rows)
 {
