@@ -6,8 +6,9 @@
 #   make bench      benchmarks (tests/bench), each figure a ratio against a same-run baseline
 #   make install PREFIX=/usr/local
 #
-# Sources are picked up by wildcard (src/, lint/, strategies/, tests/check_*.c), so adding a
-# file never needs a Makefile edit.  Test suites are registered from tests/check_*.c names.
+# Sources are picked up by wildcard (src/<layer>/, lint/, strategies/, tests/check_*.c), so
+# adding a file never needs a Makefile edit.  Test suites are registered from tests/check_*.c
+# names.  src/cli/ is the command (main.c + cmd_*.c); everything else is the library.
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -21,24 +22,24 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 # flags the build needs whatever CFLAGS the caller passes (make CFLAGS=... keeps these)
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) \
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Iinclude -Isrc -I. $(PKG_CFLAGS) \
             -DPGPHASE_VERSION='"$(VERSION)"'
 # libpg_query linked statically, its two calls that pack a parse tree wrapped: pgphase
-# takes the tree as libpg_query built it instead of encoding and decoding it (src/parse.c,
+# takes the tree as libpg_query built it instead of encoding and decoding it (src/sql/parse.c,
 # parse_tree).  Debian's libpg-query-dev ships the static library.
 PGQ_WRAP := pg_query__parse_result__get_packed_size pg_query__parse_result__pack
 PGQ_LIBS := $(PGQ_WRAP:%=-Wl,--wrap=%) -Wl,-Bstatic -lpg_query -Wl,-Bdynamic
 LDLIBS   += $(PGQ_LIBS) $(PKG_LIBS) -lpthread -lm
 
 BUILD    := build
-LIB_SRC  := $(sort $(wildcard src/*.c) $(wildcard strategies/*.c) $(wildcard lint/*.c))
-LIB_SRC  := $(filter-out src/main.c src/cmd_%.c,$(LIB_SRC))
-CLI_SRC  := src/main.c $(sort $(wildcard src/cmd_*.c))
+LIB_SRC  := $(sort $(wildcard src/*/*.c) $(wildcard strategies/*.c) $(wildcard lint/*.c))
+LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/check_*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/harness.o $(BUILD)/tests/runner.o
-HEADERS  := $(wildcard include/pgphase/*.h) $(wildcard src/*.h) $(wildcard lint/*.h) \
+HEADERS  := $(wildcard include/pgphase/*.h) $(wildcard src/*/*.h) $(wildcard lint/*.h) \
             $(wildcard strategies/*.h)
 
 BIN      := $(BUILD)/pgphase
@@ -93,6 +94,7 @@ $(TESTBIN): $(TEST_OBJ) $(LIB_A)
 # Every test against a throwaway PostgreSQL 15 that tests/pg.sh starts and always stops.
 check: deps
 	$(MAKE) all $(TESTBIN)
+	tests/layers.sh
 	tests/run.sh $(TESTBIN)
 	sh tests/install_test.sh
 

@@ -13,7 +13,7 @@
 #include <pg_query.h>
 
 #include "lint.h"
-#include "util.h"
+#include "base/util.h"
 
 const char *lint_str(const PgQuery__Node *n)
 {

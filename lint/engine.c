@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "lint.h"
-#include "util.h"
+#include "base/util.h"
 
 const char *pgphase_lint_severity_name(enum pgphase_lint_severity s)
 {

@@ -5,7 +5,7 @@
  * context (not reported on), so "an index exists elsewhere in the directory" and "a CHECK was
  * validated by an earlier migration" hold when CI lints only the changed files.
  *
- * The loader (src/loader.c) stops a directory load at the first naming problem; the linter
+ * The loader (src/load/loader.c) stops a directory load at the first naming problem; the linter
  * instead names, pairs and orders files itself with pgphase_parse_file_name() and loads
  * each file on its own, so one bad name or one broken file becomes a finding and the rest
  * is still linted.  Only a path that cannot be read at all is a usage error.
@@ -18,7 +18,7 @@
 
 #include "lint.h"
 #include "pgphase/log.h"
-#include "util.h"
+#include "base/util.h"
 
 static struct lint_unit *new_unit(struct lint_unit **units, size_t *n, const char *dir,
 				  const char *prefix, bool whole)

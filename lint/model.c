@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "lint.h"
-#include "util.h"
+#include "base/util.h"
 
 void lint_map_init(struct lint_map *m)
 {

@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "lint.h"
-#include "util.h"
+#include "base/util.h"
 
 #ifndef PGPHASE_VERSION
 #define PGPHASE_VERSION "0"

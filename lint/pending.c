@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "lint.h"
-#include "util.h"
+#include "base/util.h"
 
 void lint_pending_begin(struct pgphase_lint_ctx *ctx, const char *key)
 {

@@ -18,7 +18,7 @@
 #include <pg_query.h>
 
 #include "lint.h"
-#include "util.h"
+#include "base/util.h"
 
 static void build_lines(struct lint_section *sec)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const PgQuery__Constraint *check(const struct strategy_input *in)
 {

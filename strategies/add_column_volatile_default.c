@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *const SQL_SET_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d";
 static const char *const SQL_DROP_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT";

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const PgQuery__Constraint *fk(const struct strategy_input *in)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static bool has_constraint(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
 {

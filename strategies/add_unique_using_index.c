@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *const SQL_BUILD_INDEX = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)";
 static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";

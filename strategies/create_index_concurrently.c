@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";
 

@@ -5,7 +5,7 @@
  * its own strategy (drop-index-concurrently) unless it CASCADEs.
  */
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {

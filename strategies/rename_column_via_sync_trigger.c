@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *const SQL_ADD = "ALTER TABLE %s ADD COLUMN %s pgphase_type_t";
 static const char *const SQL_DROP_NEW = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";

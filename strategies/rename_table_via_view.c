@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "strategy.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *const SQL_EXPAND = "ALTER TABLE %s RENAME TO %s; CREATE VIEW %s AS SELECT * FROM %s";
 static const char *const SQL_UNDO = "DROP VIEW IF EXISTS %s; ALTER TABLE IF EXISTS %s RENAME TO %s";

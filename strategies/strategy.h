@@ -1,5 +1,5 @@
 /*
- * The strategy interface: how a zero-downtime rewrite plugs into the planner (src/plan.c).
+ * The strategy interface: how a zero-downtime rewrite plugs into the planner (src/plan/plan.c).
  *
  * A strategy is one file strategies/<name>.c exporting one const struct pgphase_strategy
  * built with designated initialisers.  matches() looks at one statement (an ALTER TABLE with
@@ -14,7 +14,7 @@
  *   4. add tests/check_strategies*.c cases asserting the planned SQL and the catalog end
  *      state, and a crash-resume case.
  *
- * The helpers below (src/plan_sql.c, src/plan_model.c) build SQL only through libpg_query's
+ * The helpers below (src/plan/plan_sql.c, src/plan/plan_model.c) build SQL only through libpg_query's
  * deparser: templates hold identifiers quoted by quote_ident_always() and placeholders that
  * are replaced by nodes of the user's statement; nothing splices user SQL text.
  */
@@ -25,7 +25,7 @@
 
 #include "pgphase/plan.h"
 
-struct plan_ctx; /* planner state for one migration (src/plan.c) */
+struct plan_ctx; /* planner state for one migration (src/plan/plan.c) */
 
 /* One statement as a strategy sees it. */
 struct strategy_input {
@@ -49,7 +49,7 @@ struct pgphase_strategy {
 /* The registry: NULL-terminated, first match wins (strategies/registry.c). */
 extern const struct pgphase_strategy *const pgphase_strategies[];
 
-/* ---- planner services (src/plan.c) ----------------------------------------------------- */
+/* ---- planner services (src/plan/plan.c) ----------------------------------------------------- */
 
 /*
  * Append a step for in: phase dflt_phase, moved later when the statement's explicit marker
@@ -71,11 +71,11 @@ int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgph
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Options in force (pg_version, session, key override). */
 const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx);
-/* Append a keyset-batched backfill step running the UPDATE or DELETE node (src/plan_backfill.c). */
+/* Append a keyset-batched backfill step running the UPDATE or DELETE node (src/plan/plan_backfill.c). */
 int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err);
 
-/* ---- SQL building (src/plan_sql.c) ----------------------------------------------------- */
+/* ---- SQL building (src/plan/plan_sql.c) ----------------------------------------------------- */
 
 /*
  * What replaces a placeholder in a template: node replaces the column reference
@@ -129,7 +129,7 @@ void sql_walk(ProtobufCMessage *msg, bool (*visit)(ProtobufCMessage **where, voi
 const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 				     struct pgphase_error *err);
 
-/* ---- catalog questions (src/plan_model.c) ---------------------------------------------- */
+/* ---- catalog questions (src/plan/plan_model.c) ---------------------------------------------- */
 
 /* Key columns of the table (primary key, else a unique index over NOT NULL columns), as a
  * NULL-terminated list owned by ctx; NULL when none can be found. */

@@ -14,9 +14,9 @@
 
 #include "check_backfill.h"
 #include "pgphase/log.h"
-#include "progress.h"
-#include "throttle.h"
-#include "util.h"
+#include "base/progress.h"
+#include "backfill/throttle.h"
+#include "base/util.h"
 
 void bft_init(struct bft *b, const char *sql)
 {

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "check_backfill.h"
-#include "util.h"
+#include "base/util.h"
 
 /* ---- pure ---- */
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "check_backfill.h"
-#include "util.h"
+#include "base/util.h"
 
 START_TEST(locked_rows_are_skipped_then_swept)
 {

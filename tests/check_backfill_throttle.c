@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "check_backfill.h"
-#include "util.h"
+#include "base/util.h"
 
 static void *run_thread(void *arg)
 {

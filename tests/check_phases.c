@@ -14,7 +14,7 @@
 #include "harness.h"
 #include "strategies/fixtures.h"
 #include "strategies/support.h"
-#include "util.h"
+#include "base/util.h"
 
 static const char *const MIXED =
 	"CREATE INDEX t_a_idx ON t (a);\n"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check_webhooks.h"
-#include "notify.h"
+#include "notify/notify.h"
 
 /* Run migrate with one webhooks block; expect exit 2 naming cfg:line and containing what. */
 static void expect_config_error(const char *webhooks, int line, const char *what)

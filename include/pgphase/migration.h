@@ -85,7 +85,7 @@ struct pgphase_migration {
 	char *ignore_file_reason; /* owned or NULL */
 	bool parsed;
 	struct pgphase_section up, down;
-	/* The planner's index of CREATE TABLE statements (src/plan_model.c), built on first
+	/* The planner's index of CREATE TABLE statements (src/plan/plan_model.c), built on first
 	 * use and freed with the migration. */
 	void *plan_index;
 	void (*plan_index_free)(void *index);

@@ -1,0 +1,272 @@
+/*
+ * The executor: runs a plan phase by phase, committing state with every step.
+ *
+ * Steps of a phase form units: consecutive "txn" SQL steps share one transaction, "own"
+ * steps stand alone in one, and "none" steps and the special kinds (index builds with their
+ * validity check, keyset-batched backfill loops, NULL counts: src/exec/exec_steps.c) manage their
+ * own transactions.  A transactional unit writes its progress (or the phase's end) inside
+ * its own transaction, so a migration is recorded if and only if its changes committed.
+ * When the last unit of a phase is transactional and the following phases (up to the
+ * requested one) have no steps, their completion rides in the same transaction: a plain
+ * migration is one transaction holding its statements, its state row and its events.
+ * Any other step is recorded right before and after it runs; a rerun resumes at the first
+ * step not recorded, and such steps are idempotent by construction.  Lock timeouts (55P03)
+ * on retry-safe units are retried with exponential backoff and full jitter within
+ * lock_retry_budget.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/db.h"
+#include "exec/exec.h"
+#include "pgphase/log.h"
+#include "state/state.h"
+#include "base/util.h"
+
+static unsigned bit(enum pgphase_phase p)
+{
+	return 1u << p;
+}
+
+/* Turn the last query failure into "file:line:col: <server message>" for the step; the
+ * server's position is only meaningful for SQL run as written (it is the file's text). */
+int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
+		    struct pgphase_error *err)
+{
+	int line = st->line, col = st->column;
+	bool as_written = strcmp(st->strategy, "as-written") == 0;
+	char *msg = xstrdup(s->errmsg ? s->errmsg : (err->message ? err->message : "failed"));
+
+	if (s->errpos > 0 && as_written) {
+		/* server position is relative to the statement text: move the location there */
+		size_t off = pgphase_cursor_to_offset(st->sql, s->errpos);
+		int l, c;
+
+		text_position(st->sql, off, &l, &c);
+		col = l == 1 ? st->column + c - 1 : c;
+		line = st->line + l - 1;
+	}
+	pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", st->file, line, col, "%s%s",
+			 pgphase_interrupted() && db_failed_with(s, SQLSTATE_QUERY_CANCELED)
+				 ? "interrupted: " : "", msg);
+	pgphase_error_detail(err, "statement: %s", st->sql);
+	free(msg);
+	return -1;
+}
+
+/* Events and state for the end of phase, plus trailing phases without steps. */
+static void finish_update(struct exec_ctx *x, enum pgphase_phase phase, struct state_update *u,
+			  struct pgphase_event *ev)
+{
+	enum pgphase_phase p = phase;
+
+	u->n_events = 0;
+	u->finished_mask = bit(phase);
+	u->started_mask |= bit(phase);
+	ev[u->n_events++] = (struct pgphase_event){ "phase.completed", pgphase_phase_name(phase),
+						    "succeeded", (now_us() - x->phase_start_us) / 1000,
+						    phase == PGPHASE_PHASE_BACKFILL ? x->backfill_rows : -1,
+						    NULL, x->backfill_swept, x->backfill_batches };
+	while (p < x->through && pgphase_plan_count(x->plan, (enum pgphase_phase)(p + 1)) == 0) {
+		p++;
+		u->started_mask |= bit(p);
+		u->finished_mask |= bit(p);
+		ev[u->n_events++] = (struct pgphase_event){ "phase.completed", pgphase_phase_name(p),
+							    "succeeded", 0, -1, NULL };
+	}
+	u->state = (enum pgphase_mstate)p;
+	u->current_phase = PGPHASE_PHASE_NONE;
+	u->next_step = 0;
+	if (u->state == PGPHASE_STATE_COMPLETE)
+		ev[u->n_events++] = (struct pgphase_event){ "migration.completed", NULL, "succeeded",
+							    (now_us() - x->migration_start_us) / 1000,
+							    -1, NULL };
+	u->events = ev;
+	x->finished_through = p;
+}
+
+static void progress_update(struct exec_ctx *x, enum pgphase_phase phase, int next,
+			    struct state_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->state = x->state;
+	u->current_phase = phase;
+	u->next_step = next;
+	u->started_mask = bit(phase);
+}
+
+/* Sleep for a full-jitter exponential backoff; false when the budget is spent. */
+bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us)
+{
+	int64_t cap_us = 100000LL << (attempt < 10 ? attempt : 10); /* 0.1 s, 0.2 s, ... */
+	int64_t budget_end = started_us + (int64_t)x->s->cfg->lock_retry_budget_ms * 1000;
+	int64_t wait;
+
+	if (cap_us > 10 * 1000000LL)
+		cap_us = 10 * 1000000LL;
+	wait = (int64_t)((double)rand() / RAND_MAX * (double)cap_us);
+	if (now_us() + wait > budget_end || pgphase_interrupted())
+		return false;
+	pgphase_info("  lock not available; retrying in %.2f s (attempt %d)", wait / 1e6, attempt + 1);
+	usleep((useconds_t)wait);
+	return true;
+}
+
+/* Run steps [from, to) in one transaction together with their state update. */
+static int run_txn_unit(struct exec_ctx *x, size_t from, size_t to, bool last_of_phase,
+			enum pgphase_phase phase, int next_index, struct pgphase_error *err)
+{
+	struct pgphase_event ev[8];
+	struct state_update u;
+	int64_t started = now_us();
+	bool retry_ok = true;
+
+	for (size_t i = from; i < to; i++)
+		retry_ok = retry_ok && x->plan->steps[i].retry_lock;
+	for (int attempt = 0;; attempt++) {
+		size_t i;
+
+		if (db_exec(x->s, "BEGIN", err) < 0)
+			return -1;
+		for (i = from; i < to; i++) {
+			pgphase_verbose("  %s:%d: %s", x->plan->steps[i].file, x->plan->steps[i].line,
+					x->plan->steps[i].sql);
+			if (db_exec(x->s, x->plan->steps[i].sql, err) < 0)
+				break;
+		}
+		if (i == to) {
+			progress_update(x, phase, next_index, &u);
+			if (last_of_phase)
+				finish_update(x, phase, &u, ev);
+			if (state_write(x->s, x->m, &u, err) == 0 && db_exec(x->s, "COMMIT", err) == 0) {
+				x->state = u.state;
+				x->report->steps += to - from;
+				return 0;
+			}
+			db_rollback(x->s);
+			return -1; /* state write failed: nothing committed */
+		}
+		db_rollback(x->s);
+		if (retry_ok && db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
+		    exec_backoff(x, attempt, started))
+			continue;
+		return exec_step_error(x->s, &x->plan->steps[i], err);
+	}
+}
+
+/*
+ * Run one step that manages its own transactions (autocommit SQL, index builds, backfill
+ * loops, NULL counts: src/exec/exec_steps.c).  Progress is recorded before and after, so a rerun
+ * repeats at most this step, which is idempotent by construction.
+ */
+static int run_none_step(struct exec_ctx *x, size_t i, bool last_of_phase,
+			 enum pgphase_phase phase, int index, struct pgphase_error *err)
+{
+	struct pgphase_event ev[8];
+	struct state_update u;
+
+	progress_update(x, phase, index, &u);
+	if (state_write(x->s, x->m, &u, err) < 0)
+		return -1;
+	if (exec_step_run(x, i, err) < 0)
+		return -1;
+	x->report->steps++;
+	progress_update(x, phase, index + 1, &u);
+	if (last_of_phase)
+		finish_update(x, phase, &u, ev);
+	if (state_write(x->s, x->m, &u, err) < 0)
+		return -1;
+	x->state = u.state;
+	return 0;
+}
+
+/* Record the failure (own transaction) without hiding the original error. */
+static void record_failure(struct exec_ctx *x, enum pgphase_phase phase, const char *message)
+{
+	struct pgphase_error e2 = PGPHASE_ERROR_INIT;
+	struct pgphase_event ev = { "phase.failed", pgphase_phase_name(phase), "failed",
+				    (now_us() - x->phase_start_us) / 1000, -1, message };
+
+	db_rollback(x->s);
+	if (PQstatus(x->s->conn) != CONNECTION_OK)
+		return;
+	if (state_write_failure(x->s, x->m, &ev, &e2) < 0)
+		pgphase_warn("could not record the failure: %s", e2.message);
+	pgphase_error_release(&e2);
+}
+
+static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
+		     struct pgphase_error *err)
+{
+	size_t first = x->plan->n, last = 0, idx = 0, i;
+
+	x->phase_start_us = now_us();
+	for (i = 0; i < x->plan->n; i++)
+		if (x->plan->steps[i].phase == phase) {
+			if (first == x->plan->n)
+				first = i;
+			last = i + 1;
+		}
+	if (first == x->plan->n) {
+		/* nothing to do in this phase: record its completion on its own */
+		struct pgphase_event ev[8];
+		struct state_update u;
+
+		progress_update(x, phase, 0, &u);
+		finish_update(x, phase, &u, ev);
+		if (state_write(x->s, x->m, &u, err) < 0)
+			return -1;
+		x->state = u.state;
+		return 0;
+	}
+	for (i = first; i < last;) {
+		size_t end = i + 1;
+		int rc;
+
+		if (x->plan->steps[i].txn == PGPHASE_TXN_GROUP && x->plan->steps[i].kind == PGPHASE_STEP_SQL)
+			while (end < last && x->plan->steps[end].txn == PGPHASE_TXN_GROUP &&
+			       x->plan->steps[end].kind == PGPHASE_STEP_SQL)
+				end++;
+		if ((int)idx + (int)(end - i) <= resume) {
+			idx += end - i; /* already done in an earlier run */
+			i = end;
+			continue;
+		}
+		if (pgphase_interrupted())
+			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
+		if (x->plan->steps[i].txn == PGPHASE_TXN_NONE || x->plan->steps[i].kind != PGPHASE_STEP_SQL)
+			rc = run_none_step(x, i, end == last, phase, (int)idx, err);
+		else
+			rc = run_txn_unit(x, i, end, end == last, phase, (int)(idx + end - i), err);
+		if (rc < 0) {
+			record_failure(x, phase, err->message);
+			return -1;
+		}
+		idx += end - i;
+		i = end;
+	}
+	return 0;
+}
+
+int exec_plan(struct exec_ctx *x, const struct pgphase_state_row *row, struct pgphase_error *err)
+{
+	enum pgphase_phase phase = PGPHASE_PHASE_EXPAND;
+
+	x->state = row ? row->state : PGPHASE_STATE_PENDING;
+	x->migration_start_us = now_us();
+	x->finished_through = (enum pgphase_phase)x->state;
+	phase = (enum pgphase_phase)(x->state + 1);
+	while (phase <= x->through) {
+		int resume = row && row->current_phase == phase ? row->next_step : 0;
+
+		if (phase <= x->finished_through) {
+			phase++;
+			continue;
+		}
+		if (run_phase(x, phase, resume, err) < 0)
+			return -1;
+		phase = (enum pgphase_phase)(x->finished_through + 1);
+	}
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * Executor internals shared by src/exec/exec.c (running a plan) and src/run/run.c (choosing what to
+ * run for migrate and rollback).
+ */
+#ifndef PGPHASE_EXEC_H
+#define PGPHASE_EXEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pgphase/plan.h"
+#include "pgphase/run.h"
+
+struct exec_ctx {
+	struct pgphase_session *s;
+	const struct pgphase_migration *m;
+	const struct pgphase_plan *plan;
+	enum pgphase_phase through;        /* last phase to run */
+	enum pgphase_mstate state;         /* state as committed so far */
+	enum pgphase_phase finished_through;
+	int64_t migration_start_us, phase_start_us;
+	struct pgphase_run_report *report;
+	const char *key;            /* --key: backfill key override, or NULL */
+	long long backfill_rows;    /* rows changed by this migration's backfill steps */
+	long long backfill_swept;   /* ... of them skipped while locked, swept afterwards */
+	long long backfill_batches; /* batches those steps took */
+};
+
+/* Run the plan from where row says it stopped (row NULL: from the start). */
+int exec_plan(struct exec_ctx *x, const struct pgphase_state_row *row, struct pgphase_error *err);
+
+/*
+ * Run step i, which manages its own transactions (src/exec/exec_steps.c): autocommit SQL with
+ * lock-timeout retries, an index build with its validity check, a keyset-batched backfill
+ * loop, or a NULL count.  Progress around it is the caller's.
+ */
+int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err);
+
+/* Sleep for a full-jitter exponential backoff; false when lock_retry_budget is spent. */
+bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us);
+
+/* --to names a known version (rollback: 0 allowed with allow_zero)?  Exit 2 otherwise. */
+int run_check_to(const struct pgphase_migration_set *set, const struct pgphase_state *state,
+		 const struct pgphase_run_options *o, bool allow_zero, struct pgphase_error *err);
+
+/* Turn the session's last query failure into "file:line:col: <server message>". */
+int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
+		    struct pgphase_error *err);
+
+/*
+ * Run backfill step index of x->plan through the engine.  Also used on its own by
+ * `backfill --join`, where another runner owns the migration's state.
+ */
+int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t index,
+		       struct pgphase_error *err);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * Steps that manage their own transactions (the executor records progress around them):
+ *
+ *   SQL outside a transaction — retried on lock timeouts (55P03) with backoff; such steps
+ *     are idempotent by construction (IF [NOT] EXISTS), so a rerun after a crash is safe.
+ *   INDEX — CREATE INDEX CONCURRENTLY IF NOT EXISTS, then pg_index.indisvalid.  A failed or
+ *     interrupted concurrent build leaves an INVALID index that IF NOT EXISTS would keep
+ *     forever: it is dropped CONCURRENTLY and the build retried, at most INDEX_REBUILDS times.
+ *   BACKFILL — the backfill engine (include/pgphase/backfill.h) runs the step's UPDATE or
+ *     DELETE: key-ordered batches that skip rows the app holds locked (swept up at the end),
+ *     cursor and counters committed with each batch, throttles, workers, progress.
+ *   CHECK_NULLS — counts NULLs before NOT NULL work; any row fails the step with the count
+ *     before anything of the phase changed.
+ *
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/db.h"
+#include "exec/exec.h"
+#include "pgphase/backfill.h"
+#include "pgphase/log.h"
+#include "state/state.h"
+#include "base/util.h"
+
+#define INDEX_REBUILDS 3
+
+/* Validity of an index by name: no row when it does not exist. */
+static const char *const SQL_INDEX_VALID =
+	"SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)";
+
+/* Run sql outside a transaction, retrying lock timeouts within the budget. */
+static int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, const char *sql,
+			 struct pgphase_error *err)
+{
+	int64_t started = now_us();
+
+	for (int attempt = 0;; attempt++) {
+		pgphase_verbose("  %s:%d: %s", st->file, st->line, sql);
+		if (db_exec(x->s, sql, err) == 0)
+			return 0;
+		if (!(st->retry_lock && db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
+		      exec_backoff(x, attempt, started)))
+			return exec_step_error(x->s, st, err);
+	}
+}
+
+/* 1 valid, 0 invalid, -2 absent, -1 error */
+static int index_valid(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
+{
+	const char *params[1] = { st->target };
+	PGresult *r = db_query(x->s, SQL_INDEX_VALID, 1, params, PGRES_TUPLES_OK, err);
+	int v;
+
+	if (!r)
+		return -1;
+	v = PQntuples(r) == 0 ? -2 : strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return v;
+}
+
+static int run_index(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
+{
+	int rebuilds = 0;
+
+	for (;;) {
+		int v = index_valid(x, st, err);
+
+		if (v == 1)
+			return 0;
+		if (v == -1)
+			return -1;
+		if (v == 0) {
+			if (rebuilds++ == INDEX_REBUILDS)
+				return pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", st->file,
+							st->line, st->column,
+							"index %s is still INVALID after %d builds",
+							st->target, INDEX_REBUILDS);
+			pgphase_warn("index %s is INVALID (an interrupted concurrent build); dropping "
+				     "it and building again", st->target);
+			if (exec_retrying(x, st, st->undo_sql, err) < 0)
+				return -1;
+		}
+		if (exec_retrying(x, st, st->sql, err) < 0) {
+			struct pgphase_error e2 = PGPHASE_ERROR_INIT;
+
+			/* do not leave an INVALID index behind (it would slow every write) */
+			if (index_valid(x, st, &e2) == 0 && db_exec(x->s, st->undo_sql, &e2) < 0)
+				pgphase_warn("could not drop INVALID index %s: %s", st->target, e2.message);
+			pgphase_error_release(&e2);
+			return -1;
+		}
+	}
+}
+
+static int run_check_nulls(struct exec_ctx *x, const struct pgphase_step *st,
+			   struct pgphase_error *err)
+{
+	PGresult *r = db_query(x->s, st->sql, 0, NULL, PGRES_TUPLES_OK, err);
+	long long n;
+
+	if (!r)
+		return exec_step_error(x->s, st, err);
+	n = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (n == 0)
+		return 0;
+	pgphase_error_at(err, PGPHASE_EXIT_FAILED, "not-null-violated", st->file, st->line, st->column,
+			 "cannot set NOT NULL: column %s still has %lld row%s with NULL", st->target, n,
+			 n == 1 ? "" : "s");
+	pgphase_error_detail(err, "count: %s", st->sql);
+	pgphase_error_hint(err, "fill the NULLs (the new app, or an UPDATE under \"-- BACKFILL\"), "
+				"then run this phase again; nothing of it has changed");
+	return -1;
+}
+
+/* ---- backfill: the engine (include/pgphase/backfill.h) ------------------------------ */
+
+int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t index,
+		       struct pgphase_error *err)
+{
+	struct pgphase_backfill_options o;
+	struct pgphase_backfill_spec spec;
+	struct pgphase_backfill_result res;
+	struct pgphase_sql sql;
+	int rc;
+
+	if (pgphase_sql_parse(&sql, st->dml, st->file, err) < 0)
+		return -1;
+	pgphase_backfill_options_init(&o, x->s->cfg);
+	memset(&spec, 0, sizeof(spec));
+	spec.stmt = sql.stmts[0].node;
+	spec.version = x->m->version;
+	spec.step = (int)index; /* the progress key the planner's loop used too */
+	spec.key = x->key;
+	spec.batch_size = st->batch_size;
+	spec.file = st->file;
+	spec.line = st->line;
+	spec.column = st->column;
+	rc = pgphase_backfill_run(x->s, &spec, &o, &res, err);
+	if (rc == 0) {
+		x->backfill_rows += res.rows;
+		x->backfill_swept += res.rows_swept;
+		x->backfill_batches += res.batches;
+		pgphase_info("  backfill %s: %lld rows (%lld swept after the app released them) in "
+			     "%lld batches, %.1f s", res.table, res.rows, res.rows_swept, res.batches,
+			     res.duration_ms / 1000.0);
+	}
+	pgphase_backfill_result_release(&res);
+	pgphase_sql_release(&sql);
+	return rc;
+}
+
+int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err)
+{
+	const struct pgphase_step *st = &x->plan->steps[i];
+
+	switch (st->kind) {
+	case PGPHASE_STEP_INDEX:
+		return run_index(x, st, err);
+	case PGPHASE_STEP_BACKFILL:
+		return exec_backfill_step(x, st, i, err);
+	case PGPHASE_STEP_CHECK_NULLS:
+		return run_check_nulls(x, st, err);
+	default:
+		return exec_retrying(x, st, st->sql, err);
+	}
+}

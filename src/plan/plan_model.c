@@ -1,0 +1,486 @@
+/*
+ * Catalog questions the strategies ask: a table's key, a column's type, the views that
+ * depend on a column, whether a type change is binary-coercible, whether an expression is
+ * volatile.  Online, the database answers; tables that earlier migrations of the directory
+ * create (maybe not applied yet: everything is planned before the first change) are answered
+ * from their CREATE TABLE / ADD COLUMN statements.  Offline, only the migrations answer.
+ *
+ * Answers are owned by the planning context and freed when the plan is done.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/db.h"
+#include "plan/plan_int.h"
+#include "base/util.h"
+
+/*
+ * Key for keyset batching: the primary key, else the narrowest valid unique index without
+ * predicate or expressions whose key columns are all NOT NULL.  $1 is the table.
+ */
+static const char *const SQL_TABLE_KEY =
+	"SELECT a.attname"
+	"  FROM (SELECT i.indkey::int2[] AS cols, i.indnkeyatts"
+	"          FROM pg_index i"
+	"         WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid"
+	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
+	"           AND NOT EXISTS (SELECT 1 FROM pg_attribute na"
+	"                            WHERE na.attrelid = i.indrelid"
+	"                              AND na.attnum = ANY (i.indkey::int2[]) AND NOT na.attnotnull)"
+	"         ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) x,"
+	"       unnest(x.cols) WITH ORDINALITY AS k(attnum, ord)"
+	"  JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum"
+	" WHERE k.ord <= x.indnkeyatts"
+	" ORDER BY k.ord";
+
+/*
+ * The column's type as SQL text (format_type is made to be read back by the parser), NOT
+ * NULL, and its default expression (pg_get_expr, also made to be parsed; not for generated
+ * columns, whose expression is no default).
+ */
+static const char *const SQL_COLUMN_INFO =
+	"SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+	"       CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END"
+	"  FROM pg_attribute a"
+	"  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+	" WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0"
+	"   AND NOT a.attisdropped";
+
+/* Read a default expression back: the parser gives its node. */
+static const char *const SQL_EXPR_TMPL = "SELECT %s";
+
+/* Read a type back from format_type() text: the parser gives its TypeName. */
+static const char *const SQL_TYPE_CAST_TMPL = "SELECT NULL::%s";
+
+/* Views whose rewrite rules reference the column ($1 table, $2 column). */
+static const char *const SQL_DEPENDENT_VIEWS =
+	"SELECT string_agg(DISTINCT v.oid::regclass::text, ', ')"
+	"  FROM pg_attribute a"
+	"  JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = a.attrelid"
+	"                  AND d.refobjsubid = a.attnum AND d.classid = 'pg_rewrite'::regclass"
+	"  JOIN pg_rewrite r ON r.oid = d.objid"
+	"  JOIN pg_class v ON v.oid = r.ev_class AND v.oid <> a.attrelid"
+	" WHERE a.attrelid = to_regclass($1) AND a.attname = $2";
+
+/* Source column type and typmod, and whether a binary-coercible cast to $3 exists. */
+static const char *const SQL_COERCIBLE =
+	"SELECT a.atttypid = $3::oid, a.atttypmod,"
+	"       EXISTS (SELECT 1 FROM pg_cast c WHERE c.castsource = a.atttypid"
+	"                  AND c.casttarget = $3::oid AND c.castmethod = 'b'),"
+	"       format_type($3::oid, NULL)"
+	"  FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2";
+
+/* Is any function of this name volatile?  NULL when no function has the name. */
+static const char *const SQL_VOLATILE = "SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1";
+
+/* Type oid of a type name, via a deparsed cast of NULL. */
+static const char *const SQL_TYPE_OID_TMPL = "SELECT pg_typeof(CAST(NULL AS pgphase_type_t))::oid";
+
+/* Volatile functions known without a catalog (offline plans). */
+static const char *const known_volatile[] = {
+	"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
+	"clock_timestamp", "timeofday", "nextval", "txid_current", "setseed", NULL,
+};
+
+static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	PGresult *r;
+
+	if (!ctx->opts.session)
+		return NULL;
+	r = db_query(ctx->opts.session, sql, n, params, PGRES_TUPLES_OK, &e);
+	pgphase_error_release(&e); /* an unanswered question falls back to the migrations */
+	return r;
+}
+
+/*
+ * Index of the CREATE TABLE (and CREATE TABLE AS) statements the planner may ask about: this
+ * migration's and earlier migrations', sorted by table name and then newest first.  Built
+ * once per migration (the linter asks for every statement of a 20,000-statement file) and
+ * kept on the migration, which frees it.
+ */
+struct create_entry {
+	const char *relname;
+	size_t rank;                 /* 0 = newest: this migration's last statement */
+	size_t index;                /* statement index in this migration, when current */
+	bool current, ctas;
+	const PgQuery__RangeVar *rel;
+	const PgQuery__CreateStmt *cs; /* NULL for CREATE TABLE AS */
+};
+
+struct create_index {
+	const struct pgphase_migration_set *set; /* the set it was built with */
+	struct create_entry *e;
+	size_t n, cap;
+};
+
+static void create_index_free(void *p)
+{
+	struct create_index *ix = p;
+
+	if (!ix)
+		return;
+	free(ix->e);
+	free(ix);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct create_entry *x = a, *y = b;
+	int c = strcmp(x->relname, y->relname);
+
+	return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static void index_sql(struct create_index *ix, const struct pgphase_sql *sql, bool current,
+		      size_t *rank)
+{
+	for (size_t i = sql->n; i-- > 0;) {
+		const PgQuery__Node *n = sql->stmts[i].node;
+		struct create_entry e = { 0 };
+
+		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
+			e.rel = n->create_stmt->relation;
+			e.cs = n->create_stmt;
+		} else if (current && n->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT &&
+			   n->create_table_as_stmt->into) {
+			e.rel = n->create_table_as_stmt->into->rel;
+			e.ctas = true;
+		} else {
+			(*rank)++;
+			continue;
+		}
+		e.relname = e.rel->relname;
+		e.rank = (*rank)++;
+		e.index = i;
+		e.current = current;
+		GROW(ix->e, ix->cap, ix->n + 1);
+		ix->e[ix->n++] = e;
+	}
+}
+
+static struct create_index *creates(struct plan_ctx *ctx)
+{
+	/* the index is a cache on the migration: logically const */
+	struct pgphase_migration *m = (struct pgphase_migration *)ctx->m;
+	const struct pgphase_migration_set *set = ctx->opts.set;
+	struct create_index *ix = m->plan_index;
+	size_t rank = 0;
+
+	if (ix && ix->set == set)
+		return ix;
+	create_index_free(ix);
+	ix = xcalloc(1, sizeof(*ix));
+	ix->set = set;
+	index_sql(ix, &m->up.sql, true, &rank);
+	for (size_t i = set ? set->n : 0; i-- > 0;) {
+		struct pgphase_migration *o = &set->items[i];
+		struct pgphase_error e = PGPHASE_ERROR_INIT;
+
+		if (o->version < m->version && pgphase_migration_parse(o, &e) == 0)
+			index_sql(ix, &o->up.sql, false, &rank);
+		pgphase_error_release(&e);
+	}
+	if (ix->n)
+		qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
+	m->plan_index = ix;
+	m->plan_index_free = create_index_free;
+	return ix;
+}
+
+/* First entry for relname (entries of one name are contiguous), or NULL. */
+static const struct create_entry *first_named(const struct create_index *ix, const char *relname,
+					      const struct create_entry **end)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->e[mid].relname, relname) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (hi = lo; hi < ix->n && strcmp(ix->e[hi].relname, relname) == 0; hi++)
+		;
+	*end = ix->e + hi;
+	return lo < hi ? ix->e + lo : NULL;
+}
+
+static bool same_rel(const PgQuery__RangeVar *a, const PgQuery__RangeVar *b)
+{
+	/* an unqualified name may mean the qualified one: treat them as the same table */
+	return !a->schemaname[0] || !b->schemaname[0] || strcmp(a->schemaname, b->schemaname) == 0;
+}
+
+bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before)
+{
+	const struct create_entry *e, *end;
+
+	if (!rv)
+		return false;
+	for (e = first_named(creates(ctx), rv->relname, &end); e && e < end; e++)
+		if (e->current && e->index < before && same_rel(e->rel, rv))
+			return true;
+	return false;
+}
+
+/* The newest CREATE TABLE for rv: this migration, then earlier ones. */
+static const PgQuery__CreateStmt *find_create(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
+{
+	const struct create_entry *e, *end;
+
+	for (e = first_named(creates(ctx), rv->relname, &end); e && e < end; e++)
+		if (e->cs)
+			return e->cs;
+	return NULL;
+}
+
+static char **keep_key(struct plan_ctx *ctx, char **key)
+{
+	GROW(ctx->keys, ctx->cap_keys, ctx->n_keys + 1);
+	ctx->keys[ctx->n_keys++] = key;
+	return key;
+}
+
+static char **key_from_create(const PgQuery__CreateStmt *cs)
+{
+	for (size_t i = 0; i < cs->n_table_elts; i++) {
+		const PgQuery__Node *e = cs->table_elts[i];
+
+		if (e->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+		    e->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
+			char **key = xcalloc(e->constraint->n_keys + 1, sizeof(*key));
+
+			for (size_t k = 0; k < e->constraint->n_keys; k++)
+				key[k] = xstrdup(sql_str(e->constraint->keys[k]));
+			return key;
+		}
+		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
+			for (size_t c = 0; c < e->column_def->n_constraints; c++)
+				if (e->column_def->constraints[c]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+				    e->column_def->constraints[c]->constraint->contype ==
+					    PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
+					char **key = xcalloc(2, sizeof(*key));
+
+					key[0] = xstrdup(e->column_def->colname);
+					return key;
+				}
+	}
+	return NULL;
+}
+
+char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
+{
+	char *rel = sql_rel(rv);
+	const char *params[1] = { rel };
+	PGresult *r;
+	char **key = NULL;
+
+	if (ctx->opts.key) {
+		/* --key a,b overrides whatever the catalog says */
+		char *copy = xstrdup(ctx->opts.key), *save = NULL;
+		size_t n = 0;
+
+		key = xcalloc(strlen(copy) + 2, sizeof(*key));
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			key[n++] = xstrdup(tok);
+		free(copy);
+		free(rel);
+		return keep_key(ctx, key);
+	}
+	r = ask(ctx, SQL_TABLE_KEY, 1, params);
+	free(rel);
+	if (r && PQntuples(r) > 0) {
+		key = xcalloc((size_t)PQntuples(r) + 1, sizeof(*key));
+		for (int i = 0; i < PQntuples(r); i++)
+			key[i] = xstrdup(PQgetvalue(r, i, 0));
+	}
+	PQclear(r);
+	if (!key) {
+		const PgQuery__CreateStmt *cs = find_create(ctx, rv);
+
+		key = cs ? key_from_create(cs) : NULL;
+	}
+	return key ? keep_key(ctx, key) : NULL;
+}
+
+static bool info_from_migrations(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+				 const char *column, struct plan_column *out)
+{
+	const PgQuery__CreateStmt *cs = find_create(ctx, rv);
+
+	for (size_t i = 0; cs && i < cs->n_table_elts; i++) {
+		const PgQuery__ColumnDef *cd;
+
+		if (cs->table_elts[i]->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF ||
+		    strcmp(cs->table_elts[i]->column_def->colname, column) != 0)
+			continue;
+		cd = cs->table_elts[i]->column_def;
+		out->type = cd->type_name;
+		out->not_null = cd->is_not_null;
+		for (size_t k = 0; k < cd->n_constraints; k++) {
+			const PgQuery__Constraint *c = cd->constraints[k]->constraint;
+
+			if (cd->constraints[k]->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
+				continue;
+			if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL ||
+			    c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+				out->not_null = true;
+			if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT)
+				out->dflt = c->raw_expr;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* The first target of "SELECT <text>" parsed with fmt, or NULL. */
+static const PgQuery__Node *parse_target(struct plan_ctx *ctx, const char *fmt, const char *text)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	char *sql = xasprintf(fmt, text);
+	const PgQuery__Node *n = plan_parse_node(ctx, sql, &e);
+	const PgQuery__Node *v = NULL;
+
+	if (n && n->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && n->select_stmt->n_target_list == 1)
+		v = n->select_stmt->target_list[0]->res_target->val;
+	free(sql);
+	pgphase_error_release(&e);
+	return v;
+}
+
+bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+		      struct plan_column *out)
+{
+	char *rel = sql_rel(rv);
+	const char *params[2] = { rel, column };
+	PGresult *r = ask(ctx, SQL_COLUMN_INFO, 2, params);
+	bool found = false;
+
+	memset(out, 0, sizeof(*out));
+	free(rel);
+	if (r && PQntuples(r) > 0) {
+		const PgQuery__Node *v = parse_target(ctx, SQL_TYPE_CAST_TMPL, PQgetvalue(r, 0, 0));
+
+		if (v && v->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+			out->type = v->type_cast->type_name;
+		out->not_null = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		if (!PQgetisnull(r, 0, 2))
+			out->dflt = parse_target(ctx, SQL_EXPR_TMPL, PQgetvalue(r, 0, 2));
+		found = out->type != NULL;
+	}
+	PQclear(r);
+	return found || info_from_migrations(ctx, rv, column, out);
+}
+
+char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column)
+{
+	char *rel = sql_rel(rv), *out = NULL;
+	const char *params[2] = { rel, column };
+	PGresult *r = ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
+
+	free(rel);
+	if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		out = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return out;
+}
+
+/* Typmod PostgreSQL would store for varchar(n) / character varying(n). */
+static long varchar_typmod(const PgQuery__TypeName *tn)
+{
+	const PgQuery__Node *m;
+
+	if (tn->n_typmods != 1)
+		return -2;
+	m = tn->typmods[0];
+	if (m->node_case != PG_QUERY__NODE__NODE_A_CONST || m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
+		return -2;
+	return (long)m->a_const->ival->ival + 4; /* VARHDRSZ */
+}
+
+bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+			   const PgQuery__TypeName *tn)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	struct sql_graft g = { "t", NULL, tn };
+	char *q = sql_render(SQL_TYPE_OID_TMPL, &g, 1, &e), *rel = sql_rel(rv);
+	PGresult *r = q ? ask(ctx, q, 0, NULL) : NULL;
+	bool ok = false;
+
+	pgphase_error_release(&e);
+	if (r && PQntuples(r) == 1) {
+		char *oid = xstrdup(PQgetvalue(r, 0, 0));
+		const char *params[3] = { rel, column, oid };
+		PGresult *c = ask(ctx, SQL_COERCIBLE, 3, params);
+
+		if (c && PQntuples(c) == 1) {
+			bool same = strcmp(PQgetvalue(c, 0, 0), "t") == 0;
+			long srcmod = atol(PQgetvalue(c, 0, 1));
+			bool cast_b = strcmp(PQgetvalue(c, 0, 2), "t") == 0;
+			const char *dst = PQgetvalue(c, 0, 3);
+
+			if (tn->n_typmods == 0)
+				ok = same || cast_b;
+			else if (same && strcmp(dst, "character varying") == 0)
+				/* widening varchar(n) needs no rewrite; shrinking does */
+				ok = srcmod != -1 && varchar_typmod(tn) >= srcmod;
+		}
+		PQclear(c);
+		free(oid);
+	}
+	PQclear(r);
+	free(q);
+	free(rel);
+	return ok;
+}
+
+struct vol {
+	struct plan_ctx *ctx;
+	bool found;
+};
+
+static bool volatile_visit(ProtobufCMessage **where, void *arg)
+{
+	struct vol *v = arg;
+	const PgQuery__Node *n = (const PgQuery__Node *)*where;
+	const char *name;
+
+	if ((*where)->descriptor != &pg_query__node__descriptor ||
+	    n->node_case != PG_QUERY__NODE__NODE_FUNC_CALL || !n->func_call->n_funcname)
+		return true;
+	name = sql_str(n->func_call->funcname[n->func_call->n_funcname - 1]);
+	if (!name)
+		return true;
+	{
+		const char *params[1] = { name };
+		PGresult *r = ask(v->ctx, SQL_VOLATILE, 1, params);
+
+		if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+			v->found = v->found || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+			PQclear(r);
+			return true;
+		}
+		PQclear(r);
+	}
+	for (size_t i = 0; known_volatile[i]; i++)
+		if (strcmp(known_volatile[i], name) == 0)
+			v->found = true;
+	return true;
+}
+
+bool plan_expr_volatile(struct plan_ctx *ctx, const PgQuery__Node *expr)
+{
+	struct vol v = { ctx, false };
+	ProtobufCMessage *m;
+
+	if (!expr)
+		return false;
+	m = (ProtobufCMessage *)&expr->base;
+	volatile_visit(&m, &v);
+	sql_walk(m, volatile_visit, &v);
+	return v.found;
+}

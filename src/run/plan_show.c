@@ -1,0 +1,81 @@
+/*
+ * pgphase plan: print what pending work would run, changing nothing (not even the state
+ * schema).  Online, migrations that are complete are skipped and the catalog answers the
+ * strategies' questions; offline (no session) every migration file is planned from the files
+ * alone.  Errors a run would hit at plan time (bad input, ordering, missing keys, views on a
+ * renamed column) are reported here the same way.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec.h"
+#include "pgphase/log.h"
+#include "pgphase/plan.h"
+#include "pgphase/run.h"
+#include "base/util.h"
+
+static int show_one(struct pgphase_migration *m, const struct pgphase_plan_options *popts,
+		    const char *state, bool json, bool *first, FILE *out, struct pgphase_error *err)
+{
+	struct pgphase_plan plan;
+
+	if (pgphase_migration_parse(m, err) < 0 || pgphase_plan_migration(&plan, m, popts, err) < 0)
+		return -1;
+	if (json) {
+		char *text = pgphase_plan_json(&plan, state);
+
+		fprintf(out, "%s%s", *first ? "" : ",", text);
+		free(text);
+	} else {
+		if (!*first)
+			fputc('\n', out);
+		pgphase_plan_print_text(out, &plan, state);
+	}
+	*first = false;
+	pgphase_plan_release(&plan);
+	return 0;
+}
+
+int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *set,
+		      const struct pgphase_run_options *o, bool json, FILE *out,
+		      struct pgphase_error *err)
+{
+	struct pgphase_state state;
+	struct pgphase_plan_options popts = { 15, s, set, o->key };
+	bool first = true;
+	int rc = -1;
+
+	memset(&state, 0, sizeof(state));
+	if (s) {
+		popts.pg_version = PQserverVersion(s->conn) / 10000;
+		if (pgphase_state_load(s, &state, err) < 0)
+			return -1;
+		if (pgphase_check_checksums(set, &state, err) < 0)
+			goto cleanup;
+	}
+	if (run_check_to(set, &state, o, false, err) < 0)
+		goto cleanup;
+	if (json)
+		fputs("{\"migrations\":[", out);
+	for (size_t i = 0; i < set->n; i++) {
+		struct pgphase_migration *m = &set->items[i];
+		const struct pgphase_state_row *row = pgphase_state_find(&state, m->version);
+		const char *st = s ? pgphase_mstate_name(row ? row->state : PGPHASE_STATE_PENDING) : NULL;
+
+		if (o->to_set && m->version > o->to)
+			break;
+		if (row && row->state == PGPHASE_STATE_COMPLETE)
+			continue;
+		popts.done_through = row ? (enum pgphase_phase)row->state : PGPHASE_PHASE_NONE;
+		if (show_one(m, &popts, st, json, &first, out, err) < 0)
+			goto cleanup;
+	}
+	if (json)
+		fputs("]}\n", out);
+	else if (first)
+		pgphase_info("nothing to do: every migration is complete");
+	rc = 0;
+cleanup:
+	pgphase_state_release(&state);
+	return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * migrate, expand, backfill and contract: decide which migrations to run, check everything
+ * that can be checked before the first change (checksums, unknown --to versions, parse and
+ * plan errors, transaction control, contract on a migration that is not backfilled), then
+ * hand each plan to the executor, through the requested phase.  Rollback lives in
+ * src/run/run_rollback.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/db.h"
+#include "exec/exec.h"
+#include "pgphase/log.h"
+#include "state/state.h"
+#include "base/util.h"
+
+int pgphase_check_checksums(const struct pgphase_migration_set *set,
+			    const struct pgphase_state *state, struct pgphase_error *err)
+{
+	struct sbuf list = SBUF_INIT;
+	char *first = NULL;
+	size_t bad = 0;
+
+	for (size_t i = 0; i < state->n; i++) {
+		const struct pgphase_state_row *row = &state->rows[i];
+		const struct pgphase_migration *m = pgphase_migration_find(set, row->version);
+
+		if (!m) {
+			sbuf_addf(&list, "\n  %s: applied (%s) but the file is missing", row->file,
+				    pgphase_mstate_name(row->state));
+			if (!first)
+				first = xasprintf("%s: applied migration file is missing", row->file);
+			bad++;
+		} else if (strcmp(m->checksum, row->checksum) != 0 &&
+			   row->state != PGPHASE_STATE_COMPLETE && row->current_phase != PGPHASE_PHASE_NONE &&
+			   row->last_error) {
+			/* an unfinished migration stopped by a failure may be fixed in place: the
+			 * steps already done are not run again, the rerun resumes at the failed one */
+			pgphase_warn("%s changed while unfinished; resuming at step %d of %s", m->file,
+				     row->next_step + 1, pgphase_phase_name(row->current_phase));
+		} else if (strcmp(m->checksum, row->checksum) != 0) {
+			sbuf_addf(&list, "\n  %s: changed after it was applied (recorded sha256 %.12s…, "
+					   "file %.12s…)", m->file, row->checksum, m->checksum);
+			if (!first)
+				first = xasprintf("%s:1: migration changed after it was applied", m->file);
+			bad++;
+		}
+	}
+	if (bad) {
+		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s", first);
+		err->kind = "checksum-mismatch";
+		pgphase_error_detail(err, "%zu applied migration%s do%s not match the directory:%s",
+				     bad, bad == 1 ? "" : "s", bad == 1 ? "es" : "", list.buf);
+		pgphase_error_hint(err, "restore the applied file; put new changes in a new migration");
+	}
+	free(first);
+	sbuf_release(&list);
+	return bad ? -1 : 0;
+}
+
+int run_check_to(const struct pgphase_migration_set *set, const struct pgphase_state *state,
+		    const struct pgphase_run_options *o, bool allow_zero, struct pgphase_error *err)
+{
+	if (!o->to_set || (allow_zero && o->to == 0))
+		return 0;
+	if (pgphase_migration_find(set, o->to) || pgphase_state_find(state, o->to))
+		return 0;
+	return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "--to %lld: no migration has this version",
+				 (long long)o->to);
+}
+
+/*
+ * contract only contracts: every migration it would touch must be backfilled already
+ * (DESIGN §6), checked before anything changes.
+ */
+static int check_backfilled(struct pgphase_migration **todo, size_t n,
+			    const struct pgphase_state *state, struct pgphase_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(state, todo[i]->version);
+		enum pgphase_mstate st = row ? row->state : PGPHASE_STATE_PENDING;
+
+		if (st >= PGPHASE_STATE_BACKFILLED)
+			continue;
+		pgphase_error_at(err, PGPHASE_EXIT_USAGE, "not-backfilled", todo[i]->file, 1, 0,
+				 "cannot contract: migration is %s, its backfill is not done",
+				 pgphase_mstate_name(st));
+		pgphase_error_hint(err, "run \"pgphase backfill\" first (or contract --to an earlier "
+					"version); nothing was changed");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * backfill --join: run the backfill engine's data-change steps of migrations that another
+ * runner has expanded, claiming key chunks beside it.  The state row and events stay the
+ * lock holder's business, so nothing else is written here.
+ */
+static int join_backfills(struct pgphase_session *s, struct pgphase_migration **todo,
+			  const struct pgphase_plan *plans, size_t n, const struct pgphase_state *state,
+			  const struct pgphase_run_options *o, struct pgphase_run_report *rep,
+			  struct pgphase_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(state, todo[i]->version);
+		struct exec_ctx x = { 0 };
+
+		if (!row || row->state != PGPHASE_STATE_EXPANDED)
+			continue; /* not expanded yet, or backfill already done */
+		x.s = s;
+		x.m = todo[i];
+		x.plan = &plans[i];
+		x.through = PGPHASE_PHASE_BACKFILL;
+		x.report = rep;
+		x.key = o->key;
+		for (size_t k = 0; k < plans[i].n; k++) {
+			const struct pgphase_step *st = &plans[i].steps[k];
+
+			if (st->phase != PGPHASE_PHASE_BACKFILL || st->kind != PGPHASE_STEP_BACKFILL)
+				continue;
+			pgphase_info("joining the backfill of %s (step %zu)", todo[i]->file, k + 1);
+			if (exec_backfill_step(&x, st, k, err) < 0)
+				return -1;
+			rep->steps++;
+		}
+		rep->migrations++;
+	}
+	if (!rep->migrations)
+		pgphase_info("nothing to join: no expanded migration is waiting for its backfill");
+	return 0;
+}
+
+int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set,
+		    const struct pgphase_run_options *o, struct pgphase_run_report *rep,
+		    struct pgphase_error *err)
+{
+	struct pgphase_state state;
+	struct pgphase_plan *plans = NULL;
+	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, o->key };
+	struct pgphase_migration **todo = NULL;
+	size_t n = 0;
+	int64_t last_complete = 0;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (pgphase_state_load(s, &state, err) < 0)
+		return -1;
+	if (pgphase_check_checksums(set, &state, err) < 0 || run_check_to(set, &state, o, false, err) < 0)
+		goto cleanup;
+	todo = xcalloc(set->n, sizeof(*todo));
+	for (size_t i = 0; i < state.n; i++)
+		if (state.rows[i].state == PGPHASE_STATE_COMPLETE)
+			last_complete = state.rows[i].version;
+	for (size_t i = 0; i < set->n; i++) {
+		struct pgphase_migration *m = &set->items[i];
+		const struct pgphase_state_row *row = pgphase_state_find(&state, m->version);
+
+		if (o->to_set && m->version > o->to)
+			break;
+		if (row && (int)row->state >= (int)o->through)
+			continue;
+		todo[n++] = m;
+	}
+	if (o->contract_only && check_backfilled(todo, n, &state, err) < 0)
+		goto cleanup;
+	/* everything is parsed and planned before the first change */
+	plans = xcalloc(n ? n : 1, sizeof(*plans));
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
+
+		popts.done_through = row ? (enum pgphase_phase)row->state : PGPHASE_PHASE_NONE;
+		if (pgphase_migration_parse(todo[i], err) < 0 ||
+		    pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
+			goto cleanup;
+	}
+	if (n == 0) {
+		pgphase_info("nothing to do: %s is up to date", s->display);
+		rc = 0;
+		goto cleanup;
+	}
+	if (o->dry_run) {
+		for (size_t i = 0; i < n; i++)
+			pgphase_plan_print_text(o->out ? o->out : stdout, &plans[i], NULL);
+		rep->migrations = n;
+		rc = 0;
+		goto cleanup;
+	}
+	if (pgphase_state_ensure(s, true, err) < 0)
+		goto cleanup;
+	if (o->join) {
+		rc = join_backfills(s, todo, plans, n, &state, o, rep, err);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct exec_ctx x = { 0 };
+		int64_t t0 = now_us();
+
+		if (todo[i]->version < last_complete && !pgphase_state_find(&state, todo[i]->version))
+			pgphase_warn("%s is older than the newest applied migration; applying it out of "
+				     "order", todo[i]->file);
+		x.s = s;
+		x.m = todo[i];
+		x.plan = &plans[i];
+		x.through = o->through;
+		x.report = rep;
+		x.key = o->key;
+		pgphase_info("%s %s ...", o->through == PGPHASE_PHASE_CONTRACT ? "applying" : "running",
+			     todo[i]->file);
+		if (exec_plan(&x, pgphase_state_find(&state, todo[i]->version), err) < 0)
+			goto cleanup;
+		pgphase_info("  %s in %.1f ms (%s)", pgphase_mstate_name(x.state),
+			     (now_us() - t0) / 1000.0, todo[i]->file);
+		rep->migrations++;
+	}
+	rc = 0;
+cleanup:
+	for (size_t i = 0; plans && i < n; i++)
+		pgphase_plan_release(&plans[i]);
+	free(plans);
+	free(todo);
+	pgphase_state_release(&state);
+	return rc;
+}
+

@@ -1,0 +1,298 @@
+/*
+ * rollback: undo the newest migrations, newest first.  A complete migration runs its DOWN
+ * section (in one transaction unless a statement refuses one).  A migration that is not
+ * complete (expanded, backfilled, or stopped inside a phase) is undone by the inverse of the
+ * expand steps that ran, in reverse order: each step's undo_sql drops what it added (IF
+ * EXISTS, indexes CONCURRENTLY outside a transaction), so a crash halfway through an undo
+ * leaves a rerun nothing but no-ops to repeat.  When something that ran has no inverse (a
+ * statement run as written that pgphase cannot invert, a data change of the backfill, a
+ * contract step of an interrupted contract) the DOWN section runs instead.
+ * Backfill progress rows go with the migration row, so applying it again starts afresh.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/db.h"
+#include "exec/exec.h"
+#include "pgphase/log.h"
+#include "state/state.h"
+#include "base/util.h"
+
+/* $1 module, $2 version */
+static const char *const SQL_FORGET_PROGRESS =
+	"DELETE FROM @S@.backfill_progress WHERE module = $1 AND version = $2::bigint";
+
+static int forget_progress(struct pgphase_session *s, const struct pgphase_migration *m,
+			   struct pgphase_error *err)
+{
+	char version[24], *sql = state_sql(s, SQL_FORGET_PROGRESS);
+	const char *params[2] = { s->cfg->module, version };
+	int rc;
+
+	snprintf(version, sizeof(version), "%lld", (long long)m->version);
+	rc = db_command(s, sql, 2, params, err);
+	free(sql);
+	return rc;
+}
+
+static int down_in_transaction(const struct pgphase_migration *m, struct pgphase_error *err)
+{
+	for (size_t i = 0; i < m->down.sql.n; i++) {
+		const struct pgphase_stmt *st = &m->down.sql.stmts[i];
+
+		if (st->transaction_control)
+			return pgphase_error_at(err, PGPHASE_EXIT_USAGE, "transaction-control",
+						m->down.file, st->line, st->column,
+						"transaction control statement in a DOWN section: %s",
+						st->sql);
+		if (st->no_transaction)
+			return 0;
+	}
+	return m->no_transaction ? 0 : 1;
+}
+
+static int run_down(struct pgphase_session *s, const struct pgphase_migration *m,
+		    struct pgphase_run_report *rep, struct pgphase_error *err)
+{
+	int64_t t0 = now_us();
+	int txn = down_in_transaction(m, err);
+	struct pgphase_event ev = { "rollback.completed", NULL, "succeeded", 0, -1, NULL };
+	size_t i;
+
+	if (txn < 0)
+		return -1;
+	if (txn && db_exec(s, "BEGIN", err) < 0)
+		return -1;
+	for (i = 0; i < m->down.sql.n; i++) {
+		const struct pgphase_stmt *st = &m->down.sql.stmts[i];
+
+		if (db_exec(s, st->sql, err) < 0) {
+			struct pgphase_step fake = { .sql = st->sql, .file = m->down.file,
+						     .line = st->line, .column = st->column };
+			struct pgphase_event fail = { "phase.failed", "rollback", "failed",
+						      (now_us() - t0) / 1000, -1, NULL };
+			struct pgphase_error e2 = PGPHASE_ERROR_INIT;
+
+			db_rollback(s);
+			/* same "file:line:col: message" shape as migrate failures */
+			pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", fake.file, fake.line,
+					 fake.column, "%s", s->errmsg ? s->errmsg : "failed");
+			pgphase_error_detail(err, "statement: %s", st->sql);
+			fail.error = err->message;
+			if (state_write_failure(s, m, &fail, &e2) < 0)
+				pgphase_warn("could not record the failure: %s", e2.message);
+			pgphase_error_release(&e2);
+			return -1;
+		}
+		rep->steps++;
+	}
+	ev.duration_ms = (now_us() - t0) / 1000;
+	if (forget_progress(s, m, err) < 0 || state_delete(s, m, &ev, 1, err) < 0) {
+		db_rollback(s);
+		return -1;
+	}
+	if (txn && db_exec(s, "COMMIT", err) < 0)
+		return -1;
+	pgphase_info("  rolled back %s in %.1f ms", m->file, (now_us() - t0) / 1000.0);
+	return 0;
+}
+
+/* Steps of a phase that ran (or may have started), given the state row. */
+static size_t steps_run(const struct pgphase_plan *plan, const struct pgphase_state_row *row,
+			enum pgphase_phase phase)
+{
+	size_t n = pgphase_plan_count(plan, phase);
+
+	if ((int)row->state >= (int)phase || row->current_phase > phase)
+		return n;
+	if (row->current_phase != phase)
+		return 0;
+	/* the step at next_step may have started (a step outside a transaction): count it */
+	return (size_t)row->next_step + 1 < n ? (size_t)row->next_step + 1 : n;
+}
+
+/*
+ * Can what ran be inverted?  Every expand step that ran needs an undo; data changes the
+ * user wrote (UPDATE/DELETE moved to backfill, statements run as written there) and any
+ * contract step that ran cannot be undone by dropping what expand added: DOWN is needed.
+ * Backfills that only fill what expand added (new columns, shadows) go away with it.
+ */
+static bool invertible(const struct pgphase_plan *plan, const struct pgphase_state_row *row)
+{
+	size_t ran[4] = { 0 }, seen[4] = { 0 };
+
+	for (int p = PGPHASE_PHASE_EXPAND; p <= PGPHASE_PHASE_CONTRACT; p++)
+		ran[p] = steps_run(plan, row, (enum pgphase_phase)p);
+	if (ran[PGPHASE_PHASE_CONTRACT] > 0)
+		return false;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct pgphase_step *st = &plan->steps[i];
+
+		if (seen[st->phase]++ >= ran[st->phase])
+			continue;
+		if (st->phase == PGPHASE_PHASE_EXPAND && !st->undo_sql)
+			return false;
+		if (st->phase == PGPHASE_PHASE_BACKFILL &&
+		    (strcmp(st->strategy, "data-change-to-backfill") == 0 ||
+		     strcmp(st->strategy, "as-written") == 0))
+			return false;
+	}
+	return true;
+}
+
+/* One undo: in a transaction unless a statement refuses one; lock timeouts retried. */
+static int run_undo(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
+{
+	struct pgphase_sql sql;
+	bool none = false;
+	int64_t started = now_us();
+	int rc = -1;
+
+	if (pgphase_sql_parse(&sql, st->undo_sql, st->file, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sql.n; i++)
+		none = none || sql.stmts[i].no_transaction;
+	for (int attempt = 0;; attempt++) {
+		bool ok = true;
+
+		if (!none && db_exec(x->s, "BEGIN", err) < 0)
+			break;
+		for (size_t i = 0; ok && i < sql.n; i++) {
+			pgphase_verbose("  undo %s:%d: %s", st->file, st->line, sql.stmts[i].sql);
+			ok = db_exec(x->s, sql.stmts[i].sql, err) == 0;
+		}
+		if (ok && (none || db_exec(x->s, "COMMIT", err) == 0)) {
+			rc = 0;
+			break;
+		}
+		db_rollback(x->s);
+		if (!(db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) && exec_backoff(x, attempt, started))) {
+			pgphase_error_prefix(err, "%s:%d: undo failed", st->file, st->line);
+			break;
+		}
+	}
+	pgphase_sql_release(&sql);
+	return rc;
+}
+
+static int run_inverse(struct pgphase_session *s, const struct pgphase_migration *m,
+		       const struct pgphase_plan *plan, size_t ran, struct pgphase_run_report *rep,
+		       struct pgphase_error *err)
+{
+	struct pgphase_event ev = { "rollback.completed", NULL, "succeeded", 0, -1, NULL };
+	struct exec_ctx x = { 0 };
+	int64_t t0 = now_us();
+
+	x.s = s;
+	x.m = m;
+	x.plan = plan;
+	x.report = rep;
+	for (size_t i = ran; i-- > 0;) {
+		if (pgphase_interrupted())
+			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
+		if (run_undo(&x, &plan->steps[i], err) < 0)
+			return -1;
+		rep->steps++;
+	}
+	ev.duration_ms = (now_us() - t0) / 1000;
+	if (db_exec(s, "BEGIN", err) < 0)
+		return -1;
+	if (forget_progress(s, m, err) < 0 || state_delete(s, m, &ev, 1, err) < 0 ||
+	    db_exec(s, "COMMIT", err) < 0) {
+		db_rollback(s);
+		return -1;
+	}
+	pgphase_info("  undid %zu expand step%s of %s in %.1f ms", ran, ran == 1 ? "" : "s", m->file,
+		     (now_us() - t0) / 1000.0);
+	return 0;
+}
+
+int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *set,
+		     const struct pgphase_run_options *o, struct pgphase_run_report *rep,
+		     struct pgphase_error *err)
+{
+	struct pgphase_state state;
+	struct pgphase_migration **todo = NULL;
+	struct pgphase_plan *plans = NULL;
+	/* only expand's inverse is needed: later phases are planned for numbering alone */
+	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, NULL,
+					      PGPHASE_PHASE_CONTRACT };
+	size_t n = 0, *ran = NULL;
+	long want = o->steps > 0 ? o->steps : 1;
+	int rc = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (pgphase_state_load(s, &state, err) < 0)
+		return -1;
+	if (pgphase_check_checksums(set, &state, err) < 0 || run_check_to(set, &state, o, true, err) < 0)
+		goto cleanup;
+	todo = xcalloc(state.n ? state.n : 1, sizeof(*todo));
+	for (size_t i = state.n; i-- > 0;) {
+		const struct pgphase_state_row *row = &state.rows[i];
+
+		if (o->to_set ? row->version <= o->to : (long)n >= want)
+			break;
+		todo[n++] = pgphase_migration_find(set, row->version);
+	}
+	if (n == 0) {
+		pgphase_info("nothing to roll back");
+		rc = 0;
+		goto cleanup;
+	}
+	/* every plan or DOWN section must exist and parse before anything changes */
+	plans = xcalloc(n, sizeof(*plans));
+	ran = xcalloc(n, sizeof(*ran));
+	for (size_t i = 0; i < n; i++) {
+		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
+
+		if (pgphase_migration_parse(todo[i], err) < 0)
+			goto cleanup;
+		if (row->state != PGPHASE_STATE_COMPLETE) {
+			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
+				goto cleanup;
+			ran[i] = steps_run(&plans[i], row, PGPHASE_PHASE_EXPAND);
+			if (invertible(&plans[i], row))
+				continue;
+			ran[i] = (size_t)-1; /* not invertible: DOWN */
+		}
+		if (!todo[i]->down.present) {
+			if (row->state == PGPHASE_STATE_COMPLETE)
+				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
+						 "cannot roll back: migration has no DOWN section");
+			else
+				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
+						 "cannot roll back: migration is %s, a step that ran has "
+						 "no automatic inverse, and it has no DOWN section",
+						 pgphase_mstate_name(row->state));
+			pgphase_error_hint(err, "add a \"-- DOWN\" section (or a .down.sql file); nothing "
+						"was rolled back");
+			goto cleanup;
+		}
+		ran[i] = (size_t)-1;
+		if (down_in_transaction(todo[i], err) < 0)
+			goto cleanup;
+	}
+	if (o->dry_run) {
+		for (size_t i = 0; i < n; i++)
+			fprintf(o->out ? o->out : stdout, "rollback %s (%s)\n", todo[i]->file,
+				ran[i] == (size_t)-1 ? "DOWN section" : "inverse of expand");
+		rc = 0;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		pgphase_info("rolling back %s ...", todo[i]->file);
+		if (ran[i] == (size_t)-1 ? run_down(s, todo[i], rep, err) < 0
+					 : run_inverse(s, todo[i], &plans[i], ran[i], rep, err) < 0)
+			goto cleanup;
+		rep->migrations++;
+	}
+	rc = 0;
+cleanup:
+	for (size_t i = 0; plans && i < n; i++)
+		pgphase_plan_release(&plans[i]);
+	free(plans);
+	free(ran);
+	free(todo);
+	pgphase_state_release(&state);
+	return rc;
+}
