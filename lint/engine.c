@@ -131,6 +131,7 @@ static void info_for(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stm
 	info->note = &st->sec->notes[st->index];
 	info->down = st->down;
 	info->rule = rule;
+	info->pg_version = ctx->opts->pg_version;
 	lint_position(st->sec, st->offset, &info->line, &info->column);
 }
 

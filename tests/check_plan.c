@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "pgphase/lint.h"
 #include "pgphase/plan.h"
 #include "strategies/fixtures.h"
 
@@ -126,7 +127,7 @@ static void assert_lint_agrees(const char *create, const char *change)
 			if (s->phase > phase)
 				phase = s->phase;
 		}
-		if (!pgphase_plan_lint_strategy(NULL, &info, &out)) {
+		if (!pgphase_lint_planner(NULL, &info, &out)) {
 			ck_assert_msg(name == NULL, "%s: line %d: linter sees no strategy, plan has %s",
 				      change, st->line, name);
 			continue;
@@ -282,15 +283,15 @@ START_TEST(test_lint_hook)
 		info.note = &m->up.notes[i];
 		info.rule = "any";
 		if (i == 0) {
-			ck_assert(pgphase_plan_lint_strategy(NULL, &info, &out));
+			ck_assert(pgphase_lint_planner(NULL, &info, &out));
 			ck_assert_str_eq(out.name, "create-index-concurrently");
 			ck_assert_int_eq(out.phase, PGPHASE_PHASE_EXPAND);
 		} else if (i == 1) {
-			ck_assert(pgphase_plan_lint_strategy(NULL, &info, &out));
+			ck_assert(pgphase_lint_planner(NULL, &info, &out));
 			ck_assert_str_eq(out.name, "defer-destructive-to-contract");
 			ck_assert_int_eq(out.phase, PGPHASE_PHASE_CONTRACT);
 		} else {
-			ck_assert(!pgphase_plan_lint_strategy(NULL, &info, &out));
+			ck_assert(!pgphase_lint_planner(NULL, &info, &out));
 		}
 	}
 	planned_release(&p);

@@ -104,6 +104,7 @@ struct pgphase_lint_stmt_info {
 	bool down;
 	int line, column;
 	const char *rule;
+	int pg_version; /* the options' target PostgreSQL major version */
 };
 
 struct pgphase_lint_strategy {
@@ -130,6 +131,13 @@ struct pgphase_lint_options {
 };
 
 void pgphase_lint_options_init(struct pgphase_lint_options *opts);
+
+/*
+ * The planner hook for pgphase_lint_options.strategy (lint/planner.c): asks the planner,
+ * offline, which strategy it would use for the statement and where it lands.  arg unused.
+ */
+bool pgphase_lint_planner(void *arg, const struct pgphase_lint_stmt_info *info,
+			  struct pgphase_lint_strategy *out);
 
 /*
  * Lint files and directories (a directory is a migrations directory; a single file is

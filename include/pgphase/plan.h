@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "pgphase/lint.h"
 #include "pgphase/migration.h"
 #include "pgphase/session.h"
 
@@ -110,10 +109,15 @@ char *pgphase_plan_json(const struct pgphase_plan *plan, const char *state);
 bool pgphase_strategy_info(size_t i, const char **name, const char **summary);
 
 /*
- * Lint hook (pgphase_lint_options.strategy): which strategy the planner would use for a
- * statement, and the phase it lands in.  Offline (no catalog); arg is unused.
+ * Which strategy the planner would use for statement node of m's UP section (at line:column,
+ * with its note; NULL note: none), planning offline (no catalog) for PostgreSQL pg_version,
+ * and the latest phase its steps land in.  An ALTER TABLE with several sub-commands is asked
+ * about each, as the planner splits it: *name is the first strategy that applies, *phase the
+ * latest phase.  False (name NULL, phase NONE) when the statement runs as written.  The
+ * linter asks this through lint/planner.c.
  */
-bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *info,
-				struct pgphase_lint_strategy *out);
+bool pgphase_plan_strategy_for(const struct pgphase_migration *m, const PgQuery__Node *node,
+			       const struct pgphase_stmt_note *note, int line, int column,
+			       int pg_version, const char **name, enum pgphase_phase *phase);
 
 #endif

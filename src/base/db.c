@@ -1,9 +1,8 @@
 /*
- * Connection handling and the SQL choke point.  The SIGINT/SIGTERM handler only sets a
- * flag and calls PQcancel on the registered cancel handle (async-signal-safe), so a long
- * statement is cancelled on the server and the command records its state before exiting.
+ * Connection handling and the SQL choke point.  The session's cancel handle is registered
+ * with src/base/interrupt.c, so SIGINT/SIGTERM cancel the running statement on the server
+ * and the command records its state before exiting.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,39 +10,9 @@
 #include <openssl/rand.h>
 
 #include "base/db.h"
+#include "base/interrupt.h"
 #include "pgphase/log.h"
 #include "base/util.h"
-
-static volatile sig_atomic_t interrupted;
-static PGcancel *volatile active_cancel;
-
-static void on_signal(int sig)
-{
-	char buf[256];
-	PGcancel *c = active_cancel;
-
-	(void)sig;
-	interrupted = 1;
-	if (c)
-		PQcancel(c, buf, sizeof(buf));
-}
-
-void pgphase_install_signal_handlers(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-bool pgphase_interrupted(void)
-{
-	return interrupted != 0;
-}
 
 static void on_notice(void *arg, const char *message)
 {
@@ -124,7 +93,12 @@ int pgphase_session_open(struct pgphase_session *s, const struct pgphase_config 
 			       PQhost(s->conn)[0] == '/' ? "localhost" : PQhost(s->conn),
 			       PQport(s->conn), PQdb(s->conn));
 	PQsetNoticeProcessor(s->conn, on_notice, NULL);
-	active_cancel = PQgetCancel(s->conn);
+	{
+		PGcancel *old = interrupt_set_cancel(PQgetCancel(s->conn));
+
+		if (old)
+			PQfreeCancel(old);
+	}
 	uuid_v4(s->run_id);
 	s->run_user = xstrdup(PQuser(s->conn));
 	if (gethostname(hostbuf, sizeof(hostbuf)) < 0)
@@ -138,9 +112,8 @@ int pgphase_session_open(struct pgphase_session *s, const struct pgphase_config 
 void pgphase_session_close(struct pgphase_session *s)
 {
 	if (s->conn) {
-		PGcancel *c = active_cancel;
+		PGcancel *c = interrupt_set_cancel(NULL);
 
-		active_cancel = NULL;
 		if (c)
 			PQfreeCancel(c);
 		PQfinish(s->conn);
@@ -167,7 +140,7 @@ static void fail(struct pgphase_session *s, const PGresult *r, const char *sql,
 	free(s->errmsg);
 	s->errmsg = xstrdup(msg);
 	s->errpos = pos ? atoi(pos) : 0;
-	if (interrupted && strcmp(s->sqlstate, SQLSTATE_QUERY_CANCELED) == 0)
+	if (pgphase_interrupted() && strcmp(s->sqlstate, SQLSTATE_QUERY_CANCELED) == 0)
 		pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted: %s", msg);
 	else if (PQstatus(s->conn) == CONNECTION_BAD)
 		pgphase_error_set(err, PGPHASE_EXIT_FAILED, "connection lost: %s", msg);

@@ -15,7 +15,6 @@
 #include "cli/cli.h"
 #include "pgphase/lint.h"
 #include "pgphase/log.h"
-#include "pgphase/plan.h"
 
 static enum pgphase_lint_format lint_format(enum cli_format f)
 {
@@ -94,7 +93,7 @@ int cmd_lint(struct cli *cli, struct pgphase_error *err)
 	opts.vars = &vars;
 	/* lint what pgphase will run: the planner says which strategy makes a hazard safe
 	 * (never asked under --raw or -- pgphase:as-is) */
-	opts.strategy = pgphase_plan_lint_strategy;
+	opts.strategy = pgphase_lint_planner;
 	pgphase_lint_result_init(&res);
 	if (pgphase_lint_paths(&res, cli->nargs ? (const char *const *)cli->args : default_path,
 			       cli->nargs ? (size_t)cli->nargs : 1, &opts, err) < 0) {

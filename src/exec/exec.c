@@ -141,7 +141,7 @@ static int run_txn_unit(struct exec_ctx *x, size_t from, size_t to, bool last_of
 				finish_update(x, phase, &u, ev);
 			if (state_write(x->s, x->m, &u, err) == 0 && db_exec(x->s, "COMMIT", err) == 0) {
 				x->state = u.state;
-				x->report->steps += to - from;
+				*x->steps_done += to - from;
 				return 0;
 			}
 			db_rollback(x->s);
@@ -171,7 +171,7 @@ static int run_none_step(struct exec_ctx *x, size_t i, bool last_of_phase,
 		return -1;
 	if (exec_step_run(x, i, err) < 0)
 		return -1;
-	x->report->steps++;
+	(*x->steps_done)++;
 	progress_update(x, phase, index + 1, &u);
 	if (last_of_phase)
 		finish_update(x, phase, &u, ev);

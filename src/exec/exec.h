@@ -1,6 +1,7 @@
 /*
- * Executor internals shared by src/exec/exec.c (running a plan) and src/run/run.c (choosing what to
- * run for migrate and rollback).
+ * The executor, as the run layer calls it: src/exec/exec.c runs a plan phase by phase,
+ * src/exec/exec_steps.c the steps that manage their own transactions.  Knows nothing of
+ * which migrations a command picks (src/run/).
  */
 #ifndef PGPHASE_EXEC_H
 #define PGPHASE_EXEC_H
@@ -9,7 +10,7 @@
 #include <stdint.h>
 
 #include "pgphase/plan.h"
-#include "pgphase/run.h"
+#include "pgphase/state.h"
 
 struct exec_ctx {
 	struct pgphase_session *s;
@@ -19,7 +20,7 @@ struct exec_ctx {
 	enum pgphase_mstate state;         /* state as committed so far */
 	enum pgphase_phase finished_through;
 	int64_t migration_start_us, phase_start_us;
-	struct pgphase_run_report *report;
+	size_t *steps_done;                /* incremented per executed step (the run report) */
 	const char *key;            /* --key: backfill key override, or NULL */
 	long long backfill_rows;    /* rows changed by this migration's backfill steps */
 	long long backfill_swept;   /* ... of them skipped while locked, swept afterwards */
@@ -38,10 +39,6 @@ int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err);
 
 /* Sleep for a full-jitter exponential backoff; false when lock_retry_budget is spent. */
 bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us);
-
-/* --to names a known version (rollback: 0 allowed with allow_zero)?  Exit 2 otherwise. */
-int run_check_to(const struct pgphase_migration_set *set, const struct pgphase_state *state,
-		 const struct pgphase_run_options *o, bool allow_zero, struct pgphase_error *err);
 
 /* Turn the session's last query failure into "file:line:col: <server message>". */
 int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,

@@ -110,8 +110,8 @@ int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 /* ---- the linter's question: which strategy makes this statement safe ------------------- */
 
 /* The strategy for one (possibly split) statement: its name and its last step's phase. */
-static bool lint_one(struct plan_ctx *ctx, const struct strategy_input *in,
-		     struct pgphase_lint_strategy *out)
+static bool strategy_one(struct plan_ctx *ctx, const struct strategy_input *in, const char **name,
+			 enum pgphase_phase *phase_out)
 {
 	for (const struct pgphase_strategy *const *s = pgphase_strategies; *s; s++) {
 		enum pgphase_phase phase;
@@ -119,19 +119,19 @@ static bool lint_one(struct plan_ctx *ctx, const struct strategy_input *in,
 		if (!(*s)->matches(ctx, in))
 			continue;
 		phase = (*s)->last_phase(in);
-		if (!out->name)
-			out->name = (*s)->name;
-		if (phase > out->phase)
-			out->phase = phase;
+		if (!*name)
+			*name = (*s)->name;
+		if (phase > *phase_out)
+			*phase_out = phase;
 		return true;
 	}
 	return false;
 }
 
-bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *info,
-				struct pgphase_lint_strategy *out)
+bool pgphase_plan_strategy_for(const struct pgphase_migration *m, const PgQuery__Node *node,
+			       const struct pgphase_stmt_note *note, int line, int column,
+			       int pg_version, const char **name, enum pgphase_phase *phase)
 {
-	const struct pgphase_migration *m = info->migration;
 	const struct pgphase_stmt *stmt = NULL;
 	struct pgphase_stmt_note none_note = { 0 };
 	struct pgphase_plan scratch;
@@ -139,10 +139,9 @@ bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *
 	struct strategy_input in;
 	bool found = false;
 
-	(void)arg;
-	out->name = NULL;
-	out->phase = PGPHASE_PHASE_NONE;
-	if (info->down || !m || !info->node || (info->note && info->note->as_is))
+	*name = NULL;
+	*phase = PGPHASE_PHASE_NONE;
+	if (!m || !node || (note && note->as_is))
 		return false;
 	{
 		/* statements are in file order: find this one by its position */
@@ -152,29 +151,29 @@ bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *
 			size_t mid = lo + (hi - lo) / 2;
 			const struct pgphase_stmt *st = &m->up.sql.stmts[mid];
 
-			if (st->line < info->line || (st->line == info->line && st->column < info->column))
+			if (st->line < line || (st->line == line && st->column < column))
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo < m->up.sql.n && m->up.sql.stmts[lo].node == info->node)
+		if (lo < m->up.sql.n && m->up.sql.stmts[lo].node == node)
 			stmt = &m->up.sql.stmts[lo];
 		for (size_t i = 0; !stmt && i < m->up.sql.n; i++)
-			if (m->up.sql.stmts[i].node == info->node) /* position differs: search */
+			if (m->up.sql.stmts[i].node == node) /* position differs: search */
 				stmt = &m->up.sql.stmts[i];
 		if (!stmt)
 			return false;
 		in.origin = (size_t)(stmt - m->up.sql.stmts);
 	}
-	in.node = info->node;
+	in.node = node;
 	in.stmt = stmt;
-	in.note = info->note ? info->note : &none_note;
+	in.note = note ? note : &none_note;
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&scratch, 0, sizeof(scratch));
 	scratch.migration = m;
 	ctx.plan = &scratch;
 	ctx.m = m;
-	ctx.opts.pg_version = 15;
+	ctx.opts.pg_version = pg_version;
 	if (!plan_is_new_table(&ctx, plan_stmt_relation(in.node), in.origin)) {
 		const PgQuery__Node *n = in.node;
 
@@ -190,10 +189,10 @@ bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *
 				one.cmds = &n->alter_table_stmt->cmds[k];
 				wrap.alter_table_stmt = &one;
 				sub.node = &wrap;
-				found = lint_one(&ctx, &sub, out) || found;
+				found = strategy_one(&ctx, &sub, name, phase) || found;
 			}
 		} else {
-			found = lint_one(&ctx, &in, out);
+			found = strategy_one(&ctx, &in, name, phase);
 		}
 	}
 	pgphase_plan_release(&scratch);

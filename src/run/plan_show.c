@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exec/exec.h"
+#include "run/run.h"
 #include "pgphase/log.h"
 #include "pgphase/plan.h"
 #include "pgphase/run.h"

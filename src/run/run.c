@@ -10,6 +10,7 @@
 
 #include "base/db.h"
 #include "exec/exec.h"
+#include "run/run.h"
 #include "pgphase/log.h"
 #include "state/state.h"
 #include "base/util.h"
@@ -112,7 +113,7 @@ static int join_backfills(struct pgphase_session *s, struct pgphase_migration **
 		x.m = todo[i];
 		x.plan = &plans[i];
 		x.through = PGPHASE_PHASE_BACKFILL;
-		x.report = rep;
+		x.steps_done = &rep->steps;
 		x.key = o->key;
 		for (size_t k = 0; k < plans[i].n; k++) {
 			const struct pgphase_step *st = &plans[i].steps[k];
@@ -203,7 +204,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		x.m = todo[i];
 		x.plan = &plans[i];
 		x.through = o->through;
-		x.report = rep;
+		x.steps_done = &rep->steps;
 		x.key = o->key;
 		pgphase_info("%s %s ...", o->through == PGPHASE_PHASE_CONTRACT ? "applying" : "running",
 			     todo[i]->file);

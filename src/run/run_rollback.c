@@ -14,6 +14,7 @@
 
 #include "base/db.h"
 #include "exec/exec.h"
+#include "run/run.h"
 #include "pgphase/log.h"
 #include "state/state.h"
 #include "base/util.h"
@@ -186,7 +187,7 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 	x.s = s;
 	x.m = m;
 	x.plan = plan;
-	x.report = rep;
+	x.steps_done = &rep->steps;
 	for (size_t i = ran; i-- > 0;) {
 		if (pgphase_interrupted())
 			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "pgphase/lint.h"
-#include "pgphase/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pgphase_lint_options_init(&opts);
 	opts.raw = size > 0 && (data[0] & 1);
 	opts.pg_version = size > 1 ? 10 + data[1] % 8 : 15;
-	opts.strategy = pgphase_plan_lint_strategy;
+	opts.strategy = pgphase_lint_planner;
 	pgphase_lint_result_init(&res);
 	if (pgphase_lint_paths(&res, paths, 1, &opts, &err) == 0) {
 		FILE *null = fopen("/dev/null", "w");
