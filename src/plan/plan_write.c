@@ -181,17 +181,16 @@ bool pgphase_plan_lint_strategy(void *arg, const struct pgphase_lint_stmt_info *
 		if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT &&
 		    n->alter_table_stmt->n_cmds > 1) {
 			/* the planner splits such a statement: ask about each sub-command */
-			for (size_t k = 0; k < n->alter_table_stmt->n_cmds; k++) {
-				PgQuery__AlterTableStmt one = *n->alter_table_stmt;
-				PgQuery__Node wrap = *n;
+			struct sql_alter_part *parts;
+			size_t n_parts = sql_alter_split(n, NULL, 0, &parts);
+
+			for (size_t k = 0; k < n_parts; k++) {
 				struct strategy_input sub = in;
 
-				one.n_cmds = 1;
-				one.cmds = &n->alter_table_stmt->cmds[k];
-				wrap.alter_table_stmt = &one;
-				sub.node = &wrap;
+				sub.node = &parts[k].node;
 				found = lint_one(&ctx, &sub, out) || found;
 			}
+			free(parts);
 		} else {
 			found = lint_one(&ctx, &in, out);
 		}
