@@ -1,9 +1,10 @@
 /*
- * Reading the libpg_query parse tree for the rules: names, types, locations, a generic walk
- * over every message (protobuf-c reflection, so no node type is forgotten), the volatility
- * of default expressions, and token positions for the parts of a statement the tree has no
- * location for (ALTER TABLE sub-commands, over-long identifiers).  Tokens come from
- * libpg_query's scanner; nothing here matches SQL text with patterns.
+ * Reading the libpg_query parse tree for the rules: names, types, locations, and token
+ * positions for the parts of a statement the tree has no location for (ALTER TABLE
+ * sub-commands, over-long identifiers).  The walk, the volatility table and the sub-command
+ * positions are the SQL-tree toolkit's (src/sql/tree.h); this file adapts them to the
+ * statements rules see.  Tokens come from libpg_query's scanner; nothing here matches SQL
+ * text with patterns.
  */
 #include <stdio.h>
 #include <ctype.h>
@@ -126,23 +127,9 @@ const char *lint_type_sql(const PgQuery__TypeName *tn, char buf[LINT_NAME_MAX])
 	return buf;
 }
 
-/* The concrete message inside a Node wrapper. */
-static const ProtobufCMessage *node_message(const PgQuery__Node *n)
-{
-	const ProtobufCFieldDescriptor *f;
-
-	if (!n || n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
-		return NULL;
-	f = protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor,
-						    (unsigned)n->node_case);
-	if (!f)
-		return NULL;
-	return *(ProtobufCMessage *const *)((const char *)n + f->offset);
-}
-
 int lint_location(const PgQuery__Node *n)
 {
-	const ProtobufCMessage *msg = node_message(n);
+	const ProtobufCMessage *msg = n ? sql_node_message(n) : NULL;
 	const ProtobufCFieldDescriptor *f;
 
 	if (!msg)
@@ -153,18 +140,19 @@ int lint_location(const PgQuery__Node *n)
 	return *(const int32_t *)((const char *)msg + f->offset);
 }
 
-static bool min_location(const ProtobufCMessage *msg, void *arg)
+static enum sql_walk_next min_location(ProtobufCMessage *msg, ProtobufCMessage **slot, void *arg)
 {
 	const ProtobufCFieldDescriptor *f =
 		protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "location");
 	int *min = arg, loc;
 
+	(void)slot;
 	if (f && f->type == PROTOBUF_C_TYPE_INT32) {
 		loc = *(const int32_t *)((const char *)msg + f->offset);
 		if (loc >= 0 && (*min < 0 || loc < *min))
 			*min = loc;
 	}
-	return true;
+	return SQL_WALK_CONTINUE;
 }
 
 int lint_first_location(const PgQuery__Node *n)
@@ -172,7 +160,7 @@ int lint_first_location(const PgQuery__Node *n)
 	int min = -1;
 
 	if (n)
-		lint_walk(&n->base, min_location, &min);
+		sql_tree_walk(&n->base, 0, min_location, &min);
 	return min;
 }
 
@@ -201,186 +189,30 @@ const char *lint_column_ref(const PgQuery__Node *n)
 	return lint_str(n->column_ref->fields[n->column_ref->n_fields - 1]);
 }
 
-bool lint_walk(const ProtobufCMessage *msg, lint_walk_fn fn, void *arg)
-{
-	const ProtobufCMessageDescriptor *d;
-	const char *base = (const char *)msg;
-
-	if (!msg)
-		return true;
-	/* a Node is a oneof over ~250 message types: go straight to the one that is set */
-	if (msg->descriptor == &pg_query__node__descriptor)
-		return lint_walk(node_message((const PgQuery__Node *)msg), fn, arg);
-	if (!fn(msg, arg))
-		return false;
-	d = msg->descriptor;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		/* a oneof member is valid only when the case says so (A_Const) */
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (!lint_walk(arr[k], fn, arg))
-					return false;
-		} else if (!lint_walk(*(ProtobufCMessage *const *)(base + f->offset), fn, arg)) {
-			return false;
-		}
-	}
-	return true;
-}
-
-static bool find_column(const ProtobufCMessage *msg, void *arg)
+static enum sql_walk_next find_column(ProtobufCMessage *msg, ProtobufCMessage **slot, void *arg)
 {
 	const char *col = arg;
 
+	(void)slot;
 	if (msg->descriptor == &pg_query__column_ref__descriptor) {
 		const PgQuery__ColumnRef *cr = (const PgQuery__ColumnRef *)msg;
 		const char *name = cr->n_fields ? lint_str(cr->fields[cr->n_fields - 1]) : NULL;
 
 		if (name && strcmp(name, col) == 0)
-			return false;
+			return SQL_WALK_STOP;
 	}
-	return true;
+	return SQL_WALK_CONTINUE;
 }
 
 bool lint_expr_mentions(const PgQuery__Node *expr, const char *col)
 {
-	return expr && !lint_walk(&expr->base, find_column, (void *)col);
-}
-
-/* Functions that return a different value per row: a DEFAULT using them rewrites. */
-static const char *const volatile_funcs[] = {
-	"random", "random_normal", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc",
-	"uuid_generate_v4", "uuidv4", "uuidv7", "gen_random_bytes", "clock_timestamp",
-	"timeofday", "nextval", "setval", "currval", "lastval", "txid_current",
-	"pg_current_xact_id", "txid_current_if_assigned", "pg_backend_pid", NULL,
-};
-
-/* Built-in functions known to be IMMUTABLE or STABLE (evaluated once for ADD COLUMN). */
-static const char *const stable_funcs[] = {
-	"now", "transaction_timestamp", "statement_timestamp", "current_setting", "lower",
-	"upper", "btrim", "ltrim", "rtrim", "trim", "concat", "concat_ws", "length", "md5",
-	"to_char", "to_timestamp", "to_date", "to_number", "date_trunc", "date_part", "extract",
-	"make_interval", "make_date", "make_time", "make_timestamp", "make_timestamptz", "abs",
-	"round", "floor", "ceil", "ceiling", "substring", "substr", "replace", "left", "right",
-	"lpad", "rpad", "format", "timezone", "jsonb_build_object", "json_build_object",
-	"jsonb_build_array", "json_build_array", "array_fill", "to_jsonb", "to_json",
-	"current_database", "current_schema", "version", "int4", "int8", "text",
-	"numeric", "bool", "interval", "inet", "cidr", "uuid", NULL,
-};
-
-static bool in_list(const char *const *list, const char *name)
-{
-	for (size_t i = 0; list[i]; i++)
-		if (strcmp(list[i], name) == 0)
-			return true;
-	return false;
-}
-
-struct volatility {
-	enum lint_volatility v;
-	const char *func;
-};
-
-static bool classify_call(const ProtobufCMessage *msg, void *arg)
-{
-	struct volatility *vol = arg;
-	const PgQuery__FuncCall *fc;
-	const char *name;
-
-	if (msg->descriptor != &pg_query__func_call__descriptor)
-		return true;
-	fc = (const PgQuery__FuncCall *)msg;
-	name = lint_last_name(fc->funcname, fc->n_funcname);
-	if (in_list(volatile_funcs, name)) {
-		vol->v = LINT_VOLATILE;
-		vol->func = name;
-		return false;
-	}
-	if (!in_list(stable_funcs, name) && vol->v == LINT_NOT_VOLATILE) {
-		vol->v = LINT_MAYBE_VOLATILE;
-		vol->func = name;
-	}
-	return true;
-}
-
-enum lint_volatility lint_expr_volatility(const PgQuery__Node *expr, const char **func)
-{
-	struct volatility vol = { LINT_NOT_VOLATILE, NULL };
-
-	if (expr)
-		lint_walk(&expr->base, classify_call, &vol);
-	*func = vol.func;
-	return vol.v;
-}
-
-/* Tokens of text (NUL-terminated); NULL when the scanner fails. */
-static PgQuery__ScanResult *scan_text(const char *text)
-{
-	PgQueryScanResult r = pg_query_scan(text);
-	PgQuery__ScanResult *tokens = NULL;
-
-	if (!r.error)
-		tokens = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
-	pg_query_free_scan_result(r);
-	return tokens;
-}
-
-static bool is_token(const PgQuery__ScanResult *t, size_t i, int token)
-{
-	return i < t->n_tokens && (int)t->tokens[i]->token == token;
+	return expr && !sql_tree_walk(&expr->base, 0, find_column, (void *)col);
 }
 
 int lint_cmd_location(const struct pgphase_lint_stmt *st, size_t i)
 {
-	const PgQuery__AlterTableStmt *a = lint_alter_table(st);
-	PgQuery__ScanResult *t;
-	size_t from, k = 0, commas = 0;
-	int depth = 0, loc = -1;
-	char *text;
-
-	if (!a || !a->relation || a->relation->location < 0)
-		return -1;
-	from = st->base + (size_t)a->relation->location;
-	if (from >= st->end)
-		return -1;
-	text = xstrndup(st->sec->text + from, st->end - from);
-	t = scan_text(text);
-	free(text);
-	if (!t)
-		return -1;
-	/* skip the relation name: name [. name [. name]] [*] */
-	k = 1;
-	while (is_token(t, k, PG_QUERY__TOKEN__ASCII_46) && k + 1 < t->n_tokens)
-		k += 2;
-	if (is_token(t, k, PG_QUERY__TOKEN__ASCII_42))
-		k++;
-	for (; k < t->n_tokens; k++) {
-		int tok = (int)t->tokens[k]->token;
-
-		if (tok == PG_QUERY__TOKEN__SQL_COMMENT || tok == PG_QUERY__TOKEN__C_COMMENT)
-			continue;
-		if (commas == i && depth == 0) {
-			loc = (int)(from - st->base) + t->tokens[k]->start;
-			break;
-		}
-		if (tok == PG_QUERY__TOKEN__ASCII_40 || tok == PG_QUERY__TOKEN__ASCII_91)
-			depth++;
-		else if (tok == PG_QUERY__TOKEN__ASCII_41 || tok == PG_QUERY__TOKEN__ASCII_93)
-			depth--;
-		else if (tok == PG_QUERY__TOKEN__ASCII_44 && depth == 0)
-			commas++;
-	}
-	pg_query__scan_result__free_unpacked(t, NULL);
-	return loc;
+	return sql_alter_cmd_location(lint_alter_table(st), st->sec->text + st->base,
+				      st->end - st->base, i);
 }
 
 /* Byte length of an identifier token once quotes are removed ("" counts once). */
@@ -434,7 +266,7 @@ size_t lint_long_identifiers(const struct pgphase_lint_stmt *st,
 	if (!may_hold_long_identifier(st->sec->text + st->offset, st->end - st->offset))
 		return 0;
 	text = xstrndup(st->sec->text + st->offset, st->end - st->offset);
-	t = scan_text(text);
+	t = sql_scan(text);
 
 	for (size_t k = 0; t && k < t->n_tokens; k++) {
 		const PgQuery__ScanToken *tok = t->tokens[k];

@@ -1,7 +1,7 @@
 /*
  * Private to lint/: the run context, the statement view rules receive, the schema model
  * built while walking a directory, and AST helpers.  Rules include this header; nothing
- * outside lint/ does.
+ * outside lint/ does.  The tree walk and the volatility table are src/sql/tree.h's.
  *
  * A rule's check reads st->node (the typed protobuf parse tree) and calls lint_report(); the
  * engine decides the final severity (phase, strategy hook, config, ignores), so rules never
@@ -20,6 +20,7 @@
 #include "pgphase/lint.h"
 #include "pgphase/sql.h"
 #include "pgphase/migration.h"
+#include "sql/tree.h"
 
 #define LINT_NAME_MAX 200 /* buffer for a printable qualified name */
 #define LINT_KEY_MAX 400  /* buffer for a model key */
@@ -308,16 +309,8 @@ const PgQuery__Constraint *lint_column_constraint(const PgQuery__ColumnDef *cd, 
 /* Column name of a ColumnRef (last field), or NULL. */
 const char *lint_column_ref(const PgQuery__Node *n);
 
-/* Visit msg and every message below it (Node wrappers are looked through, fn never sees
- * them); fn returns false to stop the whole walk. */
-typedef bool (*lint_walk_fn)(const ProtobufCMessage *msg, void *arg);
-bool lint_walk(const ProtobufCMessage *msg, lint_walk_fn fn, void *arg);
 /* Does expr mention column col? */
 bool lint_expr_mentions(const PgQuery__Node *expr, const char *col);
-
-enum lint_volatility { LINT_NOT_VOLATILE, LINT_VOLATILE, LINT_MAYBE_VOLATILE };
-/* Volatility of a default expression; *func names the deciding function. */
-enum lint_volatility lint_expr_volatility(const PgQuery__Node *expr, const char **func);
 
 /* Location (relative to st->base) of the i-th sub-command of an ALTER TABLE, from tokens. */
 int lint_cmd_location(const struct pgphase_lint_stmt *st, size_t i);

@@ -254,10 +254,11 @@ struct mark_checked {
 	const char *table;
 };
 
-static bool mark_column(const ProtobufCMessage *msg, void *arg)
+static enum sql_walk_next mark_column(ProtobufCMessage *msg, ProtobufCMessage **slot, void *arg)
 {
 	struct mark_checked *mc = arg;
 
+	(void)slot;
 	if (msg->descriptor == &pg_query__column_ref__descriptor) {
 		const PgQuery__ColumnRef *cr = (const PgQuery__ColumnRef *)msg;
 		const char *col = cr->n_fields ? lint_str(cr->fields[cr->n_fields - 1]) : NULL;
@@ -265,7 +266,7 @@ static bool mark_column(const ProtobufCMessage *msg, void *arg)
 		if (col)
 			put(mc->ctx, 'v', mc->table, col)->validated = true;
 	}
-	return true;
+	return SQL_WALK_CONTINUE;
 }
 
 static void validated_check(struct pgphase_lint_ctx *ctx, const char *table,
@@ -278,7 +279,7 @@ static void validated_check(struct pgphase_lint_ctx *ctx, const char *table,
 		put(ctx, 'n', table, col)->validated = true;
 	put(ctx, 'V', table, NULL)->validated = true;
 	if (expr)
-		lint_walk(&expr->base, mark_column, &mc);
+		sql_tree_walk(&expr->base, 0, mark_column, &mc);
 }
 
 /*

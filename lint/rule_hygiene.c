@@ -15,11 +15,13 @@
  * on a character boundary); only statements holding such a string are re-scanned to find
  * identifier tokens that were longer.
  */
-static bool may_be_truncated(const ProtobufCMessage *msg, void *arg)
+static enum sql_walk_next may_be_truncated(ProtobufCMessage *msg, ProtobufCMessage **slot,
+					    void *arg)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	bool *found = arg;
 
+	(void)slot;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const char *s;
@@ -33,10 +35,10 @@ static bool may_be_truncated(const ProtobufCMessage *msg, void *arg)
 		len = strlen(s);
 		if (len >= LINT_NAMEDATALEN - 4 && len < LINT_NAMEDATALEN) {
 			*found = true;
-			return false;
+			return SQL_WALK_STOP;
 		}
 	}
-	return true;
+	return SQL_WALK_CONTINUE;
 }
 
 struct long_ident {
@@ -88,7 +90,7 @@ static void check_identifier_length(struct pgphase_lint_ctx *ctx, const struct p
 
 	if (!may_hold_long_identifier(st))
 		return;
-	lint_walk(&st->node->base, may_be_truncated, &found);
+	sql_tree_walk(&st->node->base, 0, may_be_truncated, &found);
 	if (found)
 		lint_long_identifiers(st, report_long, &li);
 }

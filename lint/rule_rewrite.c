@@ -44,21 +44,21 @@ static void check_volatile_default(struct pgphase_lint_ctx *ctx, const struct pg
 		const PgQuery__ColumnDef *cd = added_column(ctx, a, i);
 		const PgQuery__Node *def = cd ? default_expr(cd) : NULL;
 		const char *func = NULL;
-		enum lint_volatility v;
+		enum sql_volatility v;
 
 		if (!def)
 			continue;
-		v = lint_expr_volatility(def, &func);
-		if (v == LINT_NOT_VOLATILE)
+		v = sql_expr_volatility(def, &func);
+		if (v == SQL_VOL_STABLE)
 			continue;
 		lint_report(ctx, st, lint_location(def),
 			    "add the column without the default, SET DEFAULT in a second statement (new "
 			    "rows only), and fill existing rows in batches under -- BACKFILL",
 			    "ADD COLUMN \"%s\" DEFAULT %s() %s \"%s\" under an ACCESS EXCLUSIVE lock, "
 			    "computing the default for every existing row while reads and writes wait%s",
-			    cd->colname, func, v == LINT_VOLATILE ? "rewrites" : "may rewrite",
+			    cd->colname, func, v == SQL_VOL_VOLATILE ? "rewrites" : "may rewrite",
 			    a->relation->relname,
-			    v == LINT_VOLATILE ? "" : " (it does if the function is VOLATILE; pgphase cannot "
+			    v == SQL_VOL_VOLATILE ? "" : " (it does if the function is VOLATILE; pgphase cannot "
 						      "tell for functions it does not know)");
 	}
 }
@@ -101,7 +101,7 @@ static void check_add_column_rewrite(struct pgphase_lint_ctx *ctx,
 				    "every existing row, rewriting \"%s\" under an ACCESS EXCLUSIVE lock",
 				    cd->colname, a->relation->relname);
 		} else if (ctx->pg_version < 11 && (def = default_expr(cd)) && !null_literal(def) &&
-			   lint_expr_volatility(def, &func) == LINT_NOT_VOLATILE) {
+			   sql_expr_volatility(def, &func) == SQL_VOL_STABLE) {
 			lint_report(ctx, st, lint_location(def),
 				    "add the column without a default, SET DEFAULT in a second statement, "
 				    "and backfill old rows in batches",
@@ -256,20 +256,22 @@ struct enum_use {
 	int location;
 };
 
-static bool find_new_value(const ProtobufCMessage *msg, void *arg)
+static enum sql_walk_next find_new_value(ProtobufCMessage *msg, ProtobufCMessage **slot,
+					  void *arg)
 {
 	struct enum_use *u = arg;
 	const PgQuery__AConst *k;
 
+	(void)slot;
 	if (msg->descriptor != &pg_query__a__const__descriptor)
-		return true;
+		return SQL_WALK_CONTINUE;
 	k = (const PgQuery__AConst *)msg;
 	if (k->val_case != PG_QUERY__A__CONST__VAL_SVAL || !k->sval ||
 	    !lint_enum_value_added_here(u->ctx, k->sval->sval))
-		return true;
+		return SQL_WALK_CONTINUE;
 	u->value = k->sval->sval;
 	u->location = k->location;
-	return false;
+	return SQL_WALK_STOP;
 }
 
 static void check_enum_value(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_stmt *st)
@@ -289,7 +291,7 @@ static void check_enum_value(struct pgphase_lint_ctx *ctx, const struct pgphase_
 	/* cheap gate: only walk statements when a value was added in this transaction */
 	if (ctx->enum_txn != ctx->txn || n->node_case == PG_QUERY__NODE__NODE_ALTER_ENUM_STMT)
 		return;
-	if (lint_walk(&n->base, find_new_value, &use))
+	if (sql_tree_walk(&n->base, 0, find_new_value, &use))
 		return;
 	lint_report(ctx, st, use.location,
 		    "add the value in an earlier migration (or a -- pgphase:no-transaction one) and "

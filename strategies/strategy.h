@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "pgphase/plan.h"
+#include "sql/tree.h"
 
 struct plan_ctx; /* planner state for one migration (src/plan/plan.c) */
 
@@ -116,14 +117,6 @@ char *sql_object_name(const char *a, const char *b, const char *suffix);
 const char *sql_str(const PgQuery__Node *n);
 /* The first column referenced anywhere under msg, or NULL. */
 const char *sql_first_column(const ProtobufCMessage *msg);
-
-/*
- * Walk every sub-message of msg (protobuf-c reflection), depth first.  visit gets the
- * address of the pointer that holds each sub-message and may replace it; returning false
- * stops the walk below that message.
- */
-void sql_walk(ProtobufCMessage *msg, bool (*visit)(ProtobufCMessage **where, void *arg),
-	      void *arg);
 
 /* A parsed statement kept alive until the plan is done (owned by ctx). */
 const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "backfill/backfill.h"
+#include "base/backoff.h"
 #include "base/db.h"
 #include "pgphase/log.h"
 #include "state/state.h"
@@ -114,13 +115,16 @@ static int stopped(struct bf_worker *w)
 	return 1; /* another worker failed: it reports */
 }
 
+/* Batch retries: 0.1 s, 0.2 s, ... at most 12.8 s apart, full jitter. */
+static const struct pgphase_backoff batch_backoff = { 100000, 12800000, false };
+
 /* Full-jitter exponential backoff within lock_retry_budget; false when spent. */
 static bool backoff(struct bf_worker *w, int attempt, int64_t since)
 {
-	int64_t cap = 100000LL << (attempt < 7 ? attempt : 7);
-	int64_t wait = (int64_t)((double)rand() / RAND_MAX * (double)cap);
+	int64_t wait = backoff_next(&batch_backoff, attempt,
+				    since + (int64_t)w->s->cfg->lock_retry_budget_ms * 1000);
 
-	if (now_us() + wait > since + (int64_t)w->s->cfg->lock_retry_budget_ms * 1000)
+	if (wait < 0)
 		return false;
 	pgphase_verbose("backfill: %s; retrying in %.2f s", w->err.message, wait / 1e6);
 	return bf_sleep(w->j, wait);

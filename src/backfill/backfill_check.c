@@ -4,54 +4,15 @@
  * list, table and WHERE clause (for INSERT ... SELECT: target table, column list, ON
  * CONFLICT, and the SELECT's list, FROM list and WHERE) into a parsed template, then
  * deparsing.  Nothing here looks
- * at SQL text: a generic walk over the protobuf-c descriptors of libpg_query's AST finds
- * column references and placeholders.  Does not talk to the database (see backfill_key.c).
+ * at SQL text: the SQL-tree toolkit's walk (src/sql/tree.h) finds column references and
+ * placeholders.  Does not talk to the database (see backfill_key.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "backfill/backfill.h"
 #include "base/util.h"
-
-/* ---- a generic walk over the AST --------------------------------------------------- */
-
-/* Visit m (stored at *slot); return true to skip its children. */
-struct walker {
-	bool (*fn)(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **slot);
-	void *arg;
-};
-
-static void walk(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **slot)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	char *base = (char *)m;
-
-	if (w->fn(w, m, slot))
-		return;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		/* a Node is a oneof: only the member its case names is valid */
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage **arr = *(ProtobufCMessage ***)(base + f->offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (arr[k])
-					walk(w, arr[k], &arr[k]);
-		} else {
-			ProtobufCMessage **p = (ProtobufCMessage **)(base + f->offset);
-
-			if (*p)
-				walk(w, *p, p);
-		}
-	}
-}
+#include "sql/tree.h"
 
 static bool is(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
 {
@@ -117,16 +78,17 @@ struct names_seen {
 	bool current_of;
 };
 
-static bool find_set_column(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **slot)
+static enum sql_walk_next find_set_column(ProtobufCMessage *m, ProtobufCMessage **slot,
+					  void *arg)
 {
-	struct names_seen *ns = w->arg;
+	struct names_seen *ns = arg;
 	const char *name;
 
 	(void)slot;
 	if (is(m, &pg_query__current_of_expr__descriptor))
 		ns->current_of = true;
 	if (!is(m, &pg_query__column_ref__descriptor))
-		return false;
+		return SQL_WALK_CONTINUE;
 	name = column_name((const PgQuery__ColumnRef *)m);
 	for (size_t i = 0; name && i < ns->n_targets; i++) {
 		const PgQuery__ResTarget *t = ns->targets[i]->res_target;
@@ -134,7 +96,7 @@ static bool find_set_column(struct walker *w, ProtobufCMessage *m, ProtobufCMess
 		if (t && t->name && strcmp(t->name, name) == 0)
 			ns->found = true;
 	}
-	return true;
+	return SQL_WALK_SKIP;
 }
 
 static int refuse(const struct pgphase_backfill_spec *spec, struct pgphase_error *err,
@@ -159,15 +121,15 @@ struct target_seen {
 	bool found;
 };
 
-static bool find_target(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **slot)
+static enum sql_walk_next find_target(ProtobufCMessage *m, ProtobufCMessage **slot, void *arg)
 {
-	struct target_seen *ts = w->arg;
+	struct target_seen *ts = arg;
 
 	(void)slot;
 	if (is(m, &pg_query__range_var__descriptor) &&
 	    same_table((const PgQuery__RangeVar *)m, ts->target))
 		ts->found = true;
-	return ts->found;
+	return ts->found ? SQL_WALK_STOP : SQL_WALK_CONTINUE;
 }
 
 /* "NOT EXISTS (SELECT ... FROM target ...)" */
@@ -175,7 +137,6 @@ static bool is_anti_join(const PgQuery__Node *n, const PgQuery__RangeVar *target
 {
 	const PgQuery__SubLink *sl;
 	struct target_seen ts = { target, false };
-	struct walker w = { find_target, &ts };
 	const PgQuery__SelectStmt *sub;
 
 	if (n->node_case != PG_QUERY__NODE__NODE_BOOL_EXPR ||
@@ -188,7 +149,7 @@ static bool is_anti_join(const PgQuery__Node *n, const PgQuery__RangeVar *target
 		return false;
 	sub = sl->subselect->select_stmt;
 	for (size_t i = 0; i < sub->n_from_clause && !ts.found; i++)
-		walk(&w, (ProtobufCMessage *)sub->from_clause[i], NULL);
+		sql_tree_walk(&sub->from_clause[i]->base, 0, find_target, &ts);
 	return ts.found;
 }
 
@@ -280,7 +241,6 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 	const PgQuery__Node *st = spec->stmt;
 	bool upd = st && st->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
 	struct names_seen ns = { NULL, 0, false, false };
-	struct walker w = { find_set_column, &ns };
 	const PgQuery__Node *where;
 	char *what;
 	int rc;
@@ -303,7 +263,7 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 		ns.n_targets = st->update_stmt->n_target_list;
 	}
 	if (where)
-		walk(&w, (ProtobufCMessage *)where, NULL);
+		sql_tree_walk(&where->base, 0, find_set_column, &ns);
 	if (ns.current_of)
 		return refuse(spec, err, "cannot run UPDATE/DELETE ... WHERE CURRENT OF in batches");
 	if (!upd || ns.found)
@@ -404,9 +364,9 @@ static void graft_insert(struct graft *g, PgQuery__InsertStmt *ins)
 	ts->sort_clause = us->sort_clause;
 }
 
-static bool graft_one(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **slot)
+static enum sql_walk_next graft_one(ProtobufCMessage *m, ProtobufCMessage **slot, void *arg)
 {
-	struct graft *g = w->arg;
+	struct graft *g = arg;
 	const PgQuery__Node *st = g->stmt;
 	bool upd = st->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
 
@@ -444,7 +404,7 @@ static bool graft_one(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **
 			save(g, rv, sizeof(*rv));
 			*rv = *pgphase_backfill_source(st);
 		}
-		return true;
+		return SQL_WALK_SKIP;
 	} else if (is(m, &pg_query__node__descriptor) && slot) {
 		PgQuery__Node *n = (PgQuery__Node *)m;
 		const char *name = n->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
@@ -454,17 +414,16 @@ static bool graft_one(struct walker *w, ProtobufCMessage *m, ProtobufCMessage **
 		if (name && strcmp(name, "pgphase_pred") == 0 && bf_where(st)) {
 			save(g, slot, sizeof(*slot));
 			*slot = (ProtobufCMessage *)bf_where(st);
-			return true;
+			return SQL_WALK_SKIP;
 		}
 	}
-	return false;
+	return SQL_WALK_CONTINUE;
 }
 
 char *bf_render(const char *tmpl, const PgQuery__Node *stmt, struct pgphase_error *err)
 {
 	struct pgphase_sql sql;
 	struct graft g = { stmt, NULL, 0, 0 };
-	struct walker w = { graft_one, &g };
 	char *out;
 
 	if (pgphase_sql_parse(&sql, tmpl, "<backfill template>", err) < 0)
@@ -474,7 +433,7 @@ char *bf_render(const char *tmpl, const PgQuery__Node *stmt, struct pgphase_erro
 		pgphase_error_set(err, PGPHASE_EXIT_FAILED, "backfill template is not one statement");
 		return NULL;
 	}
-	walk(&w, (ProtobufCMessage *)sql.stmts[0].node, NULL);
+	sql_tree_walk(&sql.stmts[0].node->base, SQL_WALK_NODES, graft_one, &g);
 	out = pgphase_node_deparse(sql.stmts[0].node, err);
 	restore(&g);
 	pgphase_sql_release(&sql);

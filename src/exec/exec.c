@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/backoff.h"
 #include "base/db.h"
 #include "exec/exec.h"
 #include "pgphase/log.h"
@@ -96,20 +97,19 @@ static void progress_update(struct exec_ctx *x, enum pgphase_phase phase, int ne
 	u->started_mask = bit(phase);
 }
 
+/* Lock retries: 0.1 s, 0.2 s, ... at most 10 s apart, full jitter. */
+static const struct pgphase_backoff lock_backoff = { 100000, 10 * 1000000LL, false };
+
 /* Sleep for a full-jitter exponential backoff; false when the budget is spent. */
 bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us)
 {
-	int64_t cap_us = 100000LL << (attempt < 10 ? attempt : 10); /* 0.1 s, 0.2 s, ... */
-	int64_t budget_end = started_us + (int64_t)x->s->cfg->lock_retry_budget_ms * 1000;
-	int64_t wait;
+	int64_t wait = backoff_next(&lock_backoff, attempt,
+				    started_us + (int64_t)x->s->cfg->lock_retry_budget_ms * 1000);
 
-	if (cap_us > 10 * 1000000LL)
-		cap_us = 10 * 1000000LL;
-	wait = (int64_t)((double)rand() / RAND_MAX * (double)cap_us);
-	if (now_us() + wait > budget_end || pgphase_interrupted())
+	if (wait < 0)
 		return false;
 	pgphase_info("  lock not available; retrying in %.2f s (attempt %d)", wait / 1e6, attempt + 1);
-	usleep((useconds_t)wait);
+	backoff_sleep(wait, NULL, NULL);
 	return true;
 }
 

@@ -13,19 +13,18 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <openssl/rand.h>
-
+#include "base/backoff.h"
 #include "base/db.h"
 #include "notify/notify.h"
 #include "pgphase/log.h"
 #include "base/util.h"
 
-#define BACKOFF_BASE_MS 500L
-#define BACKOFF_CAP_MS 30000L
 #define MIN_ATTEMPT_MS 50L /* below this much budget, no request is started */
 #define LOCK_WAIT_MS 2000L /* wait for another pass's notify lock; then leave it the work */
+
+/* Between retries of one delivery: 0.5 s, 1 s, ... at most 30 s, equal jitter. */
+static const struct pgphase_backoff delivery_backoff = { 500000, 30 * 1000000LL, true };
 
 struct endpoint_run {
 	const struct pgphase_webhook_config *w;
@@ -40,19 +39,6 @@ struct endpoint_run {
 	bool done;
 	char *last_error;
 };
-
-/* Equal jitter: half of base * 2^(tries-1), plus a random part of the other half. */
-static long backoff_ms(int tries)
-{
-	long base = BACKOFF_BASE_MS << (tries - 1 < 10 ? tries - 1 : 10);
-	unsigned int r = 0;
-
-	if (base > BACKOFF_CAP_MS)
-		base = BACKOFF_CAP_MS;
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (unsigned int)rand();
-	return base / 2 + (long)(r % (unsigned int)(base / 2 + 1));
-}
 
 /* The "database" object of the payload: where the events were read from. */
 static void db_info(struct pgphase_session *s, struct notify_db *db)
@@ -104,7 +90,7 @@ static int attempt(struct pgphase_session *s, struct endpoint_run *ep, const str
 		break;
 	case NOTIFY_RETRY:
 		ep->tries++;
-		wait_ms = backoff_ms(ep->tries);
+		wait_ms = (long)(backoff_delay(&delivery_backoff, ep->tries - 1) / 1000);
 		if (resp.retry_after_ms > wait_ms)
 			wait_ms = resp.retry_after_ms;
 		ep->due_us = now_us() + (int64_t)wait_ms * 1000;
@@ -146,7 +132,7 @@ static int run_schedule(struct pgphase_session *s, struct endpoint_run *eps, siz
 		if (ep->due_us > now) {
 			if (ep->due_us >= deadline_us)
 				return 0; /* nothing more fits in the budget */
-			usleep((useconds_t)(ep->due_us - now));
+			backoff_sleep(ep->due_us - now, NULL, NULL);
 			continue;
 		}
 		if (deadline_us - now < MIN_ATTEMPT_MS * 1000)

@@ -184,42 +184,32 @@ static int plan_statement(struct plan_ctx *ctx, const struct strategy_input *in,
 			  struct pgphase_error *err)
 {
 	const PgQuery__Node *n = in->node;
-	const PgQuery__AlterTableStmt *at;
+	struct sql_alter_part *parts;
+	size_t n_parts;
 	bool split = false;
+	int rc = 0;
 
 	if (n->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_STMT || n->alter_table_stmt->n_cmds < 2 ||
-	    in->note->as_is)
+	    in->note->as_is || plan_is_new_table(ctx, n->alter_table_stmt->relation, in->origin))
 		return dispatch(ctx, in, err);
-	at = n->alter_table_stmt;
-	for (size_t k = 0; k < at->n_cmds && !split; k++) {
-		PgQuery__AlterTableStmt one = *at;
-		PgQuery__Node wrap = *n;
+	n_parts = sql_alter_split(n, NULL, 0, &parts);
+	for (size_t k = 0; k < n_parts && !split; k++) {
 		struct strategy_input sub = *in;
 
-		one.n_cmds = 1;
-		one.cmds = &at->cmds[k];
-		wrap.alter_table_stmt = &one;
-		sub.node = &wrap;
-		if (plan_is_new_table(ctx, at->relation, in->origin))
-			break;
+		sub.node = &parts[k].node;
 		for (const struct pgphase_strategy *const *s = pgphase_strategies; *s && !split; s++)
 			split = (*s)->matches(ctx, &sub);
 	}
 	if (!split)
-		return dispatch(ctx, in, err);
-	for (size_t k = 0; k < at->n_cmds; k++) {
-		PgQuery__AlterTableStmt one = *at;
-		PgQuery__Node wrap = *n;
+		rc = dispatch(ctx, in, err);
+	for (size_t k = 0; split && k < n_parts && rc >= 0; k++) {
 		struct strategy_input sub = *in;
 
-		one.n_cmds = 1;
-		one.cmds = &at->cmds[k];
-		wrap.alter_table_stmt = &one;
-		sub.node = &wrap;
-		if (dispatch(ctx, &sub, err) < 0)
-			return -1;
+		sub.node = &parts[k].node;
+		rc = dispatch(ctx, &sub, err) < 0 ? -1 : 0;
 	}
-	return 0;
+	free(parts);
+	return rc;
 }
 
 static void sort_steps(struct pgphase_plan *plan)

@@ -64,16 +64,17 @@ static void created_by(const PgQuery__Node *n, struct names *out)
 	}
 }
 
-static bool ref_visit(ProtobufCMessage **where, void *arg)
+static enum sql_walk_next ref_visit(ProtobufCMessage *m, ProtobufCMessage **slot, void *arg)
 {
-	if ((*where)->descriptor == &pg_query__range_var__descriptor)
-		add_name(arg, ((const PgQuery__RangeVar *)*where)->relname);
-	return true;
+	(void)slot;
+	if (m->descriptor == &pg_query__range_var__descriptor)
+		add_name(arg, ((const PgQuery__RangeVar *)m)->relname);
+	return SQL_WALK_CONTINUE;
 }
 
 static void referenced_by(const PgQuery__Node *n, struct names *out)
 {
-	sql_walk((ProtobufCMessage *)&n->base, ref_visit, out);
+	sql_tree_walk(&n->base, 0, ref_visit, out);
 	if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
 		/* DROP names its objects as lists of strings: the last one is the object */
 		const PgQuery__DropStmt *d = n->drop_stmt;

@@ -76,12 +76,6 @@ static const char *const SQL_VOLATILE = "SELECT bool_or(provolatile = 'v') FROM 
 /* Type oid of a type name, via a deparsed cast of NULL. */
 static const char *const SQL_TYPE_OID_TMPL = "SELECT pg_typeof(CAST(NULL AS pgphase_type_t))::oid";
 
-/* Volatile functions known without a catalog (offline plans). */
-static const char *const known_volatile[] = {
-	"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
-	"clock_timestamp", "timeofday", "nextval", "txid_current", "setseed", NULL,
-};
-
 static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params)
 {
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
@@ -443,18 +437,19 @@ struct vol {
 	bool found;
 };
 
-static bool volatile_visit(ProtobufCMessage **where, void *arg)
+/* Without a catalog answer (offline plans, unknown names) the toolkit's table decides. */
+static enum sql_walk_next volatile_visit(ProtobufCMessage *m, ProtobufCMessage **slot, void *arg)
 {
 	struct vol *v = arg;
-	const PgQuery__Node *n = (const PgQuery__Node *)*where;
+	const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
 	const char *name;
 
-	if ((*where)->descriptor != &pg_query__node__descriptor ||
-	    n->node_case != PG_QUERY__NODE__NODE_FUNC_CALL || !n->func_call->n_funcname)
-		return true;
-	name = sql_str(n->func_call->funcname[n->func_call->n_funcname - 1]);
+	(void)slot;
+	if (m->descriptor != &pg_query__func_call__descriptor || !fc->n_funcname)
+		return SQL_WALK_CONTINUE;
+	name = sql_str(fc->funcname[fc->n_funcname - 1]);
 	if (!name)
-		return true;
+		return SQL_WALK_CONTINUE;
 	{
 		const char *params[1] = { name };
 		PGresult *r = ask(v->ctx, SQL_VOLATILE, 1, params);
@@ -462,25 +457,20 @@ static bool volatile_visit(ProtobufCMessage **where, void *arg)
 		if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 			v->found = v->found || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 			PQclear(r);
-			return true;
+			return SQL_WALK_CONTINUE;
 		}
 		PQclear(r);
 	}
-	for (size_t i = 0; known_volatile[i]; i++)
-		if (strcmp(known_volatile[i], name) == 0)
-			v->found = true;
-	return true;
+	if (sql_func_volatility(fc->funcname, fc->n_funcname) == SQL_VOL_VOLATILE)
+		v->found = true;
+	return SQL_WALK_CONTINUE;
 }
 
 bool plan_expr_volatile(struct plan_ctx *ctx, const PgQuery__Node *expr)
 {
 	struct vol v = { ctx, false };
-	ProtobufCMessage *m;
 
-	if (!expr)
-		return false;
-	m = (ProtobufCMessage *)&expr->base;
-	volatile_visit(&m, &v);
-	sql_walk(m, volatile_visit, &v);
+	if (expr)
+		sql_tree_walk(&expr->base, 0, volatile_visit, &v);
 	return v.found;
 }

@@ -7,8 +7,8 @@
  * Grafting swaps pointers in the template's tree for the duration of the deparse and puts
  * them back before the tree is freed: no node is ever owned twice.
  *
- * Also here: a generic walk over any protobuf-c message (reflection, so no node type is
- * forgotten) and PostgreSQL-style object names.
+ * Also here: PostgreSQL-style object names.  Walks use the SQL-tree toolkit
+ * (src/sql/tree.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,45 +20,6 @@
 #define SLOT_PREFIX "pgphase_slot_"
 #define TYPE_PREFIX "pgphase_type_"
 #define MAX_SWAPS 32
-
-static bool walk_one(ProtobufCMessage **where, bool (*visit)(ProtobufCMessage **, void *),
-		     void *arg)
-{
-	if (!*where)
-		return true;
-	if (!visit(where, arg))
-		return true;
-	sql_walk(*where, visit, arg);
-	return true;
-}
-
-void sql_walk(ProtobufCMessage *msg, bool (*visit)(ProtobufCMessage **where, void *arg),
-	      void *arg)
-{
-	const ProtobufCMessageDescriptor *d = msg->descriptor;
-
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		char *base = (char *)msg;
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-			/* a oneof member is only valid while it is the chosen case */
-			if (*(uint32_t *)(base + f->quantifier_offset) != f->id)
-				continue;
-		}
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage **arr = *(ProtobufCMessage ***)(base + f->offset);
-
-			for (size_t k = 0; k < n; k++)
-				walk_one(&arr[k], visit, arg);
-		} else {
-			walk_one((ProtobufCMessage **)(base + f->offset), visit, arg);
-		}
-	}
-}
 
 const char *sql_str(const PgQuery__Node *n)
 {
@@ -98,12 +59,13 @@ static void swap_in(struct swap_state *st, ProtobufCMessage **where, ProtobufCMe
 	*where = with;
 }
 
-static bool swap_visit(ProtobufCMessage **where, void *arg)
+static enum sql_walk_next swap_visit(ProtobufCMessage *m, ProtobufCMessage **where, void *arg)
 {
 	struct swap_state *st = arg;
-	const ProtobufCMessage *m = *where;
 	const struct sql_graft *g;
 
+	if (!where)
+		return SQL_WALK_CONTINUE; /* the statement itself */
 	if (m->descriptor == &pg_query__node__descriptor) {
 		const PgQuery__Node *node = (const PgQuery__Node *)m;
 
@@ -113,7 +75,7 @@ static bool swap_visit(ProtobufCMessage **where, void *arg)
 		    g->node) {
 			/* descend into the graft too: a graft may hold type placeholders */
 			swap_in(st, where, (ProtobufCMessage *)g->node);
-			return true;
+			return SQL_WALK_CONTINUE;
 		}
 	} else if (m->descriptor == &pg_query__type_name__descriptor) {
 		const PgQuery__TypeName *tn = (const PgQuery__TypeName *)m;
@@ -121,10 +83,10 @@ static bool swap_visit(ProtobufCMessage **where, void *arg)
 		if (tn->n_names > 0 &&
 		    (g = find_graft(st, sql_str(tn->names[tn->n_names - 1]), TYPE_PREFIX)) && g->type) {
 			swap_in(st, where, (ProtobufCMessage *)g->type);
-			return false;
+			return SQL_WALK_SKIP;
 		}
 	}
-	return true;
+	return SQL_WALK_CONTINUE;
 }
 
 char *sql_deparse(const PgQuery__Node *node, struct pgphase_error *err)
@@ -145,7 +107,7 @@ static char *render_nodes(PgQuery__Node *const *nodes, size_t n_nodes,
 	st.grafts = grafts;
 	st.n = n;
 	for (size_t i = 0; i < n_nodes; i++)
-		sql_walk(&nodes[i]->base, swap_visit, &st);
+		sql_tree_walk(&nodes[i]->base, SQL_WALK_NODES, swap_visit, &st);
 	for (size_t i = 0; ok && i < n_nodes; i++) {
 		char *one = st.overflow ? NULL : pgphase_node_deparse(nodes[i], err);
 
@@ -252,34 +214,23 @@ char *sql_object_name(const char *a, const char *b, const char *suffix)
 	return xasprintf("%.*s_%s", (int)la, a, suffix);
 }
 
-struct first_col {
-	const char *name;
-};
-
-static bool first_col_visit(ProtobufCMessage **where, void *arg)
+static enum sql_walk_next first_col_visit(ProtobufCMessage *m, ProtobufCMessage **slot,
+					  void *arg)
 {
-	struct first_col *fc = arg;
-	const PgQuery__Node *n = (const PgQuery__Node *)*where;
+	const PgQuery__ColumnRef *cr = (const PgQuery__ColumnRef *)m;
+	const char **name = arg;
 
-	if (fc->name)
-		return false;
-	if ((*where)->descriptor == &pg_query__node__descriptor &&
-	    n->node_case == PG_QUERY__NODE__NODE_COLUMN_REF && n->column_ref->n_fields > 0) {
-		fc->name = sql_str(n->column_ref->fields[n->column_ref->n_fields - 1]);
-		return false;
-	}
-	return true;
+	(void)slot;
+	if (m->descriptor != &pg_query__column_ref__descriptor || cr->n_fields == 0)
+		return SQL_WALK_CONTINUE;
+	*name = sql_str(cr->fields[cr->n_fields - 1]);
+	return *name ? SQL_WALK_STOP : SQL_WALK_SKIP; /* x.* names no column */
 }
 
 const char *sql_first_column(const ProtobufCMessage *msg)
 {
-	struct first_col fc = { NULL };
-	ProtobufCMessage *m = (ProtobufCMessage *)msg;
+	const char *name = NULL;
 
-	if (!m)
-		return NULL;
-	first_col_visit(&m, &fc);
-	if (!fc.name)
-		sql_walk(m, first_col_visit, &fc);
-	return fc.name;
+	sql_tree_walk(msg, 0, first_col_visit, &name);
+	return name;
 }

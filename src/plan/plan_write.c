@@ -180,17 +180,16 @@ bool pgphase_plan_strategy_for(const struct pgphase_migration *m, const PgQuery_
 		if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT &&
 		    n->alter_table_stmt->n_cmds > 1) {
 			/* the planner splits such a statement: ask about each sub-command */
-			for (size_t k = 0; k < n->alter_table_stmt->n_cmds; k++) {
-				PgQuery__AlterTableStmt one = *n->alter_table_stmt;
-				PgQuery__Node wrap = *n;
+			struct sql_alter_part *parts;
+			size_t n_parts = sql_alter_split(n, NULL, 0, &parts);
+
+			for (size_t k = 0; k < n_parts; k++) {
 				struct strategy_input sub = in;
 
-				one.n_cmds = 1;
-				one.cmds = &n->alter_table_stmt->cmds[k];
-				wrap.alter_table_stmt = &one;
-				sub.node = &wrap;
+				sub.node = &parts[k].node;
 				found = strategy_one(&ctx, &sub, name, phase) || found;
 			}
+			free(parts);
 		} else {
 			found = strategy_one(&ctx, &in, name, phase);
 		}

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "base/backoff.h"
 #include "base/db.h"
 #include "pgphase/log.h"
 #include "state/state.h"
@@ -269,7 +269,7 @@ int pgphase_session_lock(struct pgphase_session *s, struct pgphase_error *err)
 				     s->cfg->lock_wait_ms / 1000.0, s->cfg->module);
 			announced = true;
 		}
-		usleep(100 * 1000);
+		backoff_sleep(100 * 1000, NULL, NULL);
 	}
 	{
 		PGresult *r = db_query(s, SQL_LOCK_HOLDER, 1, params, PGRES_TUPLES_OK, err);
