@@ -155,7 +155,11 @@ START_TEST(env_overrides_file)
 	pgphase_config_init(&cfg);
 	pgphase_config_set(&cfg.database, "dbname=fromfile");
 	setenv("DATABASE_URL", "dbname=fromenv", 1);
-	pgphase_config_apply_env(&cfg);
+	{
+		struct pgphase_error err = PGPHASE_ERROR_INIT;
+
+		ck_assert_int_eq(pgphase_config_apply_env(&cfg, &err), 0);
+	}
 	ck_assert_str_eq(cfg.database, "dbname=fromenv");
 	unsetenv("DATABASE_URL");
 	pgphase_config_release(&cfg);
