@@ -95,7 +95,7 @@ const struct pgphase_option pgphase_options[PGOPT_COUNT] = {
 		.commands = ALL, .help = "print the version" },
 	[PGOPT_TO] = { .flag = "to", .type = PGOPT_T_TEXT,
 		.commands = RUNNERS | CMD(ROLLBACK) | CMD(PLAN), .metavar = "V",
-		.help = "stop at version V (rollback: keep V applied)" },
+		.help = "up to version V (rollback: down to V, which stays applied)" },
 	[PGOPT_STEPS] = { .flag = "steps", .type = PGOPT_T_INT, .min = 1, .max = LONG_MAX,
 		.def = "1", .commands = CMD(ROLLBACK), .metavar = "N",
 		.help = "roll back the newest N migrations (not with --to)" },
