@@ -45,8 +45,8 @@ static long batches_of(int version)
 {
 	char sql[256];
 
-	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(batches), 0) FROM pgphase.backfill_progress "
-		 "WHERE version = %d", version);
+	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(batches), 0) "
+		 "FROM pgphase.backfill_progress WHERE version = %d", version);
 	return th_long(sql);
 }
 
@@ -170,8 +170,10 @@ START_TEST(lock_timeout_precedence)
 	char *dir = th_tmpdir();
 	struct th_run r;
 
-	th_write(dir, "m/001_a.sql", "CREATE TABLE seen1 AS SELECT current_setting('lock_timeout') AS v;\n");
-	th_write(dir, "m/002_b.sql", "CREATE TABLE seen2 AS SELECT current_setting('lock_timeout') AS v;\n");
+	th_write(dir, "m/001_a.sql",
+		 "CREATE TABLE seen1 AS SELECT current_setting('lock_timeout') AS v;\n");
+	th_write(dir, "m/002_b.sql",
+		 "CREATE TABLE seen2 AS SELECT current_setting('lock_timeout') AS v;\n");
 	write_cfg(dir, "lock_timeout = \"250ms\";\n");
 	{
 		const char *a[] = { "migrate", "--to", "1", "--lock-timeout", "1s", NULL };
@@ -226,7 +228,8 @@ START_TEST(lock_wait_and_module_precedence)
 		th_assert_exit(&r, 0);
 		th_run_release(&r);
 	}
-	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE module = 'fromfile'"), 1);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations "
+				 "WHERE module = 'fromfile'"), 1);
 	{
 		const char *a[] = { "status", "--module", "default", "--format", "json", NULL };
 
@@ -247,8 +250,8 @@ START_TEST(flag_values_checked)
 	static const char *const bad[][3] = {
 		{ "--batch-size", "0", "--batch-size: expected an integer >= 1, got \"0\"" },
 		{ "--workers", "65", "--workers: expected an integer from 1 to 64, got \"65\"" },
-		{ "--sleep", "soon", "--sleep: bad duration \"soon\"" },
-		{ "--lock-wait", "-1", "--lock-wait: bad duration \"-1\"" },
+		{ "--sleep", "soon", "--sleep: expected milliseconds, got \"soon\"" },
+		{ "--lock-wait", "-1", "--lock-wait: expected seconds, got \"-1\"" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

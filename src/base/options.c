@@ -24,7 +24,8 @@ const struct pgphase_command_info pgphase_commands[PGPHASE_CMD_COUNT] = {
 	[PGPHASE_CMD_INIT] = { "init", "",
 		"create the migrations directory, a starter pgphase.cfg, and the state schema" },
 	[PGPHASE_CMD_NEW] = { "new", "NAME",
-		"create the next migration file (in the directory's naming style); prints its path" },
+		"create the next migration file (in the directory's naming style); "
+		"prints its path" },
 	[PGPHASE_CMD_STATUS] = { "status", "",
 		"show every migration's state, phases and checksum problems" },
 	[PGPHASE_CMD_MIGRATE] = { "migrate", "",
@@ -32,13 +33,17 @@ const struct pgphase_command_info pgphase_commands[PGPHASE_CMD_COUNT] = {
 	[PGPHASE_CMD_ROLLBACK] = { "rollback", "",
 		"undo the newest migrations with their DOWN sections, newest first" },
 	[PGPHASE_CMD_PLAN] = { "plan", "",
-		"print the plan (phases, steps, strategies, SQL) of pending work; changes nothing" },
+		"print the plan (phases, steps, strategies, SQL) of pending work; "
+		"changes nothing" },
 	[PGPHASE_CMD_EXPAND] = { "expand", "",
-		"run the expand phase (additive, backwards-compatible changes) of pending migrations" },
+		"run the expand phase (additive, backwards-compatible changes) of pending "
+		"migrations" },
 	[PGPHASE_CMD_BACKFILL] = { "backfill", "",
-		"run expand (where needed) and the backfill phase: batched, resumable data changes" },
+		"run expand (where needed) and the backfill phase: batched, resumable data "
+		"changes" },
 	[PGPHASE_CMD_CONTRACT] = { "contract", "",
-		"run the contract phase (drops, NOT NULL, renames finished) of backfilled migrations" },
+		"run the contract phase (drops, NOT NULL, renames finished) of backfilled "
+		"migrations" },
 	[PGPHASE_CMD_HISTORY] = { "history", "",
 		"show the event history (phase starts, completions, failures, rollbacks)" },
 	[PGPHASE_CMD_NOTIFY] = { "notify", "",
@@ -74,7 +79,8 @@ const struct pgphase_option pgphase_options[PGOPT_COUNT] = {
 		FIELD(lock_timeout_ms) },
 	[PGOPT_LOCK_RETRY_BUDGET] = { .flag = "lock-retry-budget", .key = "lock_retry_budget",
 		.type = PGOPT_T_DURATION, .unit = "ms", .def = "5min", .commands = ALL,
-		.metavar = "DURATION", .help = "how long a step retries lock timeouts before failing",
+		.metavar = "DURATION",
+		.help = "how long a step retries lock timeouts before failing",
 		FIELD(lock_retry_budget_ms) },
 	[PGOPT_STATEMENT_TIMEOUT] = { .flag = "statement-timeout", .key = "statement_timeout",
 		.type = PGOPT_T_DURATION, .unit = "ms", .def = "0", .commands = ALL,
@@ -136,7 +142,8 @@ const struct pgphase_option pgphase_options[PGOPT_COUNT] = {
 	[PGOPT_LIMIT] = { .flag = "limit", .type = PGOPT_T_INT, .min = 1, .max = LONG_MAX,
 		.commands = CMD(HISTORY), .metavar = "N", .help = "show the newest N events only" },
 	[PGOPT_RAW] = { .flag = "raw", .type = PGOPT_T_SWITCH, .commands = CMD(LINT),
-		.help = "lint statements as written, ignoring what pgphase's strategies make safe" },
+		.help = "lint statements as written, ignoring what pgphase's strategies make "
+			"safe" },
 	[PGOPT_LIST_RULES] = { .flag = "list-rules", .type = PGOPT_T_SWITCH,
 		.commands = CMD(LINT), .help = "list the lint rules and exit" },
 	[PGOPT_PG_VERSION] = { .flag = "pg-version", .key = "lint.pg_version",
@@ -265,19 +272,19 @@ int pgphase_option_parse(int id, const char *text, const char *origin, long *v,
 		if (parse_duration(o, text, v) == 0)
 			return 0;
 		return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
-					 "%s: bad duration \"%s\" (a number of %s, or with a unit: "
-					 "us, ms, s, min, h)", origin, text,
-					 strcmp(o->unit, "s") == 0 ? "seconds" : "milliseconds");
+					 "%s: expected %s, got \"%s\" (or a duration with a unit: "
+					 "us, ms, s, min, h)", origin,
+					 strcmp(o->unit, "s") == 0 ? "seconds" : "milliseconds", text);
 	}
 	if (parse_int(text, v) == 0 && !pgphase_option_check_range(id, *v, buf, sizeof(buf)))
 		return 0;
 	if (o->max == LONG_MAX)
 		return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
-					 "%s: expected an integer >= %ld, got \"%s\"", origin, o->min,
-					 text);
+					 "%s: expected an integer >= %ld, got \"%s\"", origin,
+					 o->min, text);
 	return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
-				 "%s: expected an integer from %ld to %ld, got \"%s\"", origin, o->min,
-				 o->max, text);
+				 "%s: expected an integer from %ld to %ld, got \"%s\"", origin,
+				 o->min, o->max, text);
 }
 
 int pgphase_option_set_text(struct pgphase_config *cfg, int id, const char *text,
@@ -307,8 +314,8 @@ void pgphase_config_init(struct pgphase_config *cfg)
 		const struct pgphase_option *o = &pgphase_options[i];
 
 		/* the table's defaults are well-formed: a failure here is a bug in the table */
-		if (o->key && o->def &&
-		    pgphase_option_set_text(cfg, i, o->def, PGPHASE_SOURCE_DEFAULT, o->key, &err) < 0)
+		if (o->key && o->def && pgphase_option_set_text(cfg, i, o->def,
+								PGPHASE_SOURCE_DEFAULT, o->key, &err) < 0)
 			abort();
 	}
 }

@@ -2,8 +2,8 @@
  * The pgphase command line: shared state handed to each src/cli/cmd_<name>.c.  main.c parses
  * global and command options with getopt_long from the option table (src/base/options.c;
  * global options are accepted before or after COMMAND), merges settings (flag > environment
- * > config file > default) and dispatches by command.  A command returns an exit code (DESIGN §11) or -1 with
- * err filled; main.c prints the error and maps it to its code.
+ * > config file > default) and dispatches by command.  A command returns an exit code
+ * (DESIGN §11) or -1 with err filled; main.c prints the error and maps it to its code.
  */
 #ifndef PGPHASE_CLI_H
 #define PGPHASE_CLI_H

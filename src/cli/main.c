@@ -141,7 +141,8 @@ static int set_format(struct cli *cli, const char *text, struct pgphase_error *e
 			return 0;
 		}
 	return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
-				 "--format: unknown format \"%s\" (text, json, github, sarif)", text);
+				 "--format: unknown format \"%s\" (text, json, github, sarif)",
+				 text);
 }
 
 /* One flag: command-line state in cli, settings into cli->cfg with the "flag" source. */
@@ -172,7 +173,8 @@ static int take_option(struct cli *cli, struct flags *f, int id, const char *arg
 	case PGOPT_RULE: add_rule_ids(&cli->only_rules, arg); break;
 	case PGOPT_EXCLUDE_RULE: add_rule_ids(&cli->exclude_rules, arg); break;
 	default:
-		return pgphase_option_set_text(&cli->cfg, id, arg, PGPHASE_SOURCE_FLAG, origin, err);
+		return pgphase_option_set_text(&cli->cfg, id, arg, PGPHASE_SOURCE_FLAG, origin,
+					       err);
 	}
 	return 0;
 }
@@ -189,8 +191,8 @@ static int parse_args(int argc, char **argv, struct cli *cli, struct flags *f,
 	/* GNU getopt permutes: options may come anywhere, non-options end up last in order */
 	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
 		if (c == ':')
-			return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "option \"%s\" needs a value",
-						 argv[optind - 1]);
+			return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
+						 "option \"%s\" needs a value", argv[optind - 1]);
 		id = c == '?' ? -1 : option_of(c);
 		if (id < 0)
 			return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "unknown option \"%s\"",
@@ -213,7 +215,8 @@ static int check_flags(const struct flags *f, int cmd, const struct cli *cli,
 		if (f->given[i] && !(pgphase_options[i].commands & PGPHASE_CMD_BIT(cmd)))
 			return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
 						 "option --%s does not apply to \"%s\"",
-						 pgphase_options[i].flag, pgphase_commands[cmd].name);
+						 pgphase_options[i].flag,
+						 pgphase_commands[cmd].name);
 	if (f->given[PGOPT_STEPS] && cli->to)
 		return pgphase_error_set(err, PGPHASE_EXIT_USAGE,
 					 "--steps and --to cannot be used together");
