@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "pgphase/config.h"
+#include "base/options.h"
 
 static char *write_cfg(const char *content)
 {
@@ -155,9 +156,82 @@ START_TEST(env_overrides_file)
 	pgphase_config_init(&cfg);
 	pgphase_config_set(&cfg.database, "dbname=fromfile");
 	setenv("DATABASE_URL", "dbname=fromenv", 1);
-	pgphase_config_apply_env(&cfg);
+	{
+		struct pgphase_error err = PGPHASE_ERROR_INIT;
+
+		ck_assert_int_eq(pgphase_config_apply_env(&cfg, &err), 0);
+	}
 	ck_assert_str_eq(cfg.database, "dbname=fromenv");
 	unsetenv("DATABASE_URL");
+	pgphase_config_release(&cfg);
+}
+END_TEST
+
+/* The source markers: a flag (even one equal to the default) stays over a file and the
+ * environment read after it; the file's value is still checked; a later file replaces an
+ * earlier one; the environment replaces the file. */
+START_TEST(sources_decide_precedence)
+{
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_config cfg;
+
+	pgphase_config_init(&cfg);
+	ck_assert_int_eq(cfg.source[PGOPT_BATCH_SIZE], PGPHASE_SOURCE_DEFAULT);
+	ck_assert_int_eq(pgphase_option_set_text(&cfg, PGOPT_BATCH_SIZE, "1000",
+						 PGPHASE_SOURCE_FLAG, "--batch-size", &err), 0);
+	ck_assert_int_eq(pgphase_option_set_text(&cfg, PGOPT_DATABASE, "dbname=fromflag",
+						 PGPHASE_SOURCE_FLAG, "--database", &err), 0);
+	ck_assert_int_eq(pgphase_config_load_string(&cfg, "a.cfg",
+						    "backfill = { batch_size = 100; sleep = 5; };\n"
+						    "database = \"dbname=fromfile\";\n"
+						    "module = \"m1\";\n", &err), 0);
+	ck_assert_int_eq(cfg.backfill.batch_size, 1000);
+	ck_assert_int_eq(cfg.backfill.sleep_ms, 5);
+	ck_assert_int_eq(cfg.source[PGOPT_SLEEP], PGPHASE_SOURCE_FILE);
+	ck_assert_str_eq(cfg.database, "dbname=fromflag");
+	ck_assert_int_eq(pgphase_config_load_string(&cfg, "b.cfg", "module = \"m2\";\n", &err), 0);
+	ck_assert_str_eq(cfg.module, "m2");
+	/* checked even though the flag wins */
+	ck_assert_int_eq(pgphase_config_load_string(&cfg, "c.cfg",
+						    "backfill = { batch_size = 0; };\n", &err), -1);
+	th_assert_contains(err.message, "c.cfg:1: \"batch_size\" must be positive");
+	pgphase_error_release(&err);
+	setenv("DATABASE_URL", "dbname=fromenv", 1);
+	ck_assert_int_eq(pgphase_config_apply_env(&cfg, &err), 0);
+	ck_assert_str_eq(cfg.database, "dbname=fromflag");
+	cfg.source[PGOPT_DATABASE] = PGPHASE_SOURCE_FILE;
+	ck_assert_int_eq(pgphase_config_apply_env(&cfg, &err), 0);
+	ck_assert_str_eq(cfg.database, "dbname=fromenv");
+	ck_assert_int_eq(cfg.source[PGOPT_DATABASE], PGPHASE_SOURCE_ENV);
+	unsetenv("DATABASE_URL");
+	pgphase_config_release(&cfg);
+}
+END_TEST
+
+/* Every default in the table parses, and pgphase_config_init applies them. */
+START_TEST(table_defaults)
+{
+	struct pgphase_config cfg;
+
+	pgphase_config_init(&cfg);
+	ck_assert_str_eq(cfg.migrations, "migrations");
+	ck_assert_str_eq(cfg.module, "default");
+	ck_assert_str_eq(cfg.state_schema, "pgphase");
+	ck_assert_str_eq(cfg.schema, "public");
+	ck_assert_ptr_null(cfg.database);
+	ck_assert_int_eq(cfg.lock_timeout_ms, 1000);
+	ck_assert_int_eq(cfg.lock_retry_budget_ms, 300000);
+	ck_assert_int_eq(cfg.statement_timeout_ms, 0);
+	ck_assert_int_eq(cfg.lock_wait_ms, 0);
+	ck_assert_int_eq(cfg.backfill.batch_size, 1000);
+	ck_assert_int_eq(cfg.backfill.workers, 1);
+	ck_assert_int_eq(cfg.lint.pg_version, 15);
+	for (int i = 0; i < PGOPT_COUNT; i++) {
+		ck_assert_msg(pgphase_options[i].help != NULL, "option %d has no help", i);
+		ck_assert_msg(pgphase_options[i].flag || pgphase_options[i].key,
+			      "option %d has neither flag nor key", i);
+		ck_assert_int_eq(cfg.source[i], PGPHASE_SOURCE_DEFAULT);
+	}
 	pgphase_config_release(&cfg);
 }
 END_TEST
@@ -173,6 +247,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, masking);
 	tcase_add_test(tc, env_overrides_file);
+	tcase_add_test(tc, sources_decide_precedence);
+	tcase_add_test(tc, table_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }

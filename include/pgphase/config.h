@@ -39,6 +39,16 @@ struct pgphase_lint_config {
 	size_t n_disable, n_error, n_warning;
 };
 
+/*
+ * Where a setting's value came from, lowest first.  A value replaces the current one only
+ * from a source that ranks at least as high (src/base/options.h), so a flag the user gave
+ * wins even when it equals the default.
+ */
+enum pgphase_source {
+	PGPHASE_SOURCE_DEFAULT, PGPHASE_SOURCE_FILE, PGPHASE_SOURCE_ENV, PGPHASE_SOURCE_FLAG
+};
+#define PGPHASE_MAX_SETTINGS 64
+
 struct pgphase_config {
 	char *path;         /* config file read, or NULL */
 	char *database;     /* conninfo or URI; NULL lets libpq use PG* variables */
@@ -54,23 +64,30 @@ struct pgphase_config {
 	struct pgphase_webhook_config *webhooks;
 	size_t n_webhooks;
 	struct pgphase_lint_config lint;
+	/* per setting (index: enum pgphase_option_id in src/base/options.h), its source */
+	unsigned char source[PGPHASE_MAX_SETTINGS];
 };
 
-/* Fill defaults. */
+/* Fill defaults (from the option table, src/base/options.c); every source is "default". */
 void pgphase_config_init(struct pgphase_config *cfg);
 void pgphase_config_release(struct pgphase_config *cfg);
 
 /*
- * Read a libconfig file over the current values.  When required is false and the file does
- * not exist, nothing happens.  Errors are "file:line: ..." with exit code 2.
+ * Read a libconfig file over the current values: every key is checked, but a value replaces
+ * only one that came from the default or an earlier file (not the environment or a flag).
+ * When required is false and the file does not exist, nothing happens.  Errors are
+ * "file:line: ..." with exit code 2.
  */
 int pgphase_config_load(struct pgphase_config *cfg, const char *path, bool required,
 			struct pgphase_error *err);
 /* Same checks for config text held in memory; name is used in messages. */
 int pgphase_config_load_string(struct pgphase_config *cfg, const char *name, const char *text,
 			       struct pgphase_error *err);
-/* Apply DATABASE_URL when set. */
-void pgphase_config_apply_env(struct pgphase_config *cfg);
+/*
+ * Apply the environment variables of the option table (DATABASE_URL) that are set and not
+ * empty, over the default and the file but not over flags.  0, or -1 with an exit-2 error.
+ */
+int pgphase_config_apply_env(struct pgphase_config *cfg, struct pgphase_error *err);
 
 /* Replace a string field (frees the old value, copies the new one). */
 void pgphase_config_set(char **field, const char *value);

@@ -1,10 +1,14 @@
 /*
- * Config file (libconfig), environment and display helpers.  The file is checked strictly:
- * every key must be known and of the right type, reported with its line number, so a typo
- * never silently falls back to a default.  Strings are copied before config_destroy().
+ * Config file (libconfig), environment and display helpers.  The file is checked strictly
+ * against the option table (src/base/options.c): every key must be known and of the right
+ * type and range, reported with its line number, so a typo never silently falls back to a
+ * default.  A value from the file or the environment replaces only a value from a lower
+ * source (a flag given on the command line stays).  Strings are copied before
+ * config_destroy().  The defaults and the table itself live in options.c.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "pgphase/config.h"
+#include "base/options.h"
 #include "base/util.h"
 
 #define ERR_CFG PGPHASE_EXIT_USAGE
@@ -21,21 +26,6 @@ void pgphase_config_set(char **field, const char *value)
 {
 	free(*field);
 	*field = value ? xstrdup(value) : NULL;
-}
-
-void pgphase_config_init(struct pgphase_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->migrations = xstrdup("migrations");
-	cfg->module = xstrdup("default");
-	cfg->state_schema = xstrdup("pgphase");
-	cfg->schema = xstrdup("public");
-	cfg->lock_timeout_ms = 1000;
-	cfg->lock_retry_budget_ms = 5 * 60 * 1000;
-	cfg->statement_timeout_ms = 0;
-	cfg->backfill.batch_size = 1000;
-	cfg->backfill.workers = 1;
-	cfg->lint.pg_version = 15;
 }
 
 static void free_list(char **list)
@@ -108,10 +98,17 @@ struct reader {
 	struct pgphase_error *err;
 };
 
-static int bad(struct reader *r, const config_setting_t *s, const char *fmt, const char *name)
-{
-	char *msg = xasprintf(fmt, name);
+static int bad(struct reader *r, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
+static int bad(struct reader *r, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
 	pgphase_error_at(r->err, ERR_CFG, "config", r->file, config_setting_source_line(s), 0, "%s",
 			 msg);
 	free(msg);
@@ -139,8 +136,8 @@ static int get_duration(struct reader *r, const config_setting_t *s, long *out)
 		return 0;
 	}
 	if (t != CONFIG_TYPE_STRING)
-		return bad(r, s, "\"%s\" must be a duration: a string such as \"1s\" or an integer of milliseconds",
-			   config_setting_name(s));
+		return bad(r, s, "\"%s\" must be a duration: a string such as \"1s\" or an integer of "
+			   "milliseconds", config_setting_name(s));
 	if (pgphase_parse_duration(config_setting_get_string(s), out) < 0)
 		return bad(r, s, "\"%s\" is not a valid duration (use us, ms, s, min or h)",
 			   config_setting_name(s));
@@ -200,79 +197,11 @@ static int expect_group(struct reader *r, const config_setting_t *s)
 
 static int unknown(struct reader *r, const config_setting_t *s, const char *where)
 {
-	char *msg = xasprintf("unknown config key \"%s\"%s%s", config_setting_name(s),
-			      where ? " in " : "", where ? where : "");
-
-	pgphase_error_at(r->err, ERR_CFG, "config", r->file, config_setting_source_line(s), 0, "%s",
-			 msg);
-	free(msg);
-	return -1;
+	return bad(r, s, "unknown config key \"%s\"%s%s", config_setting_name(s),
+		   where ? " in " : "", where ? where : "");
 }
 
 #define KEY(k) (strcmp(name, (k)) == 0)
-
-static int read_backfill(struct reader *r, const config_setting_t *g, struct pgphase_backfill_config *b)
-{
-	if (expect_group(r, g) < 0)
-		return -1;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(s);
-		long v = 0;
-		int rc;
-
-		if (KEY("batch_size"))
-			rc = get_long(r, s, 1, &b->batch_size);
-		else if (KEY("sleep"))
-			rc = get_duration(r, s, &b->sleep_ms);
-		else if (KEY("max_rows_per_second"))
-			rc = get_long(r, s, 0, &b->max_rows_per_second);
-		else if (KEY("target_batch_time"))
-			rc = get_duration(r, s, &b->target_batch_time_ms);
-		else if (KEY("max_replica_lag"))
-			rc = get_duration(r, s, &b->max_replica_lag_ms);
-		else if (KEY("workers")) {
-			rc = get_long(r, s, 1, &v);
-			if (rc == 0 && v > 64)
-				rc = bad(r, s, "\"%s\" must be at most 64", name);
-			b->workers = (int)v;
-		} else
-			rc = unknown(r, s, "backfill");
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int read_lint(struct reader *r, const config_setting_t *g, struct pgphase_lint_config *l)
-{
-	if (expect_group(r, g) < 0)
-		return -1;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(s);
-		long v = 0;
-		int rc;
-
-		if (KEY("pg_version")) {
-			rc = get_long(r, s, 1, &v);
-			if (rc == 0 && (v < 9 || v > 18))
-				rc = bad(r, s, "\"%s\" must be a PostgreSQL major version between 9 and 18",
-					 name);
-			l->pg_version = (int)v;
-		} else if (KEY("disable"))
-			rc = get_string_list(r, s, &l->disable, &l->n_disable);
-		else if (KEY("error"))
-			rc = get_string_list(r, s, &l->error, &l->n_error);
-		else if (KEY("warning"))
-			rc = get_string_list(r, s, &l->warning, &l->n_warning);
-		else
-			rc = unknown(r, s, "lint");
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
 
 static int read_webhook(struct reader *r, const config_setting_t *g, struct pgphase_webhook_config *w)
 {
@@ -319,6 +248,8 @@ static int read_webhook(struct reader *r, const config_setting_t *g, struct pgph
 	return 0;
 }
 
+#undef KEY
+
 static int read_webhooks(struct reader *r, const config_setting_t *l, struct pgphase_config *cfg)
 {
 	int n;
@@ -326,6 +257,10 @@ static int read_webhooks(struct reader *r, const config_setting_t *l, struct pgp
 	if (config_setting_type(l) != CONFIG_TYPE_LIST)
 		return bad(r, l, "\"%s\" must be a list of groups: ( { url = \"...\"; }, ... )",
 			   "webhooks");
+	for (size_t i = 0; i < cfg->n_webhooks; i++)
+		webhook_release(&cfg->webhooks[i]);
+	free(cfg->webhooks);
+	cfg->n_webhooks = 0;
 	n = config_setting_length(l);
 	cfg->webhooks = xcalloc((size_t)n + 1, sizeof(*cfg->webhooks));
 	for (int i = 0; i < n; i++) {
@@ -336,46 +271,71 @@ static int read_webhooks(struct reader *r, const config_setting_t *l, struct pgp
 	return 0;
 }
 
-static int read_root(struct reader *r, const config_setting_t *root, struct pgphase_config *cfg)
+/* One setting of the option table: check its type and range, store it unless a higher
+ * source (environment, flag) already set it. */
+static int read_setting(struct reader *r, const config_setting_t *s, int id,
+			struct pgphase_config *cfg)
 {
-	for (int i = 0; i < config_setting_length(root); i++) {
-		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-		const char *name = config_setting_name(s);
-		int rc;
+	const struct pgphase_option *o = &pgphase_options[id];
+	char *field = (char *)cfg + o->offset, *str = NULL, buf[128];
+	const char *range;
+	long v = 0;
 
-		if (KEY("database"))
-			rc = get_string(r, s, &cfg->database);
-		else if (KEY("migrations"))
-			rc = get_string(r, s, &cfg->migrations);
-		else if (KEY("module"))
-			rc = get_string(r, s, &cfg->module);
-		else if (KEY("state_schema"))
-			rc = get_string(r, s, &cfg->state_schema);
-		else if (KEY("schema"))
-			rc = get_string(r, s, &cfg->schema);
-		else if (KEY("lock_timeout"))
-			rc = get_duration(r, s, &cfg->lock_timeout_ms);
-		else if (KEY("lock_retry_budget"))
-			rc = get_duration(r, s, &cfg->lock_retry_budget_ms);
-		else if (KEY("statement_timeout"))
-			rc = get_duration(r, s, &cfg->statement_timeout_ms);
-		else if (KEY("lock_wait"))
-			rc = get_duration(r, s, &cfg->lock_wait_ms);
-		else if (KEY("backfill"))
-			rc = read_backfill(r, s, &cfg->backfill);
-		else if (KEY("webhooks"))
-			rc = read_webhooks(r, s, cfg);
-		else if (KEY("lint"))
-			rc = read_lint(r, s, &cfg->lint);
+	switch (o->type) {
+	case PGOPT_T_STRING:
+		if (get_string(r, s, &str) < 0)
+			return -1;
+		if (pgphase_option_claim(cfg, id, PGPHASE_SOURCE_FILE))
+			pgphase_option_store_string(cfg, id, str);
+		free(str);
+		return 0;
+	case PGOPT_T_INT:
+		if (get_long(r, s, o->min > 0 ? 1 : 0, &v) < 0)
+			return -1;
+		range = pgphase_option_check_range(id, v, buf, sizeof(buf));
+		if (range)
+			return bad(r, s, "\"%s\" %s", config_setting_name(s), range);
+		break;
+	case PGOPT_T_DURATION:
+		if (get_duration(r, s, &v) < 0)
+			return -1;
+		break;
+	case PGOPT_T_LIST:
+		pgphase_option_claim(cfg, id, PGPHASE_SOURCE_FILE);
+		return get_string_list(r, s, (char ***)field, (size_t *)((char *)cfg + o->count_offset));
+	case PGOPT_T_WEBHOOKS:
+		pgphase_option_claim(cfg, id, PGPHASE_SOURCE_FILE);
+		return read_webhooks(r, s, cfg);
+	default:
+		return unknown(r, s, NULL);
+	}
+	if (pgphase_option_claim(cfg, id, PGPHASE_SOURCE_FILE))
+		pgphase_option_store_long(cfg, id, v);
+	return 0;
+}
+
+/* The settings of a group (group NULL: the file's top level), looked up by their dotted key. */
+static int read_group(struct reader *r, const config_setting_t *g, const char *group,
+		      struct pgphase_config *cfg)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		char *key = group ? xasprintf("%s.%s", group, name) : xstrdup(name);
+		int id = pgphase_option_by_key(key), rc;
+
+		free(key);
+		if (id >= 0)
+			rc = read_setting(r, s, id, cfg);
+		else if (!group && pgphase_option_is_group(name))
+			rc = expect_group(r, s) < 0 ? -1 : read_group(r, s, name, cfg);
 		else
-			rc = unknown(r, s, NULL);
+			rc = unknown(r, s, group);
 		if (rc < 0)
 			return -1;
 	}
 	return 0;
 }
-
-#undef KEY
 
 /* Report a libconfig read error; path names the source. */
 static int read_error(config_t *lc, const char *path, struct pgphase_error *err)
@@ -399,7 +359,7 @@ static int load_from(struct pgphase_config *cfg, const char *path, const char *t
 		read_error(&lc, path, err);
 		goto cleanup;
 	}
-	if (read_root(&r, config_root_setting(&lc), cfg) < 0)
+	if (read_group(&r, config_root_setting(&lc), NULL, cfg) < 0)
 		goto cleanup;
 	pgphase_config_set(&cfg->path, path);
 	rc = 0;
@@ -428,12 +388,22 @@ int pgphase_config_load_string(struct pgphase_config *cfg, const char *name, con
 	return load_from(cfg, name, text, err);
 }
 
-void pgphase_config_apply_env(struct pgphase_config *cfg)
+int pgphase_config_apply_env(struct pgphase_config *cfg, struct pgphase_error *err)
 {
-	const char *url = getenv("DATABASE_URL");
+	for (int i = 0; i < PGOPT_COUNT; i++) {
+		const char *env = pgphase_options[i].env, *v = env ? getenv(env) : NULL;
+		char *origin;
+		int rc;
 
-	if (url && *url)
-		pgphase_config_set(&cfg->database, url);
+		if (!v || !*v)
+			continue;
+		origin = xasprintf("$%s", env);
+		rc = pgphase_option_set_text(cfg, i, v, PGPHASE_SOURCE_ENV, origin, err);
+		free(origin);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 char *pgphase_conninfo_display(const char *conninfo)

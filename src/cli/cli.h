@@ -1,9 +1,9 @@
 /*
  * The pgphase command line: shared state handed to each src/cli/cmd_<name>.c.  main.c parses
- * global and command options with one getopt_long table (global options are accepted before
- * or after COMMAND), loads config (file → environment → flags) and dispatches through the
- * static command table in main.c.  A command returns an exit code (DESIGN §11) or -1 with
- * err filled; main.c prints the error and maps it to its code.
+ * global and command options with getopt_long from the option table (src/base/options.c;
+ * global options are accepted before or after COMMAND), merges settings (flag > environment
+ * > config file > default) and dispatches by command.  A command returns an exit code
+ * (DESIGN §11) or -1 with err filled; main.c prints the error and maps it to its code.
  */
 #ifndef PGPHASE_CLI_H
 #define PGPHASE_CLI_H
@@ -25,15 +25,13 @@ struct cli {
 	bool format_set;
 	bool quiet, verbose, color;
 
-	/* command options; *_set tells whether the flag was given */
+	/* command options (settings such as --batch-size or --pg-version are in cfg) */
 	const char *to;           /* --to V (raw text; parse with cli_parse_version) */
 	long steps;               /* --steps N */
-	bool steps_set;
 	bool dry_run;             /* migrate --dry-run */
 	long limit;               /* history --limit N */
 	bool raw;                 /* lint --raw */
 	bool list_rules;          /* lint --list-rules */
-	int pg_version;           /* lint --pg-version N (0 = config) */
 	bool offline;             /* plan --offline */
 	const char *key;          /* backfill --key col[,col] */
 	bool join;                /* backfill --join */
@@ -58,7 +56,13 @@ int cmd_expand(struct cli *cli, struct pgphase_error *err);
 int cmd_backfill(struct cli *cli, struct pgphase_error *err);
 int cmd_contract(struct cli *cli, struct pgphase_error *err);
 
-
+/* Help from the option table (src/cli/help.c): all commands, one command (enum
+ * pgphase_command), or the README's lists (--help=options-md | config-md; exit-2 error for
+ * another format). */
+#include <stdio.h>
+void cli_usage_all(FILE *out);
+void cli_usage_command(int cmd, FILE *out);
+int cli_help_format(const char *format, FILE *out, struct pgphase_error *err);
 
 /* Shared by the commands (src/cli/cmd_common.c). */
 #include "pgphase/migration.h"

@@ -83,7 +83,7 @@ int cmd_lint(struct cli *cli, struct pgphase_error *err)
 	mallopt(M_MMAP_THRESHOLD, LINT_HEAP_KEEP);
 	mallopt(M_TRIM_THRESHOLD, 2 * LINT_HEAP_KEEP);
 	pgphase_lint_options_init(&opts);
-	opts.pg_version = cli->pg_version ? cli->pg_version : cli->cfg.lint.pg_version;
+	opts.pg_version = cli->cfg.lint.pg_version;
 	opts.raw = cli->raw;
 	opts.only = cli->only_rules;
 	opts.exclude = cli->exclude_rules;

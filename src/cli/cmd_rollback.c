@@ -17,7 +17,7 @@ int cmd_rollback(struct cli *cli, struct pgphase_error *err)
 	struct pgphase_run_report rep;
 	int rc = -1;
 
-	o.steps = cli->steps_set ? cli->steps : 1;
+	o.steps = cli->steps;
 	o.dry_run = cli->dry_run;
 	o.out = stdout;
 	if (cli->to && cli_parse_version(cli->to, &o.to, err) < 0)
