@@ -16,8 +16,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "base/backoff.h"
 #include "base/db.h"
 #include "notify/notify.h"
 #include "state/state.h"
@@ -222,7 +222,7 @@ int outbox_lock(struct pgphase_session *s, int64_t deadline_us, bool *got,
 		PQclear(r);
 		if (*got || now_us() + 100000 >= deadline_us || pgphase_interrupted())
 			break;
-		usleep(100000);
+		backoff_sleep(100000, NULL, NULL); /* stops early on SIGINT/SIGTERM */
 	}
 	rc = 0;
 cleanup:
