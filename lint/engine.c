@@ -334,7 +334,10 @@ static void run_file(struct pgphase_lint_ctx *ctx, struct lint_file *f)
 	ctx->has_down = f->down.text != NULL && f->down.n > 0;
 	run_section(ctx, &f->up);
 	run_section(ctx, &f->down);
-	if (!ctx->linting || !ctx->m->file) /* an orphan .down.sql: its DOWN alone */
+	/* an orphan .down.sql is its DOWN alone; a file the front end could not split (bad
+	 * encoding, unknown template) has said so, and its sections say nothing */
+	if (!ctx->linting || !ctx->m->file || !ctx->m->up.text ||
+	    (ctx->m->down_file && !ctx->m->down.text))
 		return;
 	for (size_t r = 0; pgphase_lint_rules[r]; r++) {
 		const struct pgphase_lint_rule *rule = pgphase_lint_rules[r];
