@@ -200,7 +200,8 @@ void lint_report_problems(struct pgphase_lint_ctx *ctx, const struct pgphase_pro
 /* The lint rule a front-end problem kind is reported as. */
 const struct pgphase_lint_rule *lint_rule_for_problem(enum pgphase_problem_kind kind);
 
-/* Rules the engine and loader report themselves (lint/rule_input.c). */
+/* Rules the engine reports itself (lint/rule_hygiene.c); the input rules are what front-end
+ * problems become (lint_rule_for_problem). */
 extern const struct pgphase_lint_rule lint_rule_syntax_error, lint_rule_duplicate_version,
 	lint_rule_bad_file_name, lint_rule_unknown_directive, lint_rule_malformed_migration,
 	lint_rule_ignore_unknown_rule, lint_rule_ignore_unused;

@@ -179,7 +179,7 @@ struct pgphase_template_vars {
  *
  * pgphase_migration_set_list() lists dir: names, versions, .up/.down pairing, order.
  * Naming problems go to set->problems; the migrations are not read yet.  Fails (-1, exit 2)
- * only when dir cannot be listed.
+ * only when dir cannot be listed.  dir "" is the current directory, its paths shown bare.
  *
  * pgphase_migration_read() reads one listed migration: UTF-8 and NUL checks, checksum,
  * templates, sections, phase markers, directives, statements (a syntax error does not hide
