@@ -325,7 +325,7 @@ static void run_section(struct pgphase_lint_ctx *ctx, struct lint_section *sec)
 
 static void run_file(struct pgphase_lint_ctx *ctx, struct lint_file *f)
 {
-	ctx->m = f->loaded ? &f->m : f->down_loaded ? &f->dm : NULL;
+	ctx->m = f->m->loaded ? f->m : NULL;
 	if (!ctx->m)
 		return;
 	ctx->mig_seq++;
@@ -335,7 +335,10 @@ static void run_file(struct pgphase_lint_ctx *ctx, struct lint_file *f)
 	ctx->has_down = f->down.text != NULL && f->down.n > 0;
 	run_section(ctx, &f->up);
 	run_section(ctx, &f->down);
-	if (!ctx->linting || !f->loaded)
+	/* an orphan .down.sql is its DOWN alone; a file the front end could not split (bad
+	 * encoding, unknown template) has said so, and its sections say nothing */
+	if (!ctx->linting || !ctx->m->file || !ctx->m->up.text ||
+	    (ctx->m->down_file && !ctx->m->down.text))
 		return;
 	for (size_t r = 0; pgphase_lint_rules[r]; r++) {
 		const struct pgphase_lint_rule *rule = pgphase_lint_rules[r];

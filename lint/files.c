@@ -5,10 +5,11 @@
  * context (not reported on), so "an index exists elsewhere in the directory" and "a CHECK was
  * validated by an earlier migration" hold when CI lints only the changed files.
  *
- * The loader (src/load/loader.c) stops a directory load at the first naming problem; the linter
- * instead names, pairs and orders files itself with pgphase_parse_file_name() and loads
- * each file on its own, so one bad name or one broken file becomes a finding and the rest
- * is still linted.  Only a path that cannot be read at all is a usage error.
+ * The front end (src/load/) lists, names, pairs, orders and reads the files, exactly as for
+ * every other command; this file only says which of them to report on and turns the
+ * front end's problems into findings, one rule per problem kind.  The front end reads one
+ * migration at a time, so the linter holds one migration's trees at a time.  Only a path that
+ * cannot be read at all is a usage error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,28 +76,6 @@ int lint_units_build(const char *const *paths, size_t n, struct lint_unit **unit
 }
 
 
-static bool wanted(const struct lint_unit *u, const char *name)
-{
-	if (u->whole)
-		return true;
-	for (size_t i = 0; i < u->n_only; i++)
-		if (strcmp(u->only[i], name) == 0)
-			return true;
-	return false;
-}
-
-static struct lint_file *add_file(struct lint_unit *u, int64_t version, bool named)
-{
-	struct lint_file *f;
-
-	GROW(u->files, u->cap, u->n + 1);
-	f = &u->files[u->n++];
-	memset(f, 0, sizeof(*f));
-	f->version = version;
-	f->named = named;
-	return f;
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -104,203 +83,165 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* Name one directory entry: pair it, flag duplicates, or report a bad name. */
-static void name_entry(struct pgphase_lint_ctx *ctx, struct lint_unit *u, const char *base,
-		       char **names_of, struct lint_map *versions)
+static const char *base_name(const char *path)
 {
-	char *path = xasprintf("%s%s", u->prefix, base), *vtext = NULL, *name = NULL;
-	enum pgphase_name_style style;
-	const char *why = NULL;
-	bool lint = wanted(u, base);
-	int64_t version = 0;
-	int part = 0;
-	int r = pgphase_parse_file_name(base, &version, &vtext, &name, &style, &part, &why);
-	struct lint_file *f = NULL;
+	const char *slash = strrchr(path, '/');
 
-	ctx->linting = lint;
-	if (r < 0) {
-		lint_report_file(ctx, &lint_rule_bad_file_name, path, 1, 1,
-				 "name it NNN_description.sql, VNNN__description.sql or "
-				 "YYYYMMDDHHMMSS_description.sql (see DESIGN §4)",
-				 "malformed migration file name: %s", why);
-	} else if (r == 0) {
-		if (lint && !u->whole) {
-			f = add_file(u, 0, false); /* a loose SQL file named on the command line */
-			f->path = path;
-			path = NULL;
-			f->lint = true;
-		} else if (u->whole && ends_with(base, ".sql")) {
-			pgphase_warn("ignoring \"%s\": not a migration file name", path);
-		}
-	} else {
-		char vkey[32];
-		struct lint_obj *first;
+	return slash ? slash + 1 : path;
+}
 
-		snprintf(vkey, sizeof(vkey), "%lld", (long long)version);
-		first = lint_map_get(versions, vkey);
-		if (first) { /* only the first file of a version pairs with it or clashes */
-			struct lint_file *o = &u->files[first->migration];
-			size_t i = (size_t)first->migration;
+static bool wanted(const struct lint_unit *u, const char *path)
+{
+	if (u->whole)
+		return true;
+	for (size_t i = 0; i < u->n_only; i++)
+		if (strcmp(u->only[i], base_name(path)) == 0)
+			return true;
+	return false;
+}
 
-			if (part == 2 && !o->down_path && o->path && ends_with(o->path, ".up.sql") &&
-			    strcmp(names_of[i], name) == 0) {
-				o->down_path = path;
-				f = o;
-			} else if (part == 1 && !o->path && strcmp(names_of[i], name) == 0) {
-				o->path = path;
-				f = o;
-			} else { /* linted as a migration of its own */
-				lint_report_file(ctx, &lint_rule_duplicate_version, path, 1, 1,
-						 "give each migration its own version; renumber this one "
-						 "after the newest",
-						 "duplicate migration version %s (also %s)", vtext,
-						 o->path ? o->path : o->down_path);
-			}
-			if (f)
-				path = NULL;
-		}
-		if (!f) {
-			if (!first)
-				lint_map_put(versions, vkey)->migration = (int)u->n;
-			f = add_file(u, version, true);
-			if (part == 2)
-				f->down_path = path;
-			else
-				f->path = path;
-			path = NULL;
-			names_of[u->n - 1] = name;
-			name = NULL;
-		}
-		f->lint |= lint;
+const struct pgphase_lint_rule *lint_rule_for_problem(enum pgphase_problem_kind kind)
+{
+	static const struct pgphase_lint_rule *const rules[PGPHASE_PROBLEM_KINDS] = {
+		[PGPHASE_PROBLEM_BAD_FILE_NAME] = &lint_rule_bad_file_name,
+		[PGPHASE_PROBLEM_DUPLICATE_VERSION] = &lint_rule_duplicate_version,
+		[PGPHASE_PROBLEM_BAD_ENCODING] = &lint_rule_malformed_migration,
+		[PGPHASE_PROBLEM_UNKNOWN_TEMPLATE] = &lint_rule_unknown_directive,
+		[PGPHASE_PROBLEM_BAD_DIRECTIVE] = &lint_rule_unknown_directive,
+		[PGPHASE_PROBLEM_DANGLING_DIRECTIVE] = &lint_rule_unknown_directive,
+		[PGPHASE_PROBLEM_MISPLACED_MARKER] = &lint_rule_malformed_migration,
+		[PGPHASE_PROBLEM_EMPTY_MIGRATION] = &lint_rule_malformed_migration,
+		[PGPHASE_PROBLEM_SYNTAX_ERROR] = &lint_rule_syntax_error,
+	};
+
+	return (size_t)kind < PGPHASE_PROBLEM_KINDS && rules[kind] ? rules[kind]
+								  : &lint_rule_malformed_migration;
+}
+
+void lint_report_problems(struct pgphase_lint_ctx *ctx, const struct pgphase_problems *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct pgphase_problem *pr = &p->v[i];
+
+		lint_report_file(ctx, lint_rule_for_problem(pr->kind), pr->file, pr->line,
+				 pr->column, pr->hint ? pr->hint : "fix the file so pgphase can load it",
+				 "%s", pr->message);
 	}
-	free(path);
-	free(vtext);
-	free(name);
+}
+
+static struct lint_file *add_file(struct lint_unit *u, struct pgphase_migration *m, bool named,
+				  bool lint)
+{
+	struct lint_file *f;
+
+	GROW(u->files, u->cap, u->n + 1);
+	f = &u->files[u->n++];
+	memset(f, 0, sizeof(*f));
+	f->m = m;
+	f->named = named;
+	f->lint = lint;
+	return f;
 }
 
 static int cmp_files(const void *a, const void *b)
 {
-	const struct lint_file *x = a, *y = b;
-	const char *px = x->path ? x->path : x->down_path, *py = y->path ? y->path : y->down_path;
+	const struct pgphase_migration *x = ((const struct lint_file *)a)->m;
+	const struct pgphase_migration *y = ((const struct lint_file *)b)->m;
 
 	if (x->version != y->version)
 		return x->version < y->version ? -1 : 1;
-	return strcmp(px, py);
+	return strcmp(x->file ? x->file : x->down_file, y->file ? y->file : y->down_file);
 }
 
-/* The message of a located error without its "file:line:col: " prefix. */
-static const char *bare_message(const struct pgphase_error *err)
+/* Files named on the command line that are no migration of the listing: read on their own. */
+static int add_loose(struct pgphase_lint_ctx *ctx, struct lint_unit *u, bool listed,
+		     struct pgphase_error *err)
 {
-	char prefix[4200];
-	int n;
+	u->loose = xcalloc(u->n_only ? u->n_only : 1, sizeof(*u->loose));
+	for (size_t i = 0; i < u->n_only; i++) {
+		struct pgphase_problems problems = { 0 };
+		struct pgphase_migration *m = &u->loose[u->n_loose];
+		char *path, *vtext = NULL, *name = NULL;
+		enum pgphase_name_style style;
+		const char *why = NULL;
+		int64_t version;
+		int part, r = pgphase_parse_file_name(u->only[i], &version, &vtext, &name, &style,
+						      &part, &why);
 
-	if (!err->file)
-		return err->message;
-	n = err->column ? snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", err->file, err->line,
-				   err->column)
-			: snprintf(prefix, sizeof(prefix), "%s:%d: ", err->file, err->line);
-	if (n > 0 && (size_t)n < sizeof(prefix) && strncmp(err->message, prefix, (size_t)n) == 0)
-		return err->message + n;
-	return err->message;
-}
-
-static const struct pgphase_lint_rule *rule_for_kind(const char *kind)
-{
-	if (strcmp(kind, "syntax-error") == 0)
-		return &lint_rule_syntax_error;
-	if (strcmp(kind, "unknown-directive") == 0 || strcmp(kind, "unknown-template") == 0)
-		return &lint_rule_unknown_directive;
-	if (strcmp(kind, "bad-file-name") == 0)
-		return &lint_rule_bad_file_name;
-	if (strcmp(kind, "duplicate-version") == 0)
-		return &lint_rule_duplicate_version;
-	return &lint_rule_malformed_migration;
-}
-
-/* Load one file; a loader problem is a finding, an unreadable file an error (-1). */
-static int load_one(struct pgphase_lint_ctx *ctx, struct pgphase_migration *m, const char *path,
-		    bool *loaded, struct pgphase_error *err)
-{
-	struct pgphase_error e = PGPHASE_ERROR_INIT;
-
-	if (pgphase_migration_load_file(m, path, ctx->opts->vars, &e) == 0) {
-		*loaded = true;
-		return 0;
+		free(vtext);
+		free(name);
+		if (listed && r != 0)
+			continue; /* a migration, or a near-miss, of the listing */
+		path = xasprintf("%s%s", u->prefix, u->only[i]);
+		ctx->linting = true;
+		r = pgphase_migration_load_file(m, path, ctx->opts->vars, &problems, err);
+		free(path);
+		lint_report_problems(ctx, &problems);
+		pgphase_problems_release(&problems);
+		if (r < 0)
+			return -1;
+		if (m->loaded)
+			add_file(u, m, !m->loose, true);
+		u->n_loose++;
 	}
-	if (!e.kind) {
-		pgphase_error_move(err, &e);
-		return -1;
-	}
-	lint_report_file(ctx, rule_for_kind(e.kind), e.file ? e.file : path, e.file ? e.line : 1,
-			 e.file ? e.column : 1, e.hint ? e.hint : "fix the file so pgphase can load it",
-			 "%s", bare_message(&e));
-	pgphase_error_release(&e);
-	return 0;
-}
-
-int lint_file_load(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct pgphase_error *err)
-{
-	const char *display = f->path ? f->path : f->down_path;
-
-	ctx->linting = f->lint;
-	if (f->lint)
-		lint_file_index(ctx, display); /* files are listed in lint order */
-	if (!f->path)
-		lint_report_file(ctx, &lint_rule_bad_file_name, f->down_path, 1, 1,
-				 "add the matching .up.sql file or rename this one",
-				 "down file without a matching .up.sql");
-	if (f->path && load_one(ctx, &f->m, f->path, &f->loaded, err) < 0)
-		return -1;
-	if (f->down_path && load_one(ctx, &f->dm, f->down_path, &f->down_loaded, err) < 0)
-		return -1;
-	if (f->loaded) {
-		/* the loader's own parse when the file is sound (so the planner sees the same
-		 * nodes); otherwise statement by statement here, reporting what is broken */
-		struct pgphase_error e = PGPHASE_ERROR_INIT;
-		bool parsed = pgphase_migration_parse(&f->m, &e) == 0;
-
-		pgphase_error_release(&e);
-		lint_section_parse(ctx, &f->up, &f->m.up, false, parsed);
-		if (f->m.down.text)
-			lint_section_parse(ctx, &f->down, &f->m.down, true, parsed);
-	}
-	if (f->down_loaded && !f->down.text)
-		lint_section_parse(ctx, &f->down, &f->dm.up, true, false);
-	if (f->loaded && f->named && !f->up.n && !f->up.broken)
-		lint_report_file(ctx, &lint_rule_malformed_migration, f->path,
-				 f->m.up.marker_line ? f->m.up.marker_line : 1, 1,
-				 "add the migration's statements, or delete the file",
-				 "migration has no statements in its UP section");
 	return 0;
 }
 
 int lint_unit_list(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err)
 {
-	size_t n = 0;
-	char **names = list_dir_sorted(u->dir, &n), **names_of;
-	struct lint_map versions; /* version → index of its first file */
+	struct pgphase_error lerr = PGPHASE_ERROR_INIT;
+	bool listed = pgphase_migration_set_list(&u->set, u->prefix, &lerr) == 0;
 
-	if (!names && u->whole)
-		return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot open directory \"%s\": %s",
-					 u->dir, strerror(errno));
-	if (!names) { /* a file whose directory cannot be listed: lint just the files */
-		names = xcalloc(u->n_only + 1, sizeof(*names));
-		for (size_t i = 0; i < u->n_only; i++)
-			names[n++] = xstrdup(u->only[i]);
+	if (!listed && u->whole) {
+		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot open directory \"%s\": %s", u->dir,
+				  strerror(errno));
+		pgphase_error_release(&lerr);
+		return -1;
 	}
-	names_of = xcalloc(n + 1, sizeof(*names_of));
-	lint_map_init(&versions);
-	for (size_t i = 0; i < n; i++)
-		name_entry(ctx, u, names[i], names_of, &versions);
-	lint_map_release(&versions);
-	for (size_t i = 0; i < u->n; i++)
-		free(names_of[i]);
-	free(names_of);
+	pgphase_error_release(&lerr);
+	if (listed) {
+		for (size_t i = 0; i < u->set.problems.n; i++) {
+			struct pgphase_problems one = { &u->set.problems.v[i], 1, 1 };
+
+			ctx->linting = wanted(u, one.v->file);
+			lint_report_problems(ctx, &one);
+		}
+		for (size_t i = 0; u->whole && i < u->set.n_ignored; i++)
+			if (ends_with(u->set.ignored[i], ".sql"))
+				pgphase_warn("ignoring \"%s\": not a migration file name",
+					     u->set.ignored[i]);
+		for (size_t i = 0; i < u->set.n; i++) {
+			struct pgphase_migration *m = &u->set.items[i];
+
+			add_file(u, m, true, (m->file && wanted(u, m->file)) ||
+						     (m->down_file && wanted(u, m->down_file)));
+		}
+	}
+	if (!u->whole && add_loose(ctx, u, listed, err) < 0)
+		return -1;
 	if (u->n)
 		qsort(u->files, u->n, sizeof(*u->files), cmp_files);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	return 0;
+}
+
+int lint_file_load(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct pgphase_error *err)
+{
+	struct pgphase_migration *m = f->m;
+
+	ctx->linting = f->lint;
+	if (f->lint)
+		lint_file_index(ctx, m->file ? m->file : m->down_file); /* in lint order */
+	if (!m->loaded) {
+		struct pgphase_problems problems = { 0 };
+		int rc = pgphase_migration_read(m, ctx->opts->vars, &problems, err);
+
+		lint_report_problems(ctx, &problems);
+		pgphase_problems_release(&problems);
+		if (rc < 0)
+			return -1;
+	}
+	lint_section_build(&f->up, &m->up, false);
+	lint_section_build(&f->down, &m->down, true);
 	return 0;
 }
 
@@ -308,21 +249,20 @@ void lint_file_release(struct lint_file *f)
 {
 	lint_section_release(&f->up);
 	lint_section_release(&f->down);
-	if (f->loaded)
-		pgphase_migration_release(&f->m);
-	if (f->down_loaded)
-		pgphase_migration_release(&f->dm);
-	f->loaded = f->down_loaded = false;
+	pgphase_migration_unload(f->m);
 }
 
 void lint_unit_release(struct lint_unit *u)
 {
 	for (size_t i = 0; i < u->n; i++) {
-		lint_file_release(&u->files[i]);
-		free(u->files[i].path);
-		free(u->files[i].down_path);
+		lint_section_release(&u->files[i].up);
+		lint_section_release(&u->files[i].down);
 	}
 	free(u->files);
+	pgphase_migration_set_release(&u->set);
+	for (size_t i = 0; i < u->n_loose; i++)
+		pgphase_migration_release(&u->loose[i]);
+	free(u->loose);
 	for (size_t i = 0; i < u->n_only; i++)
 		free(u->only[i]);
 	free(u->only);

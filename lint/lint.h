@@ -35,22 +35,17 @@ struct lint_ignore {
 	size_t stmt;   /* index of the statement it applies to, SIZE_MAX when none */
 };
 
-/* One section (UP or DOWN) of one file, parsed for linting. */
+/* One section (UP or DOWN) of one file, as the front end read it, ready for the rules. */
 struct lint_section {
 	const char *file;       /* display path */
 	const char *text;       /* borrowed: file text with bytes outside the section blanked */
 	size_t text_len;
-	const struct pgphase_marker *markers; /* borrowed from the loader */
-	size_t n_markers;
 	bool down;
-	bool broken;            /* a syntax error was reported */
-	struct pgphase_sql *sqls; /* owned parse results (one, or one per statement after a
-	                             syntax error) */
-	size_t n_sqls;
+	bool broken;            /* the front end found a syntax error in it */
 	struct pgphase_lint_stmt *stmts;
 	size_t n, cap;
-	struct pgphase_stmt_note *notes; /* owned, one per statement */
-	struct lint_ignore *ignores;
+	const struct pgphase_stmt_note *notes; /* borrowed from the front end, one a statement */
+	struct lint_ignore *ignores; /* in statement order */
 	size_t n_ignores;
 	size_t *line_starts;    /* lazily built line index */
 	size_t n_lines;
@@ -167,25 +162,24 @@ void lint_report_unused_ignore(struct pgphase_lint_ctx *ctx, const char *file, i
 
 /* ---- files.c: paths → units (a directory, or files with their siblings as context) ---- */
 
-/* One migration: a single file or an .up.sql/.down.sql pair. */
+/* One migration to lint: a single file, an .up.sql/.down.sql pair, or an orphan .down.sql. */
 struct lint_file {
-	char *path;             /* owned display path of the UP (or only) file, NULL for an
-	                           orphan .down.sql */
-	char *down_path;        /* owned, .down.sql of a pair */
-	int64_t version;
-	bool named;             /* has a migration file name */
+	struct pgphase_migration *m; /* borrowed: in the unit's set, or one of its loose files */
+	bool named;             /* has a migration file name (not a loose SQL file) */
 	bool lint;              /* report findings (false: context for the files linted) */
-	bool loaded, down_loaded;
-	struct pgphase_migration m, dm; /* dm: the .down.sql file, loaded on its own */
 	struct lint_section up, down;
 };
 
 struct lint_unit {
-	char *dir;              /* owned directory to list ("." for bare file names) */
-	char *prefix;           /* owned display prefix: "dir/" or "" */
+	char *dir;              /* owned directory as given */
+	char *prefix;           /* owned display prefix: "dir/" or "" (the front end lists it) */
 	bool whole;             /* a directory argument: every file is linted */
 	char **only;            /* owned basenames to lint when !whole */
 	size_t n_only;
+	struct pgphase_migration_set set; /* the front end's listing of the directory */
+	struct pgphase_migration *loose;  /* files named on the command line that the listing
+	                                     does not hold (n_only slots, n_loose used) */
+	size_t n_loose;
 	struct lint_file *files; /* version order after lint_unit_list */
 	size_t n, cap;
 };
@@ -193,17 +187,22 @@ struct lint_unit {
 /* Group paths into units; a path that does not exist is a usage error. */
 int lint_units_build(const char *const *paths, size_t n, struct lint_unit **units,
 		     size_t *n_units, struct pgphase_error *err);
-/* List and name-check a unit's files, in version order; naming problems become findings.
+/* List a unit through the front end, in version order; naming problems become findings.
  * Fails only for an unreadable directory. */
 int lint_unit_list(struct pgphase_lint_ctx *ctx, struct lint_unit *u, struct pgphase_error *err);
-/* Load and parse one file of the unit; problems become findings.  Fails only when the file
- * cannot be read. */
+/* Read one file of the unit through the front end; its problems become findings.  Fails only
+ * when the file cannot be read. */
 int lint_file_load(struct pgphase_lint_ctx *ctx, struct lint_file *f, struct pgphase_error *err);
-/* Release a file's parse trees and sections (its paths stay). */
+/* Release a file's sections and what the front end read (its names stay). */
 void lint_file_release(struct lint_file *f);
 void lint_unit_release(struct lint_unit *u);
+/* Report front-end problems as findings of the rule each kind maps to. */
+void lint_report_problems(struct pgphase_lint_ctx *ctx, const struct pgphase_problems *p);
+/* The lint rule a front-end problem kind is reported as. */
+const struct pgphase_lint_rule *lint_rule_for_problem(enum pgphase_problem_kind kind);
 
-/* Rules the engine and loader report themselves (lint/rule_input.c). */
+/* Rules the engine reports itself (lint/rule_hygiene.c); the input rules are what front-end
+ * problems become (lint_rule_for_problem). */
 extern const struct pgphase_lint_rule lint_rule_syntax_error, lint_rule_duplicate_version,
 	lint_rule_bad_file_name, lint_rule_unknown_directive, lint_rule_malformed_migration,
 	lint_rule_ignore_unknown_rule, lint_rule_ignore_unused;
@@ -223,14 +222,10 @@ void lint_report_file(struct pgphase_lint_ctx *ctx, const struct pgphase_lint_ru
 /* Register a display path in the result's file table; returns its index. */
 size_t lint_file_index(struct pgphase_lint_ctx *ctx, const char *path);
 
-/* ---- source.c: sections, fallback parsing, directive association, positions ---- */
+/* ---- source.c: front-end sections as rule input, positions ---- */
 
-/*
- * A loader section as statements and notes.  parsed: s->sql holds the loader's parse
- * (borrowed); else the text is parsed here, and syntax errors become findings.
- */
-void lint_section_parse(struct pgphase_lint_ctx *ctx, struct lint_section *sec,
-			const struct pgphase_section *s, bool down, bool parsed);
+/* A front-end section as statements, notes and ignores; the trees stay the front end's. */
+void lint_section_build(struct lint_section *sec, const struct pgphase_section *s, bool down);
 void lint_section_release(struct lint_section *sec);
 /* 1-based line and column (characters) of byte offset off in sec->text.  Cost: a binary
  * search for the line, then counting characters from the previous position when it is on the

@@ -75,6 +75,46 @@ START_TEST(files_refused_before_any_change)
 }
 END_TEST
 
+/*
+ * Several problems in one directory: every command that changes the database names each one
+ * as file:line (not only the first), exits 2, and changes nothing.
+ */
+START_TEST(every_problem_named_nothing_changed)
+{
+	static const char *const needles[] = {
+		"002create.sql:1: malformed migration file name",
+		"1_dup.sql:1: duplicate migration version 1",
+		"003_dir.sql:2:1: unknown directive \"-- pgphase:frobnicate\"",
+		"004_syntax.sql:2:8: syntax error at or near \"TABLEX\"",
+		"004_syntax.sql:4:1: syntax error at or near \"SELEC\"",
+		"005_dangle.sql:2:1: directive is not followed by a statement",
+		"006_empty.sql:1: migration has no statements in its UP section",
+	};
+	static const char *const commands[] = { "migrate", "expand", "backfill", "rollback" };
+	char *d = th_tmpdir();
+
+	th_write(d, "001_a.sql", "CREATE TABLE a (x int);\n");
+	th_write(d, "1_dup.sql", "CREATE TABLE dup (x int);\n");
+	th_write(d, "002create.sql", "CREATE TABLE c (x int);\n");
+	th_write(d, "003_dir.sql", "CREATE TABLE d (x int);\n-- pgphase:frobnicate\nSELECT 1;\n");
+	th_write(d, "004_syntax.sql", "CREATE TABLE s (x int);\nCREATE TABLEX t (x int);\n"
+				      "CREATE TABLE u (x int);\nSELEC 1;\n");
+	th_write(d, "005_dangle.sql", "CREATE TABLE g (x int);\n-- pgphase:as-is\n");
+	th_write(d, "006_empty.sql", "-- UP\n-- nothing yet\n-- DOWN\nSELECT 1;\n");
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		struct th_run r;
+
+		RUN(&r, d, commands[c]);
+		th_assert_exit(&r, 2);
+		for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
+			th_assert_contains(r.err, needles[i]);
+		th_run_release(&r);
+		assert_untouched(); /* no state schema, no table: nothing ran */
+	}
+	free(d);
+}
+END_TEST
+
 START_TEST(rollback_inputs)
 {
 	char *d = th_tmpdir();
@@ -146,6 +186,7 @@ Suite *badinput_suite(void)
 	TCase *tc = th_db_tcase("badinput");
 
 	tcase_add_test(tc, files_refused_before_any_change);
+	tcase_add_test(tc, every_problem_named_nothing_changed);
 	tcase_add_test(tc, rollback_inputs);
 	tcase_add_test(tc, flag_and_config_inputs);
 	tcase_add_test(tc, state_schema_from_the_future);

@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "pgphase/lint.h"
+#include "pgphase/migration.h"
 
 static char *fixtures_dir(void)
 {
@@ -219,6 +220,73 @@ START_TEST(every_rule_has_a_fixture)
 }
 END_TEST
 
+/*
+ * Every problem kind of the front end is a finding of its rule, at the problem's file:line:
+ * lint reads files only through the front end and reports each problem it collects.
+ */
+START_TEST(every_problem_kind_is_a_finding)
+{
+	static const struct {
+		enum pgphase_problem_kind kind;
+		const char *file, *content, *rule;
+	} cases[] = {
+		{ PGPHASE_PROBLEM_BAD_FILE_NAME, "002create.sql", "SELECT 1;\n", "bad-file-name" },
+		{ PGPHASE_PROBLEM_DUPLICATE_VERSION, "1_dup.sql", "SELECT 1;\n", "duplicate-version" },
+		{ PGPHASE_PROBLEM_BAD_ENCODING, "003_enc.sql", "SELECT 'a\xff';\n",
+		  "malformed-migration" },
+		{ PGPHASE_PROBLEM_UNKNOWN_TEMPLATE, "004_tpl.sql", "SELECT * FROM {{nope}};\n",
+		  "unknown-directive" },
+		{ PGPHASE_PROBLEM_BAD_DIRECTIVE, "005_dir.sql", "-- pgphase:frobnicate\nSELECT 1;\n",
+		  "unknown-directive" },
+		{ PGPHASE_PROBLEM_DANGLING_DIRECTIVE, "006_dangle.sql", "SELECT 1;\n-- pgphase:as-is\n",
+		  "unknown-directive" },
+		{ PGPHASE_PROBLEM_MISPLACED_MARKER, "007_marker.sql",
+		  "-- UP\nSELECT 1;\n-- UP\nSELECT 2;\n", "malformed-migration" },
+		{ PGPHASE_PROBLEM_EMPTY_MIGRATION, "008_empty.sql", "-- UP\n-- DOWN\nSELECT 1;\n",
+		  "malformed-migration" },
+		{ PGPHASE_PROBLEM_SYNTAX_ERROR, "009_syntax.sql", "SELEC 1;\n", "syntax-error" },
+	};
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	struct pgphase_migration_set set;
+	struct pgphase_lint_options opts;
+	struct pgphase_lint_result res;
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	char *dir = th_tmpdir();
+	const char *paths[1] = { dir };
+
+	ck_assert_int_eq(n, PGPHASE_PROBLEM_KINDS);
+	th_write(dir, "001_a.sql", "SELECT 1;\n");
+	for (size_t i = 0; i < n; i++)
+		th_write(dir, cases[i].file, cases[i].content);
+	ck_assert_msg(pgphase_migration_set_read(&set, dir, NULL, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(set.problems.n, n);
+	pgphase_lint_options_init(&opts);
+	pgphase_lint_result_init(&res);
+	ck_assert_msg(pgphase_lint_paths(&res, paths, 1, &opts, &err) == 0, "%s", err.message);
+	for (size_t k = 0; k < set.problems.n; k++) {
+		const struct pgphase_problem *p = &set.problems.v[k];
+		const char *rule = NULL;
+		bool found = false;
+
+		for (size_t i = 0; i < n; i++)
+			if (cases[i].kind == p->kind)
+				rule = cases[i].rule;
+		ck_assert_msg(rule != NULL, "kind %d has no case", p->kind);
+		for (size_t i = 0; i < res.n && !found; i++)
+			found = strcmp(res.findings[i].file, p->file) == 0 &&
+				res.findings[i].line == p->line &&
+				strcmp(res.findings[i].rule->id, rule) == 0 &&
+				res.findings[i].rule->category == PGPHASE_LINT_INPUT;
+		ck_assert_msg(found, "%s problem at %s:%d is no %s finding",
+			      pgphase_problem_kind_name(p->kind), p->file, p->line, rule);
+	}
+	pgphase_lint_result_release(&res);
+	pgphase_migration_set_release(&set);
+	pgphase_error_release(&err);
+	free(dir);
+}
+END_TEST
+
 /* Rule ids are unique, lower-case-with-dashes, and every rule is described. */
 START_TEST(registry_is_well_formed)
 {
@@ -245,6 +313,7 @@ Suite *lint_suite(void)
 	tcase_add_test(tc, fixtures_match_expected);
 	tcase_add_test(tc, every_rule_has_a_fixture);
 	tcase_add_test(tc, registry_is_well_formed);
+	tcase_add_test(tc, every_problem_kind_is_a_finding);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -193,6 +193,68 @@ START_TEST(phase_aware)
 }
 END_TEST
 
+/* Run pgphase ARGS... in dir (NULL-terminated varargs). */
+static void run(struct th_run *r, const char *dir, ...)
+{
+	const char *argv[32];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, dir);
+	for (const char *a; (a = va_arg(ap, const char *)) && n < 31;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	th_cli(r, dir, NULL, argv);
+}
+
+/*
+ * Bug 1: "CREATE INDEX ...; -- pgphase:as-is" on one line.  plan runs it as written (SHARE
+ * lock), so lint must report the as-written build as the error it is, not the strategy's
+ * info; both read the directive through the one front end.  Without the directive both agree
+ * on the strategy.
+ */
+START_TEST(trailing_directive_lint_agrees_with_plan)
+{
+	char *dir = th_tmpdir();
+	struct th_run r;
+
+	th_write(dir, "m/001_idx.sql", "CREATE INDEX t_a ON t (a); -- pgphase:as-is\n");
+	lint(&r, dir, "m", NULL);
+	th_assert_exit(&r, 1);
+	th_assert_contains(r.out, "m/001_idx.sql:1:1: error: CREATE INDEX on \"t\"");
+	ck_assert_msg(!strstr(r.out, "strategy makes it safe"), "lint saw no as-is:\n%s", r.out);
+	ck_assert_msg(!strstr(r.out, "[unknown-directive]"), "directive not attached:\n%s", r.out);
+	th_run_release(&r);
+	run(&r, dir, "plan", "--offline", "-m", "m", NULL);
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "as-written");
+	th_assert_contains(r.out, "CREATE INDEX t_a ON t (a)");
+	ck_assert_msg(!strstr(r.out, "CONCURRENTLY"), "plan rewrote it:\n%s", r.out);
+	th_run_release(&r);
+
+	/* the same on the statement's last line, and a trailing ignore on its own statement */
+	th_write(dir, "m/001_idx.sql", "CREATE INDEX t_a\n  ON t (a); -- pgphase:as-is\n"
+				       "DROP TABLE old; -- pgphase:ignore drop-table archived\n");
+	lint(&r, dir, "m", NULL);
+	th_assert_exit(&r, 1);
+	th_assert_contains(r.out, "m/001_idx.sql:1:1: error: CREATE INDEX on \"t\"");
+	ck_assert_msg(!strstr(r.out, "[drop-table]") && !strstr(r.out, "[ignore-unused]"),
+		      "trailing ignore not on its statement:\n%s", r.out);
+	th_run_release(&r);
+
+	th_write(dir, "m/001_idx.sql", "CREATE INDEX t_a ON t (a);\n");
+	lint(&r, dir, "m", NULL);
+	th_assert_contains(r.out, "m/001_idx.sql:1:1: info: CREATE INDEX on \"t\"");
+	th_run_release(&r);
+	run(&r, dir, "plan", "--offline", "-m", "m", NULL);
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a");
+	th_run_release(&r);
+	free(dir);
+}
+END_TEST
+
 START_TEST(config_and_versions)
 {
 	char *dir = th_tmpdir();
@@ -304,6 +366,7 @@ Suite *lint_cli_suite(void)
 	tcase_add_test(tc, rule_filters);
 	tcase_add_test(tc, formats);
 	tcase_add_test(tc, phase_aware);
+	tcase_add_test(tc, trailing_directive_lint_agrees_with_plan);
 	tcase_add_test(tc, config_and_versions);
 	tcase_add_test(tc, broken_file_in_directory);
 	tcase_add_test(tc, closed_pipe);

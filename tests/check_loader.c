@@ -106,10 +106,86 @@ START_TEST(duplicates_and_malformed_listed_together)
 	th_write(dir, "003_c.SQL", "SELECT 1;");
 	ck_assert_int_eq(load(&set, dir, &err), -1);
 	ck_assert_int_eq(err.code, PGPHASE_EXIT_USAGE);
-	th_assert_contains(err.detail, "3 problems");
-	th_assert_contains(err.detail, "1_b.sql: duplicate version 1");
-	th_assert_contains(err.detail, "002create.sql: missing '_'");
-	th_assert_contains(err.detail, "003_c.SQL: extension must be lower-case");
+	/* the first problem is the message, every other one a detail line, each file:line */
+	th_assert_contains(err.message, "002create.sql:1: malformed migration file name: missing '_'");
+	th_assert_contains(err.detail, "003_c.SQL:1: malformed migration file name: extension must "
+				       "be lower-case");
+	th_assert_contains(err.detail, "1_b.sql:1: duplicate migration version 1 (also ");
+	pgphase_error_release(&err);
+	free(dir);
+}
+END_TEST
+
+/* One file per problem kind: every problem is collected, with its kind and file:line. */
+START_TEST(every_problem_collected_with_kind_and_place)
+{
+	static const struct {
+		const char *file, *content;
+		enum pgphase_problem_kind kind;
+		int line;
+	} cases[] = {
+		{ "1_dup.sql", "SELECT 1;\n", PGPHASE_PROBLEM_DUPLICATE_VERSION, 1 },
+		{ "002create.sql", "SELECT 1;\n", PGPHASE_PROBLEM_BAD_FILE_NAME, 1 },
+		{ "003_enc.sql", "SELECT 1;\nSELECT 'a\xff';\n", PGPHASE_PROBLEM_BAD_ENCODING, 2 },
+		{ "004_tpl.sql", "SELECT 1;\nSELECT * FROM {{nope}};\n",
+		  PGPHASE_PROBLEM_UNKNOWN_TEMPLATE, 2 },
+		{ "005_dir.sql", "-- pgphase:frobnicate\nSELECT 1;\n", PGPHASE_PROBLEM_BAD_DIRECTIVE,
+		  1 },
+		{ "006_dangle.sql", "SELECT 1;\n-- pgphase:as-is\n",
+		  PGPHASE_PROBLEM_DANGLING_DIRECTIVE, 2 },
+		{ "007_marker.sql", "-- UP\nSELECT 1;\n-- UP\nSELECT 2;\n",
+		  PGPHASE_PROBLEM_MISPLACED_MARKER, 3 },
+		{ "008_empty.sql", "-- UP\n-- nothing\n-- DOWN\nSELECT 1;\n",
+		  PGPHASE_PROBLEM_EMPTY_MIGRATION, 1 },
+		{ "009_syntax.sql", "SELECT 1;\nSELEC 2;\nSELECT 3;\nSELEC 4;\n",
+		  PGPHASE_PROBLEM_SYNTAX_ERROR, 2 },
+		{ "009_syntax.sql", NULL, PGPHASE_PROBLEM_SYNTAX_ERROR, 4 },
+	};
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	struct pgphase_template_vars vars = { "app", false };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_migration_set set;
+	bool seen[PGPHASE_PROBLEM_KINDS] = { false };
+	char *dir = th_tmpdir();
+
+	th_write(dir, "001_a.sql", "SELECT 1;\n");
+	for (size_t i = 0; i < n; i++)
+		if (cases[i].content)
+			th_write(dir, cases[i].file, cases[i].content);
+	ck_assert_msg(pgphase_migration_set_read(&set, dir, &vars, &err) == 0, "%s", err.message);
+	ck_assert_msg(set.problems.n == n, "%zu problems, expected %zu", set.problems.n, n);
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < set.problems.n && !found; k++) {
+			const struct pgphase_problem *p = &set.problems.v[k];
+			const char *base = strrchr(p->file, '/') + 1;
+
+			found = p->kind == cases[i].kind && strcmp(base, cases[i].file) == 0 &&
+				p->line == cases[i].line;
+		}
+		ck_assert_msg(found, "no %s problem at %s:%d", pgphase_problem_kind_name(cases[i].kind),
+			      cases[i].file, cases[i].line);
+		seen[cases[i].kind] = true;
+	}
+	for (int k = 0; k < PGPHASE_PROBLEM_KINDS; k++)
+		ck_assert_msg(seen[k], "kind %s has no case", pgphase_problem_kind_name(k));
+	/* the other statements of a broken file are still read */
+	ck_assert_int_eq(pgphase_migration_find(&set, 9)->up.sql.n, 2);
+	ck_assert(pgphase_migration_find(&set, 9)->broken);
+	ck_assert(!pgphase_migration_find(&set, 1)->broken);
+	pgphase_migration_set_release(&set);
+
+	/* the strict load refuses and names every problem as file:line */
+	ck_assert_int_eq(load(&set, dir, &err), -1);
+	ck_assert_int_eq(err.code, PGPHASE_EXIT_USAGE);
+	for (size_t i = 0; i < n; i++) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), "%s:%d", cases[i].file, cases[i].line);
+		ck_assert_msg(strstr(err.message, needle) || (err.detail && strstr(err.detail, needle)),
+			      "%s missing from:\n%s\n%s", needle, err.message, err.detail);
+	}
 	pgphase_error_release(&err);
 	free(dir);
 }
@@ -180,6 +256,26 @@ START_TEST(trailing_and_file_directives)
 	ck_assert(m->up.notes[2].as_is);
 	ck_assert(!m->up.notes[1].as_is);
 	pgphase_migration_set_release(&set);
+
+	/* bug 1: a directive after code applies to that code's statement, however it ends */
+	th_write(dir, "001_t.sql",
+		 "CREATE INDEX i ON d (e); -- pgphase:as-is\n"       /* 0 */
+		 "CREATE INDEX j ON d (f);\n"                        /* 1 */
+		 "CREATE INDEX k\n  ON d (g); -- pgphase:as-is\n"    /* 2 */
+		 "CREATE INDEX l ON d (h)\n; -- pgphase:batch-size 5\n" /* 3 */
+		 "/* note */ -- pgphase:as-is\n"
+		 "CREATE INDEX m ON d (i);\n");                      /* 4 */
+	ck_assert_msg(load(&set, dir, &err) == 0, "%s", err.message);
+	m = &set.items[0];
+	ck_assert_int_eq(m->up.sql.n, 5);
+	ck_assert(m->up.notes[0].as_is);
+	ck_assert(!m->up.notes[1].as_is);
+	ck_assert(m->up.notes[2].as_is);
+	ck_assert_int_eq(m->up.notes[3].batch_size, 5);
+	ck_assert(!m->up.notes[3].as_is);
+	ck_assert(m->up.notes[4].as_is); /* nothing of a statement before it: the next one */
+	ck_assert_int_eq(m->up.markers[0].stmt, 0);
+	pgphase_migration_set_release(&set);
 	free(dir);
 }
 END_TEST
@@ -230,7 +326,7 @@ START_TEST(input_errors_with_positions)
 {
 	expect_parse_error("SELECT 1;\n-- pgphase:frobnicate\nSELECT 2;", "unknown-directive", 2,
 			   "unknown directive");
-	expect_parse_error("SELECT 1;\n-- pgphase:as-is\n", "unknown-directive", 2,
+	expect_parse_error("SELECT 1;\n-- pgphase:as-is\n", "dangling-directive", 2,
 			   "not followed by a statement");
 	expect_parse_error("-- pgphase:batch-size lots\nUPDATE t SET a = 1;", "unknown-directive", 1,
 			   "positive integer");
@@ -374,11 +470,9 @@ START_TEST(template_of_new_parses_with_down_section)
 	char *dir = th_tmpdir(), *path = NULL;
 
 	ck_assert_int_eq(pgphase_migration_new(dir, "x", &path, &err), 0);
-	ck_assert_int_eq(load(&set, dir, &err), 0);
 	/* an untouched template is an empty migration: refused, never silently applied */
-	ck_assert_int_eq(pgphase_migration_parse(&set.items[0], &err), -1);
+	ck_assert_int_eq(load(&set, dir, &err), -1);
 	ck_assert_str_eq(err.kind, "empty-migration");
-	pgphase_migration_set_release(&set);
 	pgphase_error_release(&err);
 	free(path);
 	free(dir);
@@ -393,6 +487,7 @@ Suite *loader_suite(void)
 	tcase_add_test(tc, naming_schemes);
 	tcase_add_test(tc, numeric_order_and_pairs);
 	tcase_add_test(tc, duplicates_and_malformed_listed_together);
+	tcase_add_test(tc, every_problem_collected_with_kind_and_place);
 	tcase_add_test(tc, sections_and_markers);
 	tcase_add_test(tc, no_markers_whole_file_is_up);
 	tcase_add_test(tc, trailing_and_file_directives);

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "pgphase/backfill.h"
+#include "pgphase/log.h"
 #include "pgphase/state.h"
 
 struct entry {
@@ -212,8 +213,13 @@ int cmd_status(struct cli *cli, struct pgphase_error *err)
 	size_t n;
 	int rc = -1;
 
-	if (cli_load(cli, &set, err) < 0)
+	/* status changes nothing: it shows what it can and names the files' problems */
+	if (pgphase_migration_set_read(&set, cli->cfg.migrations,
+				       &(struct pgphase_template_vars){ cli->cfg.schema }, err) < 0)
 		return -1;
+	for (size_t i = 0; i < set.problems.n; i++)
+		pgphase_warn("%s:%d: %s", set.problems.v[i].file, set.problems.v[i].line,
+			     set.problems.v[i].message);
 	if (cli_open(cli, &s, false, err) < 0)
 		goto out_set;
 	if (pgphase_state_load(&s, &st, err) < 0)

@@ -72,7 +72,6 @@ int pgphase_migration_new(const char *dir, const char *name, char **path_out,
 			  struct pgphase_error *err)
 {
 	struct pgphase_migration_set set;
-	struct pgphase_template_vars vars = { NULL };
 	const struct pgphase_migration *last;
 	char *clean = NULL, *version = NULL, *path = NULL, stamp[32], when[32];
 	time_t now = time(NULL);
@@ -82,8 +81,13 @@ int pgphase_migration_new(const char *dir, const char *name, char **path_out,
 
 	if (clean_name(name, &clean, err) < 0)
 		return -1;
-	if (pgphase_migration_set_load(&set, dir, &vars, err) < 0)
+	/* the names decide the next one; the files' contents do not matter here */
+	if (pgphase_migration_set_list(&set, dir, err) < 0)
 		goto cleanup_name;
+	if (set.problems.n) {
+		pgphase_problems_error(&set.problems, err);
+		goto cleanup;
+	}
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	last = set.n ? &set.items[set.n - 1] : NULL;

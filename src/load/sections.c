@@ -4,9 +4,12 @@
  * The file text is template-expanded (values never contain newlines, so line numbers stay
  * true), then scanned for comments.  A line comment alone on its line whose body is UP, DOWN,
  * @UNDO, EXPAND, BACKFILL or CONTRACT (any case) is a marker; a line comment whose body starts
- * with "pgphase:" is a directive, and an unknown directive is an error.  Each section's text
+ * with "pgphase:" is a directive, and an unknown directive is a problem.  Each section's text
  * is the whole file with every byte outside the section blanked to a space (newlines kept),
- * so parser offsets are file offsets and positions need no translation.
+ * so parser offsets are file offsets and positions need no translation.  Problems are
+ * collected and the file read on (a bad marker or directive is left out); only unknown
+ * templates and unreadable comments (an unterminated quote) stop the file.  Statements and
+ * the attachment of directives to them are attach.c's.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -15,16 +18,16 @@
 #include "load/sections.h"
 #include "base/util.h"
 
-#define ERR_INPUT PGPHASE_EXIT_USAGE
-
 static bool ident_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '_';
 }
 
 int template_expand(const char *text, const char *file, const struct pgphase_template_vars *vars,
-		    char **out, struct pgphase_error *err)
+		    char **out, struct pgphase_problems *problems)
 {
+	bool bad = false;
+
 	const char *schema = vars && vars->schema ? vars->schema : "public";
 	struct sbuf sb = SBUF_INIT;
 	const char *p = text, *open;
@@ -66,15 +69,19 @@ int template_expand(const char *text, const char *file, const struct pgphase_tem
 			int line, col;
 
 			text_position(text, (size_t)(open - text), &line, &col);
-			sbuf_release(&sb);
-			pgphase_error_at(err, ERR_INPUT, "unknown-template", file, line, col,
-					 "unknown template \"{{%.*s}}\"", (int)(name_end - name), name);
-			pgphase_error_hint(err, "templates are {{schema}} and {{tables.NAME}}");
-			return -1;
+			problem_add(problems, PGPHASE_PROBLEM_UNKNOWN_TEMPLATE, file, line, col,
+				    "templates are {{schema}} and {{tables.NAME}}",
+				    "unknown template \"{{%.*s}}\"", (int)(name_end - name), name);
+			bad = true;
 		}
 		p = q + 2;
 	}
 	sbuf_adds(&sb, p);
+	if (bad) {
+		sbuf_release(&sb);
+		*out = NULL;
+		return -1;
+	}
 	*out = sbuf_detach(&sb);
 	return 0;
 }
@@ -115,10 +122,17 @@ static void marker_release(struct pgphase_marker *mk)
 	free(mk->reason);
 }
 
-/* Parse a "pgphase:..." directive body into mk (or set m->no_transaction). */
+#define DIRECTIVE_HINT                                                                    \
+	"directives are no-transaction, as-is, ignore RULE[,RULE] reason, ignore-file "   \
+	"RULE[,RULE] reason, batch-size N"
+
+/*
+ * Parse a "pgphase:..." directive body into mk (or set m->no_transaction).  A bad one is a
+ * problem and -1: the caller leaves it out.
+ */
 static int parse_directive(struct pgphase_migration *m, const char *file, const char *body,
 			   const struct pgphase_comment *c, struct pgphase_marker *mk, bool *is_marker,
-			   struct pgphase_error *err)
+			   struct pgphase_problems *problems)
 {
 	const char *d = body + strlen("pgphase:"), *args;
 	size_t nlen = 0;
@@ -130,6 +144,12 @@ static int parse_directive(struct pgphase_migration *m, const char *file, const 
 		args++;
 	*is_marker = false;
 #define IS(word) (nlen == strlen(word) && strncmp(d, word, nlen) == 0)
+#define BAD(...)                                                                          \
+	do {                                                                              \
+		problem_add(problems, PGPHASE_PROBLEM_BAD_DIRECTIVE, file, c->line, c->column, \
+			    NULL, __VA_ARGS__);                                               \
+		return -1;                                                                \
+	} while (0)
 	if (IS("no-transaction")) {
 		m->no_transaction = true;
 		return 0;
@@ -142,9 +162,7 @@ static int parse_directive(struct pgphase_migration *m, const char *file, const 
 		while (isspace((unsigned char)*reason))
 			reason++;
 		if (rl == 0 || !*reason)
-			return pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line,
-						c->column,
-						"-- pgphase:ignore-file needs RULE[,RULE] and a reason");
+			BAD("-- pgphase:ignore-file needs RULE[,RULE] and a reason");
 		free(m->ignore_file_rules);
 		free(m->ignore_file_reason);
 		m->ignore_file_rules = xstrndup(args, rl);
@@ -160,10 +178,7 @@ static int parse_directive(struct pgphase_migration *m, const char *file, const 
 		mk->kind = PGPHASE_MARK_BATCH_SIZE;
 		mk->batch_size = strtol(args, &end, 10);
 		if (end == args || *end || mk->batch_size <= 0)
-			return pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line,
-						c->column,
-						"-- pgphase:batch-size needs a positive integer, got \"%s\"",
-						args);
+			BAD("-- pgphase:batch-size needs a positive integer, got \"%s\"", args);
 	} else if (IS("ignore")) {
 		size_t rl = 0;
 
@@ -171,26 +186,20 @@ static int parse_directive(struct pgphase_migration *m, const char *file, const 
 		while (args[rl] && !isspace((unsigned char)args[rl]))
 			rl++;
 		if (rl == 0)
-			return pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line,
-						c->column,
-						"-- pgphase:ignore needs RULE[,RULE] and a reason");
+			BAD("-- pgphase:ignore needs RULE[,RULE] and a reason");
 		mk->rules = xstrndup(args, rl);
 		args += rl;
 		while (isspace((unsigned char)*args))
 			args++;
 		if (!*args)
-			return pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line,
-						c->column,
-						"-- pgphase:ignore %s needs a reason after the rule list",
-						mk->rules);
+			BAD("-- pgphase:ignore %s needs a reason after the rule list", mk->rules);
 		mk->reason = xstrdup(args);
 	} else {
-		pgphase_error_at(err, ERR_INPUT, "unknown-directive", file, c->line, c->column,
-				 "unknown directive \"-- pgphase:%.*s\"", (int)nlen, d);
-		pgphase_error_hint(err, "directives are no-transaction, as-is, ignore RULE[,RULE] "
-					"reason, ignore-file RULE[,RULE] reason, batch-size N");
+		problem_add(problems, PGPHASE_PROBLEM_BAD_DIRECTIVE, file, c->line, c->column,
+			    DIRECTIVE_HINT, "unknown directive \"-- pgphase:%.*s\"", (int)nlen, d);
 		return -1;
 	}
+#undef BAD
 #undef IS
 	return 0;
 }
@@ -204,19 +213,44 @@ struct found {
 	size_t nc;
 };
 
+/* A -- UP or -- DOWN marker: record it, or report why it does not count. */
+static void section_marker(const char *file, bool pair, enum marker_word mw, const char *body,
+			   const struct pgphase_comment *c, struct found *f,
+			   struct pgphase_problems *problems)
+{
+	size_t *at = mw == MW_UP ? &f->up_at : &f->down_at;
+	int *line = mw == MW_UP ? &f->up_line : &f->down_line;
+
+	if (pair)
+		problem_add(problems, PGPHASE_PROBLEM_MISPLACED_MARKER, file, c->line, c->column,
+			    "a pair's .up.sql and .down.sql are its sections; remove the marker",
+			    "section marker \"-- %s\" in a .up.sql/.down.sql pair file", body);
+	else if (*at != SIZE_MAX)
+		problem_add(problems, PGPHASE_PROBLEM_MISPLACED_MARKER, file, c->line, c->column,
+			    "a file has one UP and one DOWN section",
+			    "second \"-- %s\" section marker (first at line %d)", body, *line);
+	else {
+		*at = c->offset;
+		*line = c->line;
+	}
+}
+
 /*
  * The markers and directives among the comments cs of text (known: the one-pass parse found
- * them; else the scanner finds them here).
+ * them; else the scanner finds them here).  -1 when the comments cannot be read.
  */
 static int collect(struct pgphase_migration *m, const char *file, const char *text, bool pair,
 		   bool known, struct pgphase_comment *cs, size_t nc, struct found *f,
-		   struct pgphase_error *err)
+		   struct pgphase_problems *problems)
 {
-	int rc = -1;
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
 
 	f->up_at = f->down_at = SIZE_MAX;
-	if (!known && pgphase_sql_comments(text, file, &cs, &nc, err) < 0)
+	if (!known && pgphase_sql_comments(text, file, &cs, &nc, &err) < 0) {
+		problem_from_error(problems, PGPHASE_PROBLEM_SYNTAX_ERROR, file, &err);
+		pgphase_error_release(&err);
 		return -1;
+	}
 	for (size_t i = 0; i < nc; i++) {
 		const struct pgphase_comment *c = &cs[i];
 		struct pgphase_marker mk = { 0 };
@@ -232,37 +266,18 @@ static int collect(struct pgphase_migration *m, const char *file, const char *te
 		mk.line = c->line;
 		mk.column = c->column;
 		mk.trailing = !c->alone_on_line;
+		mk.stmt = SIZE_MAX;
 		if (mw == MW_UP || mw == MW_DOWN) {
-			size_t *at = mw == MW_UP ? &f->up_at : &f->down_at;
-			int *line = mw == MW_UP ? &f->up_line : &f->down_line;
-
-			if (pair) {
-				pgphase_error_at(err, ERR_INPUT, "section-marker", file, c->line, c->column,
-						 "section marker \"-- %s\" in a .up.sql/.down.sql pair file",
-						 body);
-				free(body);
-				goto cleanup;
-			}
-			if (*at != SIZE_MAX) {
-				pgphase_error_at(err, ERR_INPUT, "section-marker", file, c->line, c->column,
-						 "second \"-- %s\" section marker (first at line %d)", body,
-						 *line);
-				free(body);
-				goto cleanup;
-			}
-			*at = c->offset;
-			*line = c->line;
+			section_marker(file, pair, mw, body, c, f, problems);
 		} else if (mw != MW_NONE) {
 			mk.kind = PGPHASE_MARK_PHASE;
 			mk.phase = mw == MW_EXPAND ? PGPHASE_PHASE_EXPAND
 				   : mw == MW_BACKFILL ? PGPHASE_PHASE_BACKFILL : PGPHASE_PHASE_CONTRACT;
 			is_marker = true;
-		} else if (strncmp(body, "pgphase:", 8) == 0) {
-			if (parse_directive(m, file, body, c, &mk, &is_marker, err) < 0) {
-				marker_release(&mk);
-				free(body);
-				goto cleanup;
-			}
+		} else if (strncmp(body, "pgphase:", 8) == 0 &&
+			   parse_directive(m, file, body, c, &mk, &is_marker, problems) < 0) {
+			is_marker = false;
+			marker_release(&mk);
 		}
 		free(body);
 		if (is_marker) {
@@ -270,13 +285,9 @@ static int collect(struct pgphase_migration *m, const char *file, const char *te
 			f->markers[f->n++] = mk;
 		}
 	}
-	rc = 0;
 	f->cs = cs; /* kept: the statement parse skips these without scanning again */
 	f->nc = nc;
-	cs = NULL;
-cleanup:
-	free(cs);
-	return rc;
+	return 0;
 }
 
 /* Hand section s its own copy of the file's comments. */
@@ -301,44 +312,51 @@ static char *blank_outside(const char *text, size_t from, size_t to)
 }
 
 /* Hand the markers inside [from, to) to section s. */
-static int give_markers(struct found *f, struct pgphase_section *s, size_t from, size_t to,
-			bool is_down, struct pgphase_error *err)
+static void give_markers(struct found *f, struct pgphase_section *s, size_t from, size_t to)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		struct pgphase_marker *mk = &f->markers[i];
 
 		if (mk->offset < from || mk->offset >= to || mk->kind == (enum pgphase_marker_kind)-1)
 			continue;
-		if (is_down && mk->kind == PGPHASE_MARK_PHASE)
-			return pgphase_error_at(err, ERR_INPUT, "section-marker", s->file, mk->line,
-						mk->column, "phase marker \"-- %s\" in the DOWN section",
-						pgphase_phase_name(mk->phase));
 		s->markers = xrealloc(s->markers, (s->n_markers + 1) * sizeof(*s->markers));
 		s->markers[s->n_markers++] = *mk;
 		memset(mk, 0, sizeof(*mk));
 		mk->kind = (enum pgphase_marker_kind)-1; /* moved */
 	}
-	return 0;
 }
 
-/* A region (e.g. before "-- UP") that must hold no statement. */
-static int check_no_statements(const char *text, size_t from, size_t to, const char *file,
-			       const char *where, struct pgphase_error *err)
+/*
+ * A region (e.g. before "-- UP") that must hold no statement: whole is the file's parse,
+ * or NULL (the file does not parse: the region is parsed alone, and a region that does not
+ * parse holds a statement too).
+ */
+static void check_no_statements(const char *text, const struct pgphase_sql *whole, size_t from,
+				size_t to, const char *file, const char *where,
+				struct pgphase_problems *problems)
 {
-	struct pgphase_sql sql;
-	char *region = blank_outside(text, from, to);
-	int rc = 0;
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_sql sql = { 0 };
+	const struct pgphase_stmt *first = NULL;
+	char *region = NULL;
 
-	if (pgphase_sql_parse(&sql, region, file, err) < 0) {
-		free(region);
-		return -1;
+	if (whole) {
+		for (size_t i = 0; i < whole->n && !first; i++)
+			if (whole->stmts[i].offset >= from && whole->stmts[i].offset < to)
+				first = &whole->stmts[i];
+	} else {
+		region = blank_outside(text, from, to);
+		if (pgphase_sql_parse(&sql, region, file, &err) < 0)
+			problem_from_error(problems, PGPHASE_PROBLEM_SYNTAX_ERROR, file, &err);
+		else if (sql.n)
+			first = &sql.stmts[0];
 	}
-	if (sql.n)
-		rc = pgphase_error_at(err, ERR_INPUT, "section-marker", file, sql.stmts[0].line,
-				      sql.stmts[0].column, "statement %s", where);
+	if (first)
+		problem_add(problems, PGPHASE_PROBLEM_MISPLACED_MARKER, file, first->line,
+			    first->column, "move it into a section", "statement %s", where);
 	pgphase_sql_release(&sql);
+	pgphase_error_release(&err);
 	free(region);
-	return rc;
 }
 
 /*
@@ -354,28 +372,28 @@ static bool give_statements(struct pgphase_section *s, struct pgphase_sql *whole
 	return true;
 }
 
-static int split_one(struct pgphase_migration *m, const char *raw, const char *file, bool pair,
-		     bool is_down_file, const struct pgphase_template_vars *vars,
-		     struct pgphase_error *err)
+/* Split one file (a single file, or one half of a pair: is_down_file) into sections. */
+static void split_one(struct pgphase_migration *m, const char *raw, const char *file, bool pair,
+		      bool is_down_file, const struct pgphase_template_vars *vars,
+		      struct pgphase_problems *problems)
 {
 	struct found f = { 0 };
-	struct pgphase_sql whole_sql, *whole = NULL;
+	struct pgphase_sql whole_sql = { 0 }, *whole = NULL;
 	struct pgphase_comment *cs = NULL;
 	struct pgphase_error perr = PGPHASE_ERROR_INIT;
 	char *text = NULL;
 	size_t len, nc = 0, up_from = 0, up_to, down_from, down_to;
-	int rc = -1;
 
-	if (template_expand(raw, file, vars, &text, err) < 0)
-		return -1;
+	if (template_expand(raw, file, vars, &text, problems) < 0)
+		return;
 	len = strlen(text);
 	/* one parse for the whole file, which also finds its comments; a file that does not
-	   parse takes the slow road (scanner, then each section on its own) so errors stay
+	   parse takes the slow road (scanner, then each section on its own) so problems stay
 	   exact */
 	if (pgphase_sql_parse_all(&whole_sql, &cs, &nc, text, file, &perr) == 0)
 		whole = &whole_sql;
 	pgphase_error_release(&perr);
-	if (collect(m, file, text, pair, whole != NULL, cs, nc, &f, err) < 0)
+	if (collect(m, file, text, pair, whole != NULL, cs, nc, &f, problems) < 0)
 		goto cleanup;
 	if (pair) {
 		struct pgphase_section *s = is_down_file ? &m->down : &m->up;
@@ -385,9 +403,7 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 		text = NULL;
 		give_comments(s, &f);
 		give_statements(s, whole, 0, len);
-		if (give_markers(&f, s, 0, len, is_down_file, err) < 0)
-			goto cleanup;
-		rc = 0;
+		give_markers(&f, s, 0, len);
 		goto cleanup;
 	}
 	/* single file: work out the UP and DOWN byte ranges */
@@ -397,13 +413,13 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 		down_from = f.down_at;
 		down_to = f.up_at;
 		up_from = f.up_at;
-		if (check_no_statements(text, 0, f.down_at, file, "before the -- DOWN marker", err) < 0)
-			goto cleanup;
+		check_no_statements(text, whole, 0, f.down_at, file, "before the -- DOWN marker",
+				    problems);
 	} else {
 		if (f.up_at != SIZE_MAX) {
 			up_from = f.up_at;
-			if (check_no_statements(text, 0, f.up_at, file, "before the -- UP marker", err) < 0)
-				goto cleanup;
+			check_no_statements(text, whole, 0, f.up_at, file, "before the -- UP marker",
+					    problems);
 		}
 		if (f.down_at != SIZE_MAX) {
 			up_to = f.down_at;
@@ -421,10 +437,8 @@ static int split_one(struct pgphase_migration *m, const char *raw, const char *f
 		give_comments(&m->down, &f);
 		give_statements(&m->down, whole, down_from, down_to);
 	}
-	if (give_markers(&f, &m->up, up_from, up_to, false, err) < 0 ||
-	    give_markers(&f, &m->down, down_from, down_to, true, err) < 0)
-		goto cleanup;
-	rc = 0;
+	give_markers(&f, &m->up, up_from, up_to);
+	give_markers(&f, &m->down, down_from, down_to);
 cleanup:
 	for (size_t i = 0; i < f.n; i++)
 		marker_release(&f.markers[i]);
@@ -432,146 +446,29 @@ cleanup:
 	free(f.cs);
 	free(text);
 	pgphase_sql_release(&whole_sql);
-	return rc;
 }
 
-int sections_split(struct pgphase_migration *m, const char *up, const char *down,
-		   const struct pgphase_template_vars *vars, struct pgphase_error *err)
+void sections_split(struct pgphase_migration *m, const char *up, const char *down,
+		    const struct pgphase_template_vars *vars, struct pgphase_problems *problems)
 {
 	bool pair = m->down_file != NULL;
 
-	if (split_one(m, up, m->file, pair, false, vars, err) < 0)
-		return -1;
-	if (pair && split_one(m, down, m->down_file, true, true, vars, err) < 0)
-		return -1;
-	return 0;
+	if (up)
+		split_one(m, up, m->file, pair, false, vars, problems);
+	if (down)
+		split_one(m, down, m->down_file, true, true, vars, problems);
 }
 
-/* Attach phase markers and directives to the statements they precede. */
-/* Apply a directive's effect to a note. */
-static void apply_directive(struct pgphase_stmt_note *note, const struct pgphase_marker *mk)
+void sections_parse(struct pgphase_migration *m, struct pgphase_problems *problems)
 {
-	switch (mk->kind) {
-	case PGPHASE_MARK_AS_IS:
-		note->as_is = true;
-		break;
-	case PGPHASE_MARK_BATCH_SIZE:
-		note->batch_size = mk->batch_size;
-		break;
-	case PGPHASE_MARK_IGNORE:
-		free(note->ignore_rules);
-		free(note->ignore_reason);
-		note->ignore_rules = xstrdup(mk->rules);
-		note->ignore_reason = xstrdup(mk->reason);
-		break;
-	case PGPHASE_MARK_PHASE:
-		return;
-	}
-	note->directive_line = mk->line;
-}
-
-/* The statement whose lines hold a trailing directive's line, or SIZE_MAX. */
-static size_t trailing_target(const struct pgphase_section *s, const struct pgphase_marker *mk)
-{
-	for (size_t i = s->sql.n; i-- > 0;)
-		if (s->sql.stmts[i].line <= mk->line)
-			return mk->line <= s->sql.stmts[i].end_line ? i : SIZE_MAX;
-	return SIZE_MAX;
-}
-
-static int attach_notes(struct pgphase_section *s, struct pgphase_error *err)
-{
-	enum pgphase_phase phase = PGPHASE_PHASE_NONE;
-	struct pgphase_stmt_note pending = { 0 };
-	bool *done = xcalloc(s->n_markers ? s->n_markers : 1, sizeof(bool));
-	size_t k = 0;
-
-	s->notes = xcalloc(s->sql.n ? s->sql.n : 1, sizeof(*s->notes));
-	/* "DROP TABLE t; -- pgphase:ignore drop-table reason" applies to its own line's statement */
-	for (size_t m = 0; m < s->n_markers; m++) {
-		size_t t = s->markers[m].kind != PGPHASE_MARK_PHASE && s->markers[m].trailing
-				   ? trailing_target(s, &s->markers[m]) : SIZE_MAX;
-
-		if (t != SIZE_MAX) {
-			apply_directive(&s->notes[t], &s->markers[m]);
-			done[m] = true;
-		}
-	}
-	for (size_t i = 0; i <= s->sql.n; i++) {
-		const struct pgphase_stmt *st = i < s->sql.n ? &s->sql.stmts[i] : NULL;
-
-		for (; k < s->n_markers && (!st || s->markers[k].offset < st->offset); k++) {
-			const struct pgphase_marker *mk = &s->markers[k];
-
-			if (done[k])
-				continue;
-
-			if ((i > 0 && mk->offset < s->sql.stmts[i - 1].offset + s->sql.stmts[i - 1].len) ||
-			    (!st && mk->kind != PGPHASE_MARK_PHASE)) {
-				bool inside = i > 0 && mk->offset < s->sql.stmts[i - 1].offset +
-								   s->sql.stmts[i - 1].len;
-
-				free(pending.ignore_rules);
-				free(pending.ignore_reason);
-				free(done);
-				return pgphase_error_at(err, ERR_INPUT,
-							inside ? "section-marker" : "unknown-directive",
-							s->file, mk->line, mk->column,
-							inside ? "marker or directive inside a statement"
-							       : "directive is not followed by a statement");
-			}
-			if (mk->kind == PGPHASE_MARK_PHASE)
-				phase = mk->phase;
-			else
-				apply_directive(&pending, mk);
-		}
-		if (!st)
-			break;
-		/* a trailing directive already set fields of this note: merge the pending ones */
-		if (pending.as_is)
-			s->notes[i].as_is = true;
-		if (pending.batch_size)
-			s->notes[i].batch_size = pending.batch_size;
-		if (pending.ignore_rules && !s->notes[i].ignore_rules) {
-			s->notes[i].ignore_rules = pending.ignore_rules;
-			s->notes[i].ignore_reason = pending.ignore_reason;
-		} else {
-			free(pending.ignore_rules);
-			free(pending.ignore_reason);
-		}
-		if (pending.directive_line)
-			s->notes[i].directive_line = pending.directive_line;
-		s->notes[i].phase = phase;
-		memset(&pending, 0, sizeof(pending));
-	}
-	free(done);
-	return 0;
-}
-
-static int parse_section(struct pgphase_section *s, struct pgphase_error *err)
-{
-	if (!s->text)
-		return 0;
-	if (!s->sql_ready &&
-	    pgphase_sql_parse_with_comments(&s->sql, s->text, s->file, s->comments,
-					    s->n_comments, err) < 0)
-		return -1;
-	s->sql_ready = true;
-	if (attach_notes(s, err) < 0)
-		return -1;
-	s->present = s->sql.n > 0;
-	return 0;
-}
-
-int sections_parse(struct pgphase_migration *m, struct pgphase_error *err)
-{
-	if (parse_section(&m->up, err) < 0 || parse_section(&m->down, err) < 0)
-		return -1;
-	if (!m->up.present)
-		return pgphase_error_at(err, ERR_INPUT, "empty-migration", m->file,
-					m->up.marker_line ? m->up.marker_line : 1, 0,
-					"migration has no statements in its UP section");
-	return 0;
+	section_statements(&m->up, false, problems);
+	section_statements(&m->down, true, problems);
+	/* a section lost to a syntax error has said so already */
+	if (m->file && !m->loose && !m->up.present && !m->up.broken && m->up.text)
+		problem_add(problems, PGPHASE_PROBLEM_EMPTY_MIGRATION, m->file,
+			    m->up.marker_line ? m->up.marker_line : 1, 0,
+			    "add the migration's statements, or delete the file",
+			    "migration has no statements in its UP section");
 }
 
 void sections_release(struct pgphase_section *s)
@@ -584,6 +481,10 @@ void sections_release(struct pgphase_section *s)
 	free(s->comments);
 	free(s->text);
 	pgphase_sql_release(&s->sql);
+	for (size_t i = 0; i < s->n_pieces; i++)
+		pgphase_sql_release(&s->pieces[i]);
+	free(s->pieces);
+	free(s->base);
 	for (size_t i = 0; i < s->n_markers; i++)
 		marker_release(&s->markers[i]);
 	free(s->markers);

@@ -1,0 +1,4 @@
+-- UP
+SELECT 'café';
+-- DOWN
+SELECT 1;

@@ -1,0 +1,5 @@
+-- UP
+SELECT * FROM {{tables.users}};
+SELECT * FROM {{nope}};
+-- DOWN
+SELECT 1;
