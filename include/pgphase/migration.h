@@ -13,15 +13,8 @@
 #include <stdint.h>
 
 #include "pgphase/error.h"
+#include "pgphase/phase.h"
 #include "pgphase/sql.h"
-
-enum pgphase_phase {
-	PGPHASE_PHASE_NONE = 0, /* not placed: the planner decides */
-	PGPHASE_PHASE_EXPAND,
-	PGPHASE_PHASE_BACKFILL,
-	PGPHASE_PHASE_CONTRACT,
-};
-const char *pgphase_phase_name(enum pgphase_phase p); /* "expand", ... or "unplaced" */
 
 enum pgphase_name_style {
 	PGPHASE_STYLE_NUMBER,       /* 001_name.sql */

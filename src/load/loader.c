@@ -15,20 +15,6 @@
 #include "load/sections.h"
 #include "base/util.h"
 
-const char *pgphase_phase_name(enum pgphase_phase p)
-{
-	switch (p) {
-	case PGPHASE_PHASE_EXPAND:
-		return "expand";
-	case PGPHASE_PHASE_BACKFILL:
-		return "backfill";
-	case PGPHASE_PHASE_CONTRACT:
-		return "contract";
-	default:
-		return "unplaced";
-	}
-}
-
 void pgphase_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
