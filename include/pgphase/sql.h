@@ -12,6 +12,7 @@
 
 #include <pg_query/pg_query.pb-c.h>
 
+#include "pgphase/arena.h"
 #include "pgphase/error.h"
 
 struct pgphase_stmt {
@@ -90,10 +91,6 @@ int pgphase_sql_take(struct pgphase_sql *dst, struct pgphase_sql *src, size_t fr
  * libpg_query message (a Node, a TypeName, ...) into one, so the copy outlives the tree it
  * came from.
  */
-struct pgphase_arena;
-struct pgphase_arena *pgphase_arena_new(void);
-void pgphase_arena_free(struct pgphase_arena *a);
-void *pgphase_arena_alloc(struct pgphase_arena *a, size_t size);
 void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg);
 
 /*

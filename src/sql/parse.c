@@ -14,6 +14,7 @@
 #include <pg_query.h>
 
 #include "pgphase/sql.h"
+#include "base/arena.h"
 #include "base/util.h"
 
 size_t pgphase_cursor_to_offset(const char *text, int cursorpos)
@@ -269,85 +270,8 @@ static size_t first_token(const PgQuery__ScanResult *tokens, size_t *cursor, siz
 	return from;
 }
 
-/*
- * The parse tree is unpacked into an arena: one block list freed at once, instead of one
- * malloc and one free per node (unpacking and freeing dominated the cost of big files).
- */
-struct arena_block {
-	struct arena_block *next;
-	size_t used, size;
-	max_align_t data[];
-};
-
-struct pgphase_arena {
-	struct arena_block *head;
-	size_t next; /* size of the next block: the first from the packed size, then doubling */
-	int refs;    /* pgphase_sql values sharing the tree (pgphase_sql_take) */
-};
-
 /* Unpacked, a tree takes about this many times its packed size (measured: 13 to 16). */
 #define ARENA_PER_PACKED_BYTE 16
-#define ARENA_BLOCK_MIN (4 * 1024)
-#define ARENA_BLOCK_MAX (1024 * 1024)
-
-static void *arena_alloc(void *data, size_t size)
-{
-	struct pgphase_arena *a = data;
-	struct arena_block *b = a->head;
-
-	size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-	if (!b || b->used + size > b->size) {
-		size_t want = size > a->next ? size : a->next;
-
-		if (a->next < ARENA_BLOCK_MAX)
-			a->next *= 2;
-		b = xmalloc(sizeof(*b) + want);
-		b->next = a->head;
-		b->used = 0;
-		b->size = want;
-		a->head = b;
-	}
-	b->used += size;
-	return (char *)b->data + b->used - size;
-}
-
-static void arena_free(void *data, void *ptr)
-{
-	(void)data;
-	(void)ptr; /* released all at once by arena_release */
-}
-
-static void arena_release(struct pgphase_arena *a)
-{
-	if (a && --a->refs > 0)
-		return;
-	while (a && a->head) {
-		struct arena_block *next = a->head->next;
-
-		free(a->head);
-		a->head = next;
-	}
-	free(a);
-}
-
-struct pgphase_arena *pgphase_arena_new(void)
-{
-	struct pgphase_arena *a = xcalloc(1, sizeof(*a));
-
-	a->refs = 1;
-	a->next = ARENA_BLOCK_MIN;
-	return a;
-}
-
-void pgphase_arena_free(struct pgphase_arena *a)
-{
-	arena_release(a);
-}
-
-void *pgphase_arena_alloc(struct pgphase_arena *a, size_t size)
-{
-	return arena_alloc(a, size ? size : 1);
-}
 
 /* Bytes one element of a repeated field of type t takes (protobuf-c's array layout). */
 static size_t repeated_element_size(ProtobufCType t)
@@ -503,7 +427,7 @@ bool pgphase_sql_tree_copied(void)
 	bool copied = !res.error && tree;
 
 	pg_query_free_protobuf_parse_result(res);
-	arena_release(arena);
+	pgphase_arena_free(arena);
 	return copied;
 }
 
@@ -512,7 +436,7 @@ static int parse_tree(struct pgphase_sql *out, const char *text, const char *fil
 		      struct pgphase_error *err)
 {
 	struct pgphase_arena *arena = pgphase_arena_new();
-	ProtobufCAllocator alloc = { arena_alloc, arena_free, arena };
+	ProtobufCAllocator alloc = { arena_alloc_cb, arena_free_cb, arena };
 	PgQuery__ParseResult *copied;
 	PgQueryProtobufParseResult res = parse_copying(text, arena, &copied);
 	int rc = 0;
@@ -528,8 +452,7 @@ static int parse_tree(struct pgphase_sql *out, const char *text, const char *fil
 	}
 	/* one block for the whole tree, sized from its packed form: no growing, and small
 	   files take small blocks (which malloc recycles instead of mapping fresh pages) */
-	if (res.parse_tree.len * ARENA_PER_PACKED_BYTE > arena->next)
-		arena->next = res.parse_tree.len * ARENA_PER_PACKED_BYTE;
+	arena_hint(arena, res.parse_tree.len * ARENA_PER_PACKED_BYTE);
 	out->tree = pg_query__parse_result__unpack(&alloc, res.parse_tree.len,
 						   (const uint8_t *)res.parse_tree.data);
 	if (!out->tree)
@@ -762,7 +685,7 @@ int pgphase_sql_take(struct pgphase_sql *dst, struct pgphase_sql *src, size_t fr
 			src->stmts[i].sql = NULL;
 	dst->tree = src->tree;
 	dst->arena = src->arena;
-	((struct pgphase_arena *)dst->arena)->refs++;
+	arena_ref(dst->arena);
 	return 0;
 }
 
@@ -771,7 +694,7 @@ void pgphase_sql_release(struct pgphase_sql *sql)
 	for (size_t i = 0; i < sql->n; i++)
 		free(sql->stmts[i].sql);
 	free(sql->stmts);
-	arena_release(sql->arena); /* holds the whole tree */
+	pgphase_arena_free(sql->arena); /* holds the whole tree */
 	memset(sql, 0, sizeof(*sql));
 }
 
