@@ -71,7 +71,8 @@ int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgph
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Options in force (pg_version, session, key override). */
 const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx);
-/* Append a keyset-batched backfill step running the UPDATE or DELETE node (src/plan/plan_backfill.c). */
+/* Append a backfill step: the engine's spec for the UPDATE, DELETE or INSERT ... SELECT node
+ * (src/plan/plan_backfill.c). */
 int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err);
 
@@ -131,8 +132,9 @@ const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 
 /* ---- catalog questions (src/plan/plan_model.c) ---------------------------------------------- */
 
-/* Key columns of the table (primary key, else a unique index over NOT NULL columns), as a
- * NULL-terminated list owned by ctx; NULL when none can be found. */
+/* Key columns of the table as the migrations tell them (--key, else CREATE TABLE's primary
+ * key; the catalog's is pgphase_backfill_key's), a NULL-terminated list owned by ctx; NULL
+ * when none can be found. */
 char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
 /* What the catalog (or an earlier CREATE TABLE) says about a column; nodes owned by ctx. */
 struct plan_column {
