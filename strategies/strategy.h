@@ -94,9 +94,6 @@ struct sql_graft {
  */
 char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
 		 struct pgphase_error *err);
-/* Like sql_render on an already parsed tree (placeholders swapped only while deparsing). */
-char *sql_render_tree(PgQuery__Node *node, const struct sql_graft *grafts, size_t n,
-		      struct pgphase_error *err);
 /* xasprintf, then sql_render with no grafts (normalises quoting through the deparser). */
 char *sql_renderf(struct pgphase_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

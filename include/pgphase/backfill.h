@@ -146,14 +146,6 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
  */
 const PgQuery__RangeVar *pgphase_backfill_source(const PgQuery__Node *stmt);
 
-/*
- * Put the pieces of user, an INSERT ... SELECT pgphase_backfill_check() accepted — target
- * table, column list, ON CONFLICT, OVERRIDING, and its SELECT's target and FROM lists — into
- * the template INSERT ... SELECT ins (pointers into user, nothing copied).  The caller saves
- * and restores the template around it.
- */
-void pgphase_backfill_graft_insert(PgQuery__InsertStmt *ins, const PgQuery__Node *user);
-
 /* pgphase_error.kind of pgphase_backfill_key() when the table does not exist (yet). */
 #define PGPHASE_BACKFILL_NO_TABLE "backfill-no-table"
 
