@@ -180,7 +180,8 @@ int pgphase_backfill_run(struct pgphase_session *s, const struct pgphase_backfil
 	snprintf(j.version, sizeof(j.version), "%lld", (long long)spec->version);
 	snprintf(j.step, sizeof(j.step), "%d", spec->step);
 	if (pgphase_state_ensure(s, true, err) < 0 || bf_resolve(&j, s, err) < 0 ||
-	    bf_build_sql(&j, s->schema_q, err) < 0 || bf_setup(&j, s, &estimate, &done_before, err) < 0)
+	    bf_build_sql(&j, s->schema_q, err) < 0 ||
+	    bf_setup(&j, s, &estimate, &done_before, err) < 0)
 		goto cleanup;
 	res->table = xstrdup(j.rel_display);
 	throttle_init(&j.th, &o->throttle);

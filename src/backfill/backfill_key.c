@@ -139,14 +139,15 @@ static int explicit_key(struct bf_job *j, struct pgphase_session *s, struct pgph
 /* No usable key: the same message online and offline, the hint says where keys come from. */
 static int no_key(struct bf_job *j, bool offline, struct pgphase_error *err)
 {
-	char *fmt = xasprintf("cannot run %s on \"%%s\" in batches: cannot find the table's key "
-			      "(a primary key, or a unique index over NOT NULL columns)%%s", verb(j));
+	char *fmt = xasprintf("cannot run %s on \"%%s\" in batches: cannot find the table's "
+			      "key (a primary key, or a unique index over NOT NULL columns)%%s",
+			      verb(j));
 
 	usage(j, err, fmt, "");
 	free(fmt);
 	pgphase_error_hint(err, "%s; or pass --key COLUMN[,COLUMN] (NOT NULL columns, ideally "
-				"indexed); or put \"-- pgphase:as-is\" before the statement to run it in "
-				"one transaction",
+				"indexed); or put \"-- pgphase:as-is\" before the statement to run "
+				"it in one transaction",
 			   offline ? "offline, keys come only from CREATE TABLE statements in the "
 				     "migrations directory" : "add a primary key");
 	return -1;

@@ -402,15 +402,13 @@ int pgphase_backfill_render(const struct pgphase_backfill_spec *spec,
 			    const struct pgphase_backfill_key *key, const char *state_schema,
 			    char **batch, char **open, struct pgphase_error *err)
 {
-	struct pgphase_backfill_spec sp = *spec;
 	char *schema_q = quote_ident_always(state_schema);
 	struct bf_job j;
 	int rc = -1;
 
 	*batch = *open = NULL;
 	memset(&j, 0, sizeof(j));
-	sp.resolved = key;
-	j.spec = &sp;
+	j.spec = spec;
 	if (bf_describe(&j, err) == 0) {
 		for (int i = 0; i < key->n; i++)
 			pgphase_backfill_key_add(&j.key, key->cols[i], key->types[i]);

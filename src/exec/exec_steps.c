@@ -7,8 +7,9 @@
  *     interrupted concurrent build leaves an INVALID index that IF NOT EXISTS would keep
  *     forever: it is dropped CONCURRENTLY and the build retried, at most INDEX_REBUILDS times.
  *   BACKFILL — the backfill engine (include/pgphase/backfill.h) runs the step's spec (its
- *     statement, the key the planner resolved, the batch size): key-ordered batches that skip rows the app holds locked (swept up at the end),
- *     cursor and counters committed with each batch, throttles, workers, progress.
+ *     statement, the key the planner resolved, the batch size): key-ordered batches that
+ *     skip rows the app holds locked (swept up at the end), cursor and counters committed
+ *     with each batch, throttles, workers, progress.
  *   CHECK_NULLS — counts NULLs before NOT NULL work; any row fails the step with the count
  *     before anything of the phase changed.
  *

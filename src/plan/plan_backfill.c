@@ -28,6 +28,7 @@ static const char *const serials[][2] = {
 	{ "serial", "integer" }, { "serial4", "integer" },   { "bigserial", "bigint" },
 	{ "serial8", "bigint" }, { "smallserial", "smallint" }, { "serial2", "smallint" },
 };
+#define N_SERIALS (sizeof(serials) / sizeof(*serials))
 
 /* A column type as SQL text, the way the deparser writes it (malloc'd); "unknown" if not. */
 static char *type_text(const PgQuery__TypeName *tn)
@@ -37,7 +38,7 @@ static char *type_text(const PgQuery__TypeName *tn)
 	const char *name = tn->n_names == 1 ? sql_str(tn->names[0]) : NULL;
 	char *sql, *out;
 
-	for (size_t i = 0; name && !tn->n_array_bounds && i < sizeof(serials) / sizeof(*serials); i++)
+	for (size_t i = 0; name && !tn->n_array_bounds && i < N_SERIALS; i++)
 		if (strcmp(name, serials[i][0]) == 0)
 			return xstrdup(serials[i][1]);
 	sql = sql_render(SQL_TYPE_TMPL, &g, 1, &e);
