@@ -1,7 +1,7 @@
 /*
  * data-change-to-backfill: an UPDATE, DELETE or INSERT ... SELECT over a whole table holds
  * row locks (or one long transaction) for its whole run, bloats, and lags replicas.  It runs
- * in backfill as a keyset-batched loop (src/plan/plan_backfill.c, the engine in src/backfill*.c):
+ * in backfill through the batched engine (src/backfill/; plan_backfill.c hands it the spec):
  * batches walk the table's key in order — for INSERT ... SELECT the key of its source table,
  * the SELECT's first FROM item — and each batch commits with its cursor, so a rerun after a
  * crash continues where it stopped.  An INSERT ... SELECT that reads no table (FROM

@@ -72,7 +72,8 @@ int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgph
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Options in force (pg_version, session, key override). */
 const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx);
-/* Append a keyset-batched backfill step running the UPDATE or DELETE node (src/plan/plan_backfill.c). */
+/* Append a backfill step: the engine's spec for the UPDATE, DELETE or INSERT ... SELECT node
+ * (src/plan/plan_backfill.c). */
 int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err);
 
@@ -94,9 +95,6 @@ struct sql_graft {
  */
 char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
 		 struct pgphase_error *err);
-/* Like sql_render on an already parsed tree (placeholders swapped only while deparsing). */
-char *sql_render_tree(PgQuery__Node *node, const struct sql_graft *grafts, size_t n,
-		      struct pgphase_error *err);
 /* xasprintf, then sql_render with no grafts (normalises quoting through the deparser). */
 char *sql_renderf(struct pgphase_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -124,8 +122,9 @@ const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 
 /* ---- catalog questions (src/plan/plan_model.c) ---------------------------------------------- */
 
-/* Key columns of the table (primary key, else a unique index over NOT NULL columns), as a
- * NULL-terminated list owned by ctx; NULL when none can be found. */
+/* Key columns of the table as the migrations tell them (--key, else CREATE TABLE's primary
+ * key; the catalog's is pgphase_backfill_key's), a NULL-terminated list owned by ctx; NULL
+ * when none can be found. */
 char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
 /* What the catalog (or an earlier CREATE TABLE) says about a column; nodes owned by ctx. */
 struct plan_column {

@@ -388,8 +388,8 @@ START_TEST(keys_bad_input)
 	b.spec.column = 1;
 	ck_assert_int_eq(bft_run(&b), -1);
 	ck_assert_int_eq(b.err.code, PGPHASE_EXIT_USAGE);
-	th_assert_contains(b.err.message, "003_fill.sql:4:1: cannot backfill \"nokey\" in batches: "
-			   "it has no primary key");
+	th_assert_contains(b.err.message, "003_fill.sql:4:1: cannot run UPDATE on \"nokey\" in "
+			   "batches: cannot find the table's key");
 	th_assert_contains(b.err.hint, "--key");
 	/* an explicit key must be NOT NULL */
 	b.spec.key = "a";

@@ -2,9 +2,12 @@
  * The planner without a server: for every strategy the exact SQL it plans (offline, keys and
  * column types from the migrations' CREATE TABLE), placement by phase markers, as-is and
  * new tables, and each plan-time input error (exit 2, file:line:col, before any change).
+ * On a server: the backfill SQL `pgphase plan` prints is what the engine sends (bug 2).
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "harness.h"
 #include "pgphase/lint.h"
@@ -47,13 +50,27 @@ static void planned_release(struct planned *p)
 	pgphase_error_release(&p->err);
 }
 
+/* "phase txn strategy | sql"; a backfill step shows the engine's spec: key and statement. */
 static char *step_line(const struct pgphase_step *st)
 {
-	char *s;
+	char *s, *key = NULL;
+	size_t len = 0;
+	FILE *f;
 
-	if (asprintf(&s, "%s %s %s | %s", pgphase_phase_name(st->phase), pgphase_txn_mode_name(st->txn),
-		     st->strategy, st->sql) < 0)
+	if (st->kind != PGPHASE_STEP_BACKFILL || st->key.n == 0) {
+		if (asprintf(&s, "%s %s %s | %s", pgphase_phase_name(st->phase),
+			     pgphase_txn_mode_name(st->txn), st->strategy, st->sql) < 0)
+			abort();
+		return s;
+	}
+	f = open_memstream(&key, &len);
+	for (int i = 0; i < st->key.n; i++)
+		fprintf(f, "%s%s %s", i ? ", " : "", st->key.cols[i], st->key.types[i]);
+	fclose(f);
+	if (asprintf(&s, "%s %s %s | key (%s) | %s", pgphase_phase_name(st->phase),
+		     pgphase_txn_mode_name(st->txn), st->strategy, key, st->dml) < 0)
 		abort();
+	free(key);
 	return s;
 }
 
@@ -200,7 +217,8 @@ END_TEST
 
 START_TEST(test_no_key)
 {
-	expect_plan_error("CREATE TABLE nokey (a int, b text);\n", "UPDATE nokey SET b = 'x';\n",
+	expect_plan_error("CREATE TABLE nokey (a int, b text);\n",
+			  "UPDATE nokey SET b = 'x' WHERE b IS NULL;\n",
 			  "002_change.sql:1:1: ", "cannot find the table's key");
 }
 END_TEST
@@ -311,6 +329,100 @@ START_TEST(test_registry)
 }
 END_TEST
 
+/* ---- on a server: what `plan` shows of a backfill is what the engine sends ---------- */
+
+/* "sql" and "open_chunk_sql" of migration i's backfill step, from `plan --format json`. */
+static void json_backfill_sql(const char *out, size_t i, char **sql, char **open)
+{
+	json_error_t e;
+	json_t *doc = json_loads(out, 0, &e), *steps, *st;
+	const char *o;
+
+	ck_assert_msg(doc != NULL, "plan --format json: %s\n%s", e.text, out);
+	steps = json_object_get(json_array_get(json_object_get(doc, "migrations"), i), "steps");
+	st = json_array_get(steps, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(st, "kind")), "backfill");
+	*sql = strdup(json_string_value(json_object_get(st, "sql")));
+	o = json_string_value(json_object_get(st, "open_chunk_sql"));
+	*open = strdup(o ? o : "(none)");
+	json_decref(doc);
+}
+
+/* Every "sql: <statement>" line of a --verbose run that is a walk batch, in order. */
+static size_t sent_batches(char *log, char **lines, size_t max)
+{
+	size_t n = 0;
+
+	for (char *l = strtok(log, "\n"); l && n < max; l = strtok(NULL, "\n"))
+		if (strncmp(l, "sql: WITH ", 10) == 0 && strstr(l, "pgphase_batch AS"))
+			lines[n++] = l + 5;
+	return n;
+}
+
+START_TEST(test_backfill_sql_is_what_runs)
+{
+	char *dir = th_tmpdir(), *sql, *open, *off_sql, *off_open, *want, *sent[4096];
+	struct th_run r, text;
+	size_t n;
+	bool open_sent = false;
+
+	/* composite key with a text column, a quoted mixed-case table in a non-public schema */
+	th_write(dir, "001_users.sql", "CREATE SCHEMA app;\n"
+		 "CREATE TABLE app.\"Users\" (org int NOT NULL, \"Name\" text NOT NULL, v int,\n"
+		 "  PRIMARY KEY (org, \"Name\"));\n");
+	th_write(dir, "002_fill.sql", "-- pgphase:batch-size 1000\n"
+		 "UPDATE app.\"Users\" u SET v = length(u.\"Name\") WHERE u.v IS NULL;\n");
+	th_pgphase(&r, dir, "migrate", "--to", "1", NULL);
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	/* three chunks: the middle one walked in one round trip, the first and last not */
+	th_exec("INSERT INTO app.\"Users\" SELECT g % 7, 'n''' || g, NULL"
+		" FROM generate_series(1, 25000) g");
+
+	th_pgphase(&r, dir, "plan", "--format", "json", NULL);
+	th_assert_exit(&r, 0);
+	json_backfill_sql(r.out, 0, &sql, &open);
+	th_run_release(&r);
+	th_pgphase(&text, dir, "plan", NULL);
+	th_assert_exit(&text, 0);
+	/* offline, the key comes from 001's CREATE TABLE */
+	th_pgphase(&r, dir, "plan", "--offline", "--format", "json", NULL);
+	th_assert_exit(&r, 0);
+	json_backfill_sql(r.out, 1, &off_sql, &off_open);
+	th_run_release(&r);
+
+	th_pgphase(&r, dir, "backfill", "--verbose", NULL);
+	th_assert_exit(&r, 0);
+	n = sent_batches(r.err, sent, 4096);
+	ck_assert_msg(n > 3, "expected walk batches in the --verbose log");
+	/* the first batch the engine sends is, byte for byte, what plan printed */
+	ck_assert_msg(strcmp(sent[0], sql) == 0, "first batch sent:\n%s\nplan printed:\n%s",
+		      sent[0], sql);
+	/* and the batch of the first and last chunk, bounds as parameters, is sent too */
+	for (size_t i = 0; i < n; i++)
+		open_sent = open_sent || strcmp(sent[i], open) == 0;
+	ck_assert_msg(open_sent, "plan's first-and-last-chunk batch was never sent:\n%s", open);
+	th_run_release(&r);
+	/* the text plan prints the same statements, each on its own line */
+	want = malloc(strlen(sql) + strlen(open) + 16);
+	sprintf(want, "\n      %s\n", sql);
+	th_assert_contains(text.out, want);
+	sprintf(want, "\n      %s\n", open);
+	th_assert_contains(text.out, want);
+	free(want);
+	th_run_release(&text);
+	/* offline: the same generator from the key the migrations tell, the same SQL */
+	ck_assert_str_eq(off_sql, sql);
+	ck_assert_str_eq(off_open, open);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM app.\"Users\" WHERE v IS NULL"), 0);
+	free(sql);
+	free(open);
+	free(off_sql);
+	free(off_open);
+	free(dir);
+}
+END_TEST
+
 Suite *plan_suite(void)
 {
 	Suite *s = suite_create("plan");
@@ -329,6 +441,9 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_lint_hook);
 	tcase_add_test(tc, test_registry);
+	suite_add_tcase(s, tc);
+	tc = th_db_tcase("plan_db");
+	tcase_add_test(tc, test_backfill_sql_is_what_runs);
 	suite_add_tcase(s, tc);
 	return s;
 }

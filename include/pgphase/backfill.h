@@ -34,6 +34,24 @@
 #include "pgphase/session.h"
 #include "pgphase/sql.h"
 
+/*
+ * The key a backfill walks, in walk order: the primary key, else a unique index over NOT
+ * NULL columns, else the columns the user names (--key).  Filled by pgphase_backfill_key();
+ * release with pgphase_backfill_key_release().
+ */
+struct pgphase_backfill_key {
+	char **cols;   /* attribute names (not quoted) */
+	char **types;  /* each column's type as SQL text: format_type() from the catalog, or as
+	                  CREATE TABLE wrote it for a key known only from the migrations */
+	int n;
+	char *display; /* "a, b" */
+	bool checked;  /* resolved on the database being changed (else from the migrations) */
+};
+
+void pgphase_backfill_key_release(struct pgphase_backfill_key *k);
+/* Append a column (copied) to k. */
+void pgphase_backfill_key_add(struct pgphase_backfill_key *k, const char *col, const char *type);
+
 /* What to backfill. */
 struct pgphase_backfill_spec {
 	const PgQuery__Node *stmt; /* UPDATE, DELETE or INSERT ... SELECT (borrowed) */
@@ -41,6 +59,12 @@ struct pgphase_backfill_spec {
 	int step;
 	const char *key;           /* "col[,col]" (--key), or NULL: primary key, else a unique
 	                              index over NOT NULL columns */
+	/*
+	 * The key the planner resolved (borrowed, may be NULL).  When checked, the engine walks
+	 * it without asking the catalog again; otherwise it is what the migrations tell (a table
+	 * an earlier migration creates) and the engine resolves the key when it runs.
+	 */
+	const struct pgphase_backfill_key *resolved;
 	long batch_size;           /* -- pgphase:batch-size N; 0: the options' batch size */
 	const char *file;          /* origin, for messages (may be NULL) */
 	int line, column;
@@ -122,22 +146,31 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
  */
 const PgQuery__RangeVar *pgphase_backfill_source(const PgQuery__Node *stmt);
 
-/*
- * Put the pieces of user, an INSERT ... SELECT pgphase_backfill_check() accepted — target
- * table, column list, ON CONFLICT, OVERRIDING, and its SELECT's target and FROM lists — into
- * the template INSERT ... SELECT ins (pointers into user, nothing copied).  The caller saves
- * and restores the template around it.
- */
-void pgphase_backfill_graft_insert(PgQuery__InsertStmt *ins, const PgQuery__Node *user);
+/* pgphase_error.kind of pgphase_backfill_key() when the table does not exist (yet). */
+#define PGPHASE_BACKFILL_NO_TABLE "backfill-no-table"
 
 /*
- * Resolve the key of the statement's table on the session's database: fills *columns with
- * a malloc'd "a, b" display list.  Fails with exit code 2 naming the table when it has no
- * primary key nor unique index over NOT NULL columns, or when an explicit key column does
- * not exist or is nullable.
+ * The one key resolution, for the planner and the engine.  With a session: the table's key
+ * from its catalog (spec->key's columns when given, each checked to exist and be NOT NULL),
+ * key->checked set.  Without one (an offline plan): spec->resolved, the key the migrations
+ * tell.  Fails with exit code 2 and "file:line:col: ..." naming the table when it does not
+ * exist (kind PGPHASE_BACKFILL_NO_TABLE), has no usable key, an explicit key column does not
+ * exist or is nullable, or the UPDATE changes a key column.  key is filled on success only.
  */
 int pgphase_backfill_key(struct pgphase_session *s, const struct pgphase_backfill_spec *spec,
-			 char **columns, struct pgphase_error *err);
+			 struct pgphase_backfill_key *key, struct pgphase_error *err);
+
+/*
+ * The batch statements as the engine renders them (backfill_sql.c, the only generator), for
+ * `pgphase plan`: *batch is the optimistic walk batch that claims its own chunk, bounds read
+ * from the claimed row (the statement every batch is sent as first); *open is the batch of a
+ * chunk claimed beforehand, its cursor and upper bound as parameters $7.. and $7+n.. (the
+ * first and last chunk, whose open bound's condition is left out).  state_schema is the
+ * unquoted state schema name.  Both malloc'd, or -1 with err set.
+ */
+int pgphase_backfill_render(const struct pgphase_backfill_spec *spec,
+			    const struct pgphase_backfill_key *key, const char *state_schema,
+			    char **batch, char **open, struct pgphase_error *err);
 
 /*
  * Run (or resume, or join) the backfill.  s must be idle (no open transaction); it is used

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "pgphase/backfill.h"
 #include "pgphase/migration.h"
 #include "pgphase/session.h"
 
@@ -29,7 +30,7 @@ enum pgphase_step_kind {
 	PGPHASE_STEP_INDEX,       /* sql builds an index CONCURRENTLY; then pg_index.indisvalid is
 	                             checked and an INVALID leftover is dropped (undo_sql) and the
 	                             build retried, a bounded number of times */
-	PGPHASE_STEP_BACKFILL,    /* keyset-batched loop: first_sql, then sql with the cursor */
+	PGPHASE_STEP_BACKFILL,    /* the backfill engine runs dml in key-ordered batches */
 	PGPHASE_STEP_CHECK_NULLS, /* sql counts NULLs; any row fails the step with the count */
 };
 const char *pgphase_step_kind_name(enum pgphase_step_kind k);
@@ -48,11 +49,16 @@ struct pgphase_step {
 	int stage;             /* order inside the phase: 0 prechecks, 1 changes, 2 validations */
 	/* kind-specific */
 	char *target;          /* INDEX: index name; CHECK_NULLS: "table.column" (display) */
-	char *first_sql;       /* BACKFILL: first batch (no cursor yet); $1 is the batch size */
-	int n_key;             /* BACKFILL: key columns; sql takes the cursor as $2..$n_key+1 */
-	long batch_size;       /* BACKFILL: -- pgphase:batch-size, 0 = configured size */
-	char *dml;             /* BACKFILL: the UPDATE / DELETE the loop runs in batches, as one
-	                          statement (deparsed), for the backfill engine to re-parse */
+	/*
+	 * BACKFILL: the engine's spec.  sql is the batch statement the engine sends first (one
+	 * round trip, claiming its chunk) and open_sql the batch of a chunk claimed beforehand,
+	 * both rendered by the engine's generator (pgphase_backfill_render), for display.
+	 */
+	char *dml;             /* the UPDATE / DELETE / INSERT ... SELECT, deparsed */
+	struct pgphase_backfill_key key; /* resolved at plan time; n == 0: a step kept only for
+	                                    its number (its phase is done) */
+	long batch_size;       /* -- pgphase:batch-size, 0 = configured size */
+	char *open_sql;        /* owned */
 };
 
 struct pgphase_plan {

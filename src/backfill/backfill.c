@@ -154,10 +154,7 @@ static void run_workers(struct bf_job *j, struct bf_worker *ws, int n)
 static void release_job(struct bf_job *j)
 {
 	bf_sql_release(&j->sql);
-	bf_key_release(&j->key);
-	free(j->rel_display);
-	free(j->rel_quoted);
-	free(j->qual);
+	bf_job_names_release(j);
 	pgphase_error_release(&j->err);
 	pthread_mutex_destroy(&j->mu);
 }
@@ -183,7 +180,8 @@ int pgphase_backfill_run(struct pgphase_session *s, const struct pgphase_backfil
 	snprintf(j.version, sizeof(j.version), "%lld", (long long)spec->version);
 	snprintf(j.step, sizeof(j.step), "%d", spec->step);
 	if (pgphase_state_ensure(s, true, err) < 0 || bf_resolve(&j, s, err) < 0 ||
-	    bf_build_sql(&j, s, err) < 0 || bf_setup(&j, s, &estimate, &done_before, err) < 0)
+	    bf_build_sql(&j, s->schema_q, err) < 0 ||
+	    bf_setup(&j, s, &estimate, &done_before, err) < 0)
 		goto cleanup;
 	res->table = xstrdup(j.rel_display);
 	throttle_init(&j.th, &o->throttle);

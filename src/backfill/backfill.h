@@ -17,13 +17,6 @@
 /* Class of the transaction advisory lock that serialises chunk setup ('pgbf'). */
 #define BF_LOCK_CLASS "1885823590"
 
-struct bf_key {
-	char **cols;   /* attribute names (not quoted) */
-	char **types;  /* format_type() of each, from the catalog */
-	int n;
-	char *display; /* "a, b" */
-};
-
 /* Statement variants: batch[lo | hi << 1] (cursor present, upper bound present). */
 struct bf_sql {
 	char *batch[4]; /* SKIP LOCKED walk batch */
@@ -43,7 +36,7 @@ struct bf_job {
 	char *rel_display;  /* schema.table as written (INSERT: the source table) */
 	char *rel_quoted;   /* "schema"."table" for to_regclass */
 	char *qual;         /* quoted alias or table name the statements qualify columns with */
-	struct bf_key key;
+	struct pgphase_backfill_key key;
 	struct bf_sql sql;
 	char version[24], step[16];
 	long batch_size;    /* starting batch size */
@@ -71,11 +64,16 @@ const PgQuery__Node *bf_where(const PgQuery__Node *stmt);
 char *bf_render(const char *tmpl, const PgQuery__Node *stmt, struct pgphase_error *err);
 
 /* ---- backfill_key.c ---- */
+/* The statement's kind and table names into j (no database); checks the statement. */
+int bf_describe(struct bf_job *j, struct pgphase_error *err);
+/* bf_describe, then the key: spec->resolved when checked, else pgphase_backfill_key(). */
 int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err);
-void bf_key_release(struct bf_key *k);
+/* Free what bf_describe and bf_resolve filled. */
+void bf_job_names_release(struct bf_job *j);
 
-/* ---- backfill_sql.c ---- */
-int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err);
+/* ---- backfill_sql.c: the only generator of batch SQL (engine and `pgphase plan`) ---- */
+/* Render every statement of j->sql; schema_q is the quoted state schema.  No database. */
+int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *err);
 void bf_sql_release(struct bf_sql *q);
 
 /* ---- backfill_chunks.c ---- */

@@ -325,7 +325,13 @@ static bool is_placeholder_rel(const PgQuery__RangeVar *rv)
 	return is_placeholder(rv, "pgphase_rel");
 }
 
-void pgphase_backfill_graft_insert(PgQuery__InsertStmt *ins, const PgQuery__Node *user)
+/*
+ * Put the pieces of user, an INSERT ... SELECT pgphase_backfill_check() accepted — target
+ * table, column list, ON CONFLICT, OVERRIDING, and its SELECT's target and FROM lists — into
+ * the template INSERT ... SELECT ins (pointers into user, nothing copied).  The caller saves
+ * and restores the template around it.
+ */
+static void graft_insert_pieces(PgQuery__InsertStmt *ins, const PgQuery__Node *user)
 {
 	const PgQuery__InsertStmt *u = user->insert_stmt;
 	const PgQuery__SelectStmt *us = insert_select(user);
@@ -359,7 +365,7 @@ static void graft_insert(struct graft *g, PgQuery__InsertStmt *ins)
 	ts = ins->select_stmt->select_stmt;
 	save(g, ins, sizeof(*ins));
 	save(g, ts, sizeof(*ts));
-	pgphase_backfill_graft_insert(ins, g->stmt);
+	graft_insert_pieces(ins, g->stmt);
 	ts->n_sort_clause = us->n_sort_clause;
 	ts->sort_clause = us->sort_clause;
 }

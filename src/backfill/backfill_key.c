@@ -1,9 +1,12 @@
 /*
  * The key a backfill walks: the primary key, else a unique index over NOT NULL columns,
- * else the columns the user names (--key).  Resolved from the catalog of the database being
- * changed, with each column's type as format_type() prints it (the sweep turns stored keys
- * back into values with it).  An INSERT ... SELECT walks the key of its source table.  A table with no usable key, a missing table, a nullable key
- * column, or an UPDATE that assigns a key column are input errors (exit 2) naming the table.
+ * else the columns the user names (--key).  One resolution for the planner and the engine:
+ * from the catalog of the database being changed, with each column's type as format_type()
+ * prints it (the sweep turns stored keys back into values with it); an offline plan takes
+ * the key the migrations tell (the planner's model) and checks only what needs no catalog.
+ * An INSERT ... SELECT walks the key of its source table.  A table with no usable key, a
+ * missing table, a nullable key column, or an UPDATE that assigns a key column are input
+ * errors (exit 2) naming the table.  Does not render SQL (backfill_sql.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +44,7 @@ static const char *const SQL_COLUMN =
 	" WHERE a.attrelid = to_regclass($1) AND a.attname = $2"
 	"   AND a.attnum > 0 AND NOT a.attisdropped";
 
-void bf_key_release(struct bf_key *k)
+void pgphase_backfill_key_release(struct pgphase_backfill_key *k)
 {
 	for (int i = 0; i < k->n; i++) {
 		free(k->cols[i]);
@@ -53,26 +56,50 @@ void bf_key_release(struct bf_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static void key_add(struct bf_key *k, const char *col, const char *type)
+void pgphase_backfill_key_add(struct pgphase_backfill_key *k, const char *col, const char *type)
 {
+	struct sbuf sb = SBUF_INIT;
+
 	k->cols = xrealloc(k->cols, sizeof(*k->cols) * (size_t)(k->n + 1));
 	k->types = xrealloc(k->types, sizeof(*k->types) * (size_t)(k->n + 1));
 	k->cols[k->n] = xstrdup(col);
 	k->types[k->n++] = xstrdup(type);
+	sbuf_addf(&sb, "%s%s%s", k->display ? k->display : "", k->display ? ", " : "", col);
+	free(k->display);
+	k->display = sbuf_detach(&sb);
 }
 
-static int usage(struct bf_job *j, struct pgphase_error *err, const char *fmt, const char *a)
+static void key_copy(struct pgphase_backfill_key *dst, const struct pgphase_backfill_key *src)
+{
+	for (int i = 0; i < src->n; i++)
+		pgphase_backfill_key_add(dst, src->cols[i], src->types[i]);
+	dst->checked = src->checked;
+}
+
+static const char *verb(const struct bf_job *j)
+{
+	return j->update ? "UPDATE" : j->insert ? "INSERT ... SELECT" : "DELETE";
+}
+
+static int usage_kind(struct bf_job *j, struct pgphase_error *err, const char *kind,
+		      const char *fmt, const char *a)
 {
 	const struct pgphase_backfill_spec *sp = j->spec;
 	char *msg = xasprintf(fmt, j->rel_display, a);
 
 	if (sp->file)
-		pgphase_error_at(err, PGPHASE_EXIT_USAGE, "backfill-key", sp->file, sp->line,
-				 sp->column, "%s", msg);
+		pgphase_error_at(err, PGPHASE_EXIT_USAGE, kind, sp->file, sp->line, sp->column,
+				 "%s", msg);
 	else
 		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s", msg);
+	err->kind = kind;
 	free(msg);
 	return -1;
+}
+
+static int usage(struct bf_job *j, struct pgphase_error *err, const char *fmt, const char *a)
+{
+	return usage_kind(j, err, "backfill-key", fmt, a);
 }
 
 /* Explicit --key columns: each must exist and be NOT NULL. */
@@ -100,13 +127,30 @@ static int explicit_key(struct bf_job *j, struct pgphase_session *s, struct pgph
 				   "with NULL there would never be visited", tok);
 			pgphase_error_hint(err, "name NOT NULL columns with --key");
 		} else
-			key_add(&j->key, tok, PQgetvalue(r, 0, 0));
+			pgphase_backfill_key_add(&j->key, tok, PQgetvalue(r, 0, 0));
 		PQclear(r);
 	}
 	if (rc == 0 && j->key.n == 0)
 		rc = usage(j, err, "empty --key for \"%s\"%s", "");
 	free(list);
 	return rc;
+}
+
+/* No usable key: the same message online and offline, the hint says where keys come from. */
+static int no_key(struct bf_job *j, bool offline, struct pgphase_error *err)
+{
+	char *fmt = xasprintf("cannot run %s on \"%%s\" in batches: cannot find the table's "
+			      "key (a primary key, or a unique index over NOT NULL columns)%%s",
+			      verb(j));
+
+	usage(j, err, fmt, "");
+	free(fmt);
+	pgphase_error_hint(err, "%s; or pass --key COLUMN[,COLUMN] (NOT NULL columns, ideally "
+				"indexed); or put \"-- pgphase:as-is\" before the statement to run "
+				"it in one transaction",
+			   offline ? "offline, keys come only from CREATE TABLE statements in the "
+				     "migrations directory" : "add a primary key");
+	return -1;
 }
 
 /* The first candidate index whose columns are all NOT NULL. */
@@ -127,19 +171,13 @@ static int catalog_key(struct bf_job *j, struct pgphase_session *s, struct pgpha
 			ok = ok && json_is_true(json_array_get(c, 2));
 		json_array_foreach(cols, k, c)
 			if (ok)
-				key_add(&j->key, json_string_value(json_array_get(c, 0)),
-					json_string_value(json_array_get(c, 1)));
+				pgphase_backfill_key_add(&j->key,
+							 json_string_value(json_array_get(c, 0)),
+							 json_string_value(json_array_get(c, 1)));
 		json_decref(cols);
 	}
 	PQclear(r);
-	if (j->key.n > 0)
-		return 0;
-	usage(j, err, "cannot backfill \"%s\" in batches: it has no primary key nor unique index "
-		      "over NOT NULL columns%s", "");
-	pgphase_error_hint(err, "add a primary key; or pass --key COLUMN[,COLUMN] (NOT NULL "
-				"columns, ideally indexed); or put \"-- pgphase:as-is\" before the "
-				"statement to run it in one transaction");
-	return -1;
+	return j->key.n > 0 ? 0 : no_key(j, false, err);
 }
 
 /* An UPDATE that moves rows along the key would break the walk. */
@@ -160,15 +198,11 @@ static int check_key_not_set(struct bf_job *j, struct pgphase_error *err)
 	return 0;
 }
 
-int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
+int bf_describe(struct bf_job *j, struct pgphase_error *err)
 {
 	const PgQuery__Node *st = j->spec->stmt;
 	const PgQuery__RangeVar *rv;
-	const char *params[1];
-	struct sbuf sb = SBUF_INIT;
-	PGresult *r;
 	char *q;
-	int rc;
 
 	if (pgphase_backfill_check(j->spec, err) < 0)
 		return -1;
@@ -181,9 +215,10 @@ int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error
 		    : st->delete_stmt->n_using_clause > 0;
 	j->rel_display = rv->schemaname && rv->schemaname[0]
 			 ? xasprintf("%s.%s", rv->schemaname, rv->relname) : xstrdup(rv->relname);
-	q = db_ident(s, rv->relname);
+	/* always quoted (every statement is deparsed, which normalises the quoting) */
+	q = quote_ident_always(rv->relname);
 	if (rv->schemaname && rv->schemaname[0]) {
-		char *sq = db_ident(s, rv->schemaname);
+		char *sq = quote_ident_always(rv->schemaname);
 
 		j->rel_quoted = xasprintf("%s.%s", sq, q);
 		free(sq);
@@ -191,47 +226,88 @@ int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error
 		j->rel_quoted = xstrdup(q);
 	}
 	free(q);
-	j->qual = db_ident(s, rv->alias && rv->alias->aliasname ? rv->alias->aliasname : rv->relname);
-	params[0] = j->rel_quoted;
-	r = db_query(s, SQL_TABLE, 1, params, PGRES_TUPLES_OK, err);
+	j->qual = quote_ident_always(rv->alias && rv->alias->aliasname && rv->alias->aliasname[0]
+				     ? rv->alias->aliasname : rv->relname);
+	return 0;
+}
+
+/* The key on the database: the table must exist and be a table. */
+static int key_on_db(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
+{
+	const char *params[1] = { j->rel_quoted };
+	PGresult *r = db_query(s, SQL_TABLE, 1, params, PGRES_TUPLES_OK, err);
+	int rc;
+
 	if (!r)
 		return -1;
 	if (PQntuples(r) == 0 || !strchr("rp", PQgetvalue(r, 0, 0)[0])) {
 		bool missing = PQntuples(r) == 0;
 
 		PQclear(r);
-		return usage(j, err, missing ? "cannot backfill \"%s\": the table does not exist%s"
-					     : "cannot backfill \"%s\": it is not a table%s", "");
+		return usage_kind(j, err, missing ? PGPHASE_BACKFILL_NO_TABLE : "backfill-key",
+				  missing ? "cannot backfill \"%s\": the table does not exist%s"
+					  : "cannot backfill \"%s\": it is not a table%s", "");
 	}
 	PQclear(r);
 	rc = j->spec->key && j->spec->key[0] ? explicit_key(j, s, err) : catalog_key(j, s, err);
-	if (rc < 0 || check_key_not_set(j, err) < 0)
+	j->key.checked = rc == 0;
+	return rc;
+}
+
+/* The key of a described job: on the database, or (s NULL) the one the migrations tell. */
+static int key_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
+{
+	const struct pgphase_backfill_key *given = j->spec->resolved;
+
+	if (s && key_on_db(j, s, err) < 0)
+		return -1;
+	if (!s && (!given || given->n == 0))
+		return no_key(j, true, err);
+	if (!s)
+		key_copy(&j->key, given);
+	if (check_key_not_set(j, err) < 0)
 		return -1;
 	if (j->key.n > 32) /* INDEX_MAX_KEYS: what any index may have */
 		return usage(j, err, "cannot backfill \"%s\": a key of more than 32 columns%s", "");
-	for (int i = 0; i < j->key.n; i++)
-		sbuf_addf(&sb, "%s%s", i ? ", " : "", j->key.cols[i]);
-	j->key.display = sbuf_detach(&sb);
 	return 0;
 }
 
+int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
+{
+	const struct pgphase_backfill_key *given = j->spec->resolved;
+
+	if (bf_describe(j, err) < 0)
+		return -1;
+	if (given && given->checked && given->n > 0) {
+		/* the planner resolved it on this database moments ago: one resolution */
+		key_copy(&j->key, given);
+		return 0;
+	}
+	return key_resolve(j, s, err);
+}
+
+void bf_job_names_release(struct bf_job *j)
+{
+	pgphase_backfill_key_release(&j->key);
+	free(j->rel_display);
+	free(j->rel_quoted);
+	free(j->qual);
+	j->rel_display = j->rel_quoted = j->qual = NULL;
+}
+
 int pgphase_backfill_key(struct pgphase_session *s, const struct pgphase_backfill_spec *spec,
-			 char **columns, struct pgphase_error *err)
+			 struct pgphase_backfill_key *key, struct pgphase_error *err)
 {
 	struct bf_job j;
 	int rc;
 
 	memset(&j, 0, sizeof(j));
 	j.spec = spec;
-	*columns = NULL;
-	rc = bf_resolve(&j, s, err);
+	rc = bf_describe(&j, err) < 0 ? -1 : key_resolve(&j, s, err);
 	if (rc == 0) {
-		*columns = j.key.display;
-		j.key.display = NULL;
+		*key = j.key;
+		memset(&j.key, 0, sizeof(j.key));
 	}
-	bf_key_release(&j.key);
-	free(j.rel_display);
-	free(j.rel_quoted);
-	free(j.qual);
+	bf_job_names_release(&j);
 	return rc;
 }

@@ -1,7 +1,10 @@
 /*
  * The statements a backfill runs, rendered once per run from templates (backfill_check.c
- * grafts the user's table, SET list, FROM/USING list and WHERE clause in).  Key columns are
- * quoted with PQescapeIdentifier; key types come from format_type().
+ * grafts the user's table, SET list, FROM/USING list and WHERE clause in).  This is the only
+ * generator of batch SQL: the engine runs what it renders, and `pgphase plan` prints what it
+ * renders (pgphase_backfill_render) from the key the planner resolved.  It needs no
+ * database: key columns are always quoted and every statement is deparsed (which normalises
+ * quoting); key types come from format_type() (or, offline, from CREATE TABLE).
  *
  * Every walk batch runs in the transaction that claimed its chunk row.  It first tries the
  * optimistic path (SQL_WALK_FAST, below); when a row lock is in the way it is redone, in a
@@ -27,7 +30,6 @@
 #include <string.h>
 
 #include "backfill/backfill.h"
-#include "base/db.h"
 #include "state/state.h"
 #include "base/util.h"
 
@@ -224,11 +226,11 @@ struct lists {
 	struct sbuf qualified, names, tnames, tdesc, json, hi, typed_k, typed_s, typed_lo, typed_up;
 };
 
-static void lists_build(struct lists *l, struct bf_job *j, struct pgphase_session *s)
+static void lists_build(struct lists *l, struct bf_job *j)
 {
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < j->key.n; i++) {
-		char *c = db_ident(s, j->key.cols[i]);
+		char *c = quote_ident_always(j->key.cols[i]);
 		const char *sep = i ? ", " : "";
 
 		sbuf_addf(&l->qualified, "%s%s.%s", sep, j->qual, c);
@@ -271,7 +273,7 @@ static void bound(struct sbuf *sb, const struct lists *l, int n, const char *op,
 	sbuf_adds(sb, ") AND ");
 }
 
-/* Render a template after @S@ substitution. */
+/* Render a template after @S@ substitution (s carries only the quoted state schema). */
 static char *render(struct bf_job *j, struct pgphase_session *s, char *text,
 		    struct pgphase_error *err)
 {
@@ -354,8 +356,9 @@ static int walk_claimed_sql(struct bf_job *j, struct pgphase_session *s, const s
 	return j->sql.claimed ? 0 : -1;
 }
 
-int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_error *err)
+int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *err)
 {
+	struct pgphase_session schema = { .schema_q = (char *)schema_q }, *s = &schema;
 	bool has_where = bf_where(j->spec->stmt) != NULL;
 	const char *pred = has_where ? "pgphase_pred" : "true";
 	const char *scan_pred = has_where && !j->joined ? "pgphase_pred" : "true";
@@ -368,7 +371,7 @@ int bf_build_sql(struct bf_job *j, struct pgphase_session *s, struct pgphase_err
 	char *json;
 	int rc = -1;
 
-	lists_build(&l, j, s);
+	lists_build(&l, j);
 	change = xasprintf(tmpl, j->qual, pred, "pgphase_locked", l.qualified.buf);
 	json = xasprintf("jsonb_build_array(%s)", l.json.buf);
 	for (int v = 0; v < 4; v++)
@@ -392,5 +395,32 @@ cleanup:
 	free(json);
 	free(change);
 	lists_release(&l);
+	return rc;
+}
+
+int pgphase_backfill_render(const struct pgphase_backfill_spec *spec,
+			    const struct pgphase_backfill_key *key, const char *state_schema,
+			    char **batch, char **open, struct pgphase_error *err)
+{
+	char *schema_q = quote_ident_always(state_schema);
+	struct bf_job j;
+	int rc = -1;
+
+	*batch = *open = NULL;
+	memset(&j, 0, sizeof(j));
+	j.spec = spec;
+	if (bf_describe(&j, err) == 0) {
+		for (int i = 0; i < key->n; i++)
+			pgphase_backfill_key_add(&j.key, key->cols[i], key->types[i]);
+		rc = bf_build_sql(&j, schema_q, err);
+	}
+	if (rc == 0) {
+		*batch = j.sql.claimed;
+		*open = j.sql.fast[3];
+		j.sql.claimed = j.sql.fast[3] = NULL;
+	}
+	bf_sql_release(&j.sql);
+	bf_job_names_release(&j);
+	free(schema_q);
 	return rc;
 }

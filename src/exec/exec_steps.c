@@ -6,9 +6,10 @@
  *   INDEX — CREATE INDEX CONCURRENTLY IF NOT EXISTS, then pg_index.indisvalid.  A failed or
  *     interrupted concurrent build leaves an INVALID index that IF NOT EXISTS would keep
  *     forever: it is dropped CONCURRENTLY and the build retried, at most INDEX_REBUILDS times.
- *   BACKFILL — the backfill engine (include/pgphase/backfill.h) runs the step's UPDATE or
- *     DELETE: key-ordered batches that skip rows the app holds locked (swept up at the end),
- *     cursor and counters committed with each batch, throttles, workers, progress.
+ *   BACKFILL — the backfill engine (include/pgphase/backfill.h) runs the step's spec (its
+ *     statement, the key the planner resolved, the batch size): key-ordered batches that
+ *     skip rows the app holds locked (swept up at the end), cursor and counters committed
+ *     with each batch, throttles, workers, progress.
  *   CHECK_NULLS — counts NULLs before NOT NULL work; any row fails the step with the count
  *     before anything of the phase changed.
  *
@@ -134,6 +135,7 @@ int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t
 	spec.version = x->m->version;
 	spec.step = (int)index; /* the progress key the planner's loop used too */
 	spec.key = x->key;
+	spec.resolved = st->key.n > 0 ? &st->key : NULL; /* the planner's: one resolution */
 	spec.batch_size = st->batch_size;
 	spec.file = st->file;
 	spec.line = st->line;

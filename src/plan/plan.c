@@ -288,8 +288,9 @@ void pgphase_plan_release(struct pgphase_plan *plan)
 		free(plan->steps[i].sql);
 		free(plan->steps[i].undo_sql);
 		free(plan->steps[i].target);
-		free(plan->steps[i].first_sql);
+		free(plan->steps[i].open_sql);
 		free(plan->steps[i].dml);
+		pgphase_backfill_key_release(&plan->steps[i].key);
 	}
 	free(plan->steps);
 	memset(plan, 0, sizeof(*plan));

@@ -1,24 +1,16 @@
 /*
- * Keyset-batched data changes.  An UPDATE or DELETE becomes one statement per batch that
- * picks the next batch_size keys after the cursor (in key order, so the whole run is O(rows)
- * and never rescans from the start), changes those rows, and returns how many it changed and
- * the batch's last key:
+ * The planner's side of a batched data change: it hands the backfill engine a spec — the
+ * statement (deparsed), the key with its column types, the batch size of "-- pgphase:batch-size"
+ * — and renders nothing itself.  The key comes from the engine's own resolution,
+ * pgphase_backfill_key(): on the database when there is one and the table exists there, else
+ * (offline, or a table an earlier migration creates) from what the migrations tell, the
+ * model's key (CREATE TABLE, or --key) with the column types written there.  What `plan`
+ * shows is rendered by the engine's generator (pgphase_backfill_render) from that key, so it
+ * is byte for byte what the engine sends.
  *
- *   WITH pgphase_batch AS (SELECT k FROM t WHERE k > $2 AND <pred> ORDER BY k LIMIT $1),
- *        pgphase_done AS (UPDATE t SET ... WHERE (t.k) IN (SELECT k FROM pgphase_batch)
- *                         AND <pred> RETURNING 1)
- *   SELECT (SELECT count(*) FROM pgphase_done), k::text FROM pgphase_batch
- *    ORDER BY k DESC LIMIT 1
- *
- * No row back means the walk is over.  The executor commits the cursor with each batch.
- * The user's SET list, FROM/USING list and WHERE clause are grafted into the template's
- * tree (never spliced as text).  With FROM/USING the predicate may name other tables, so
- * the batch walks every key of the table and only the UPDATE applies the predicate.
- *
- * An INSERT ... SELECT walks the key of its source table (the SELECT's first FROM item);
- * it is checked (pgphase_backfill_check: it must tell rows already copied) here, at plan
- * time.  The engine (src/backfill*.c) builds the statements it runs itself; the SQL here is
- * what `plan` shows.
+ * The engine's checks (pgphase_backfill_check: the statement must tell done rows from pending
+ * ones, no WITH/RETURNING, an INSERT ... SELECT's source and conflict handling) run here, at
+ * plan time, before anything changes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,224 +19,137 @@
 #include "plan/plan_int.h"
 #include "base/util.h"
 
-static const char *const SQL_BATCH_UPDATE =
-	"WITH pgphase_batch AS (SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT $1),"
-	" pgphase_done AS (UPDATE %s SET pgphase_set = NULL WHERE (%s) IN (SELECT %s FROM pgphase_batch)"
-	"   AND %s RETURNING 1)"
-	" SELECT (SELECT count(*) FROM pgphase_done), %s FROM pgphase_batch ORDER BY %s LIMIT 1";
+/* A type name, deparsed: the graft replaces pgphase_type_t. */
+static const char *const SQL_TYPE_TMPL = "SELECT NULL::pgphase_type_t";
+#define SQL_TYPE_PREFIX "SELECT NULL::"
 
-/* INSERT ... SELECT: the SELECT's FROM list, target list and ORDER BY replace pgphase_tl and
-   the template's FROM item; the INSERT takes the user's table, columns and ON CONFLICT. */
-static const char *const SQL_BATCH_INSERT =
-	"WITH pgphase_batch AS (SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT $1),"
-	" pgphase_done AS (INSERT INTO pgphase_ins SELECT pgphase_tl FROM %s"
-	"   WHERE (%s) IN (SELECT %s FROM pgphase_batch) AND %s RETURNING 1)"
-	" SELECT (SELECT count(*) FROM pgphase_done), %s FROM pgphase_batch ORDER BY %s LIMIT 1";
-
-static const char *const SQL_BATCH_DELETE =
-	"WITH pgphase_batch AS (SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT $1),"
-	" pgphase_done AS (DELETE FROM %s WHERE (%s) IN (SELECT %s FROM pgphase_batch)"
-	"   AND %s RETURNING 1)"
-	" SELECT (SELECT count(*) FROM pgphase_done), %s FROM pgphase_batch ORDER BY %s LIMIT 1";
-
-struct key_lists {
-	struct sbuf cols, qualified, text, desc, cursor, params;
+/* Pseudo-types CREATE TABLE accepts for a column, and the type the column gets. */
+static const char *const serials[][2] = {
+	{ "serial", "integer" }, { "serial4", "integer" },   { "bigserial", "bigint" },
+	{ "serial8", "bigint" }, { "smallserial", "smallint" }, { "serial2", "smallint" },
 };
+#define N_SERIALS (sizeof(serials) / sizeof(*serials))
 
-static void build_lists(struct key_lists *k, char **key, const char *qual)
+/* A column type as SQL text, the way the deparser writes it (malloc'd); "unknown" if not. */
+static char *type_text(const PgQuery__TypeName *tn)
 {
-	size_t n = 0;
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	struct sql_graft g = { "t", NULL, tn };
+	const char *name = tn->n_names == 1 ? sql_str(tn->names[0]) : NULL;
+	char *sql, *out;
 
-	memset(k, 0, sizeof(*k));
-	for (; key[n]; n++) {
-		char *c = sql_ident(key[n]);
-		const char *sep = n ? ", " : "";
-
-		sbuf_addf(&k->cols, "%s%s", sep, c);
-		sbuf_addf(&k->qualified, "%s%s.%s", sep, qual, c);
-		sbuf_addf(&k->text, "%s%s::text", sep, c);
-		sbuf_addf(&k->desc, "%s%s DESC", sep, c);
-		sbuf_addf(&k->params, "%s$%zu", sep, n + 2);
-		free(c);
-	}
-	/* (k1, k2) > ($2, $3): row comparison walks a composite key in index order */
-	sbuf_addf(&k->cursor, "(%s) > (%s)", k->cols.buf, k->params.buf);
-}
-
-static void release_lists(struct key_lists *k)
-{
-	sbuf_release(&k->cols);
-	sbuf_release(&k->qualified);
-	sbuf_release(&k->text);
-	sbuf_release(&k->desc);
-	sbuf_release(&k->cursor);
-	sbuf_release(&k->params);
-}
-
-/* The DML statement inside the template's pgphase_done CTE. */
-static PgQuery__Node *inner_dml(const PgQuery__Node *tmpl)
-{
-	const PgQuery__WithClause *w = tmpl->select_stmt->with_clause;
-
-	return w->ctes[1]->common_table_expr->ctequery;
-}
-
-/* The user's INSERT ... SELECT pieces into the template's, for the duration of the deparse. */
-static char *render_insert(PgQuery__Node *tmpl, PgQuery__InsertStmt *ins,
-			   const PgQuery__Node *dml, const struct sql_graft *g,
-			   struct pgphase_error *err)
-{
-	PgQuery__SelectStmt *ts = ins->select_stmt->select_stmt, saved_ts = *ts;
-	PgQuery__InsertStmt saved = *ins;
-	char *out;
-
-	pgphase_backfill_graft_insert(ins, dml);
-	out = sql_render_tree(tmpl, g, 1, err);
-	*ts = saved_ts;
-	*ins = saved;
+	for (size_t i = 0; name && !tn->n_array_bounds && i < N_SERIALS; i++)
+		if (strcmp(name, serials[i][0]) == 0)
+			return xstrdup(serials[i][1]);
+	sql = sql_render(SQL_TYPE_TMPL, &g, 1, &e);
+	/* our own one-statement template: the deparser writes the cast after the fixed prefix */
+	out = xstrdup(sql && strncmp(sql, SQL_TYPE_PREFIX, strlen(SQL_TYPE_PREFIX)) == 0
+		      ? sql + strlen(SQL_TYPE_PREFIX) : "unknown");
+	free(sql);
+	pgphase_error_release(&e);
 	return out;
 }
 
-/* Render one variant (with or without the cursor condition). */
-static char *render(struct plan_ctx *ctx, const PgQuery__Node *dml, const struct key_lists *k,
-		    const char *rel, bool cursor, struct pgphase_error *err)
+/* The key the migrations tell (--key, else CREATE TABLE's primary key); n == 0 when none. */
+static void model_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+		      struct pgphase_backfill_key *key)
 {
-	bool upd = dml->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
-	bool ins = dml->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
-	const PgQuery__SelectStmt *sel = ins ? dml->insert_stmt->select_stmt->select_stmt : NULL;
-	const PgQuery__Node *where = upd ? dml->update_stmt->where_clause
-				     : ins ? sel->where_clause : dml->delete_stmt->where_clause;
-	bool joined = upd ? dml->update_stmt->n_from_clause > 0
-		      : ins ? sel->n_from_clause > 1 : dml->delete_stmt->n_using_clause > 0;
-	const char *pred = where ? "pgphase_slot_pred" : "true";
-	struct sql_graft g = { "pred", where, NULL };
-	char *text, *out;
-	PgQuery__Node *tmpl, *inner;
+	char **cols = plan_table_key(ctx, rv);
 
-	text = xasprintf(upd ? SQL_BATCH_UPDATE : ins ? SQL_BATCH_INSERT : SQL_BATCH_DELETE, k->cols.buf, rel,
-			 cursor ? k->cursor.buf : "true", joined ? "true" : pred, k->cols.buf, rel,
-			 k->qualified.buf, k->cols.buf, pred, k->text.buf, k->desc.buf);
-	tmpl = (PgQuery__Node *)plan_parse_node(ctx, text, err);
-	free(text);
-	if (!tmpl)
-		return NULL;
-	inner = inner_dml(tmpl);
-	if (ins)
-		return render_insert(tmpl, inner->insert_stmt, dml, &g, err);
-	if (upd) {
-		PgQuery__UpdateStmt *u = inner->update_stmt, saved = *u;
+	for (; cols && *cols; cols++) {
+		struct plan_column c;
+		char *type = plan_column_info(ctx, rv, *cols, &c) ? type_text(c.type)
+								   : xstrdup("unknown");
 
-		/* the user's SET list and FROM list, for the duration of the deparse */
-		u->n_target_list = dml->update_stmt->n_target_list;
-		u->target_list = dml->update_stmt->target_list;
-		u->n_from_clause = dml->update_stmt->n_from_clause;
-		u->from_clause = dml->update_stmt->from_clause;
-		out = sql_render_tree(tmpl, &g, 1, err);
-		*u = saved;
-	} else {
-		PgQuery__DeleteStmt *d = inner->delete_stmt, saved = *d;
-
-		d->n_using_clause = dml->delete_stmt->n_using_clause;
-		d->using_clause = dml->delete_stmt->using_clause;
-		out = sql_render_tree(tmpl, &g, 1, err);
-		*d = saved;
+		pgphase_backfill_key_add(key, *cols, type);
+		free(type);
 	}
-	return out;
+}
+
+/*
+ * The engine's key resolution: on the database when the table exists there, else the key
+ * the migrations tell.  0, or -1 with err set.
+ */
+static int resolve_key(struct plan_ctx *ctx, struct pgphase_backfill_spec *spec,
+		       const PgQuery__RangeVar *rv, struct pgphase_backfill_key *key,
+		       struct pgphase_backfill_key *model, struct pgphase_error *err)
+{
+	struct pgphase_session *s = ctx->opts.session;
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+
+	if (s) {
+		if (pgphase_backfill_key(s, spec, key, &e) == 0)
+			return 0;
+		if (!e.kind || strcmp(e.kind, PGPHASE_BACKFILL_NO_TABLE) != 0) {
+			pgphase_error_move(err, &e);
+			return -1;
+		}
+		pgphase_error_release(&e); /* a table an earlier migration creates */
+	}
+	model_key(ctx, rv, model);
+	spec->resolved = model;
+	return pgphase_backfill_key(NULL, spec, key, err);
 }
 
 int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err)
 {
-	bool upd = dml->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
-	bool ins = dml->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
-	const char *verb = upd ? "UPDATE" : ins ? "INSERT ... SELECT" : "DELETE";
 	const PgQuery__RangeVar *rv = pgphase_backfill_source(dml);
-	bool extra = upd ? dml->update_stmt->with_clause || dml->update_stmt->n_returning_list
-		     : ins ? false
-		     : dml->delete_stmt->with_clause || dml->delete_stmt->n_returning_list;
-	char **key, *rel, *qual, *first = NULL, *next = NULL;
-	struct key_lists k;
+	enum pgphase_phase phase = plan_phase(in, PGPHASE_PHASE_BACKFILL);
+	const struct pgphase_session *s = ctx->opts.session;
+	struct pgphase_backfill_key key = { 0 }, model = { 0 };
+	struct pgphase_backfill_spec spec = { 0 };
 	struct pgphase_step *st;
+	char *batch = NULL, *open = NULL, *text;
 	int rc = -1;
 
-	if (ins) {
-		/* refused here, before anything runs, rather than by the engine mid-migration */
-		struct pgphase_backfill_spec spec = { 0 };
-
-		spec.stmt = dml;
-		spec.file = ctx->m->up.file;
-		spec.line = in->stmt->line;
-		spec.column = in->stmt->column;
-		if (pgphase_backfill_check(&spec, err) < 0)
-			return -1;
-	}
-	if (extra) {
-		plan_fail(ctx, in, err, "cannot run %s in batches: WITH and RETURNING are not "
-			  "supported in a backfill", verb);
-		pgphase_error_hint(err, "drop the WITH/RETURNING clause, or put \"-- pgphase:as-is\" "
-					"before it to run it in one transaction");
-		return -1;
-	}
-	key = plan_table_key(ctx, rv);
-	if (!key && plan_phase(in, PGPHASE_PHASE_BACKFILL) <= ctx->opts.done_through) {
-		/* already ran (with --key): keep its place in the plan, never run it again */
-		st = plan_add(ctx, by, in, plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_NONE,
+	spec.stmt = dml;
+	spec.key = ctx->opts.key;
+	spec.batch_size = in->note ? in->note->batch_size : 0;
+	spec.file = ctx->m->up.file;
+	spec.line = in->stmt->line;
+	spec.column = in->stmt->column;
+	if (pgphase_backfill_check(&spec, err) < 0)
+		goto cleanup;
+	if (resolve_key(ctx, &spec, rv, &key, &model, err) < 0) {
+		if (phase > ctx->opts.done_through)
+			goto cleanup;
+		/* already ran (e.g. with --key): keep its place in the plan, never run it again */
+		pgphase_error_release(err);
+		pgphase_error_init(err);
+		text = sql_deparse(dml, err);
+		if (!text)
+			goto cleanup;
+		st = plan_add(ctx, by, in, phase, PGPHASE_TXN_NONE,
 			      xstrdup("-- done (key given with --key when it ran)"), NULL);
 		st->kind = PGPHASE_STEP_BACKFILL;
-		st->first_sql = xstrdup(st->sql);
 		st->target = sql_rel_display(rv);
-		st->dml = sql_deparse(dml, err);
-		return st->dml ? 0 : -1;
-	}
-	if (!key) {
-		char *name = sql_rel_display(rv);
-
-		plan_fail(ctx, in, err, "cannot run %s on \"%s\" in batches: cannot find the table's "
-			  "key (a primary key, or a unique index over NOT NULL columns)",
-			  verb, name);
-		pgphase_error_hint(err, "%s; or pass --key COLUMN[,COLUMN]; or put "
-					"\"-- pgphase:as-is\" before the statement",
-				   ctx->opts.session ? "add a primary key"
-						     : "offline, keys come only from CREATE TABLE "
-						       "statements in the migrations directory");
-		free(name);
-		return -1;
-	}
-	rel = sql_rel(rv);
-	if (rv->alias && rv->alias->aliasname && rv->alias->aliasname[0]) {
-		/* columns are qualified by the alias the user's clauses use */
-		char *table = rel;
-
-		qual = sql_ident(rv->alias->aliasname);
-		rel = xasprintf("%s AS %s", table, qual);
-		free(table);
-	} else {
-		qual = sql_ident(rv->relname);
-	}
-	build_lists(&k, key, qual);
-	first = render(ctx, dml, &k, rel, false, err);
-	next = first ? render(ctx, dml, &k, rel, true, err) : NULL;
-	if (!next)
+		st->dml = text;
+		rc = 0;
 		goto cleanup;
-	st = plan_add(ctx, by, in, plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_NONE, next, NULL);
-	next = NULL;
+	}
+	if (pgphase_backfill_render(&spec, &key, s ? s->cfg->state_schema : "pgphase", &batch,
+				    &open, err) < 0)
+		goto cleanup;
+	text = sql_deparse(dml, err);
+	if (!text)
+		goto cleanup;
+	st = plan_add(ctx, by, in, phase, PGPHASE_TXN_NONE, batch, NULL);
+	batch = NULL;
 	st->kind = PGPHASE_STEP_BACKFILL;
 	st->retry_lock = true;
-	st->first_sql = first;
-	first = NULL;
 	st->target = sql_rel_display(rv);
-	for (st->n_key = 0; key[st->n_key]; st->n_key++)
-		;
-	st->batch_size = in->note ? in->note->batch_size : 0;
-	st->dml = sql_deparse(dml, err);
-	if (!st->dml)
-		goto cleanup;
+	st->dml = text;
+	st->key = key;
+	memset(&key, 0, sizeof(key));
+	st->batch_size = spec.batch_size;
+	st->open_sql = open;
+	open = NULL;
 	rc = 0;
 cleanup:
-	free(first);
-	free(next);
-	free(rel);
-	free(qual);
-	release_lists(&k);
+	free(batch);
+	free(open);
+	pgphase_backfill_key_release(&key);
+	pgphase_backfill_key_release(&model);
 	return rc;
 }

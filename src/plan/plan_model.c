@@ -1,5 +1,6 @@
 /*
- * Catalog questions the strategies ask: a table's key, a column's type, the views that
+ * Catalog questions the strategies ask: a table's key (from the migrations only: the catalog's
+ * is the backfill engine's, pgphase_backfill_key), a column's type, the views that
  * depend on a column, whether a type change is binary-coercible, whether an expression is
  * volatile.  Online, the database answers; tables that earlier migrations of the directory
  * create (maybe not applied yet: everything is planned before the first change) are answered
@@ -13,25 +14,6 @@
 #include "base/db.h"
 #include "plan/plan_int.h"
 #include "base/util.h"
-
-/*
- * Key for keyset batching: the primary key, else the narrowest valid unique index without
- * predicate or expressions whose key columns are all NOT NULL.  $1 is the table.
- */
-static const char *const SQL_TABLE_KEY =
-	"SELECT a.attname"
-	"  FROM (SELECT i.indkey::int2[] AS cols, i.indnkeyatts"
-	"          FROM pg_index i"
-	"         WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid"
-	"           AND i.indpred IS NULL AND i.indexprs IS NULL"
-	"           AND NOT EXISTS (SELECT 1 FROM pg_attribute na"
-	"                            WHERE na.attrelid = i.indrelid"
-	"                              AND na.attnum = ANY (i.indkey::int2[]) AND NOT na.attnotnull)"
-	"         ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) x,"
-	"       unnest(x.cols) WITH ORDINALITY AS k(attnum, ord)"
-	"  JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum"
-	" WHERE k.ord <= x.indnkeyatts"
-	" ORDER BY k.ord";
 
 /*
  * The column's type as SQL text (format_type is made to be read back by the parser), NOT
@@ -268,13 +250,13 @@ static char **key_from_create(const PgQuery__CreateStmt *cs)
 
 char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 {
-	char *rel = sql_rel(rv);
-	const char *params[1] = { rel };
-	PGresult *r;
+	const PgQuery__CreateStmt *cs;
 	char **key = NULL;
 
+	/* the catalog's answer is the backfill engine's (pgphase_backfill_key): this is the
+	   model's, for offline plans and tables an earlier migration creates */
 	if (ctx->opts.key) {
-		/* --key a,b overrides whatever the catalog says */
+		/* --key a,b overrides whatever the migrations say */
 		char *copy = xstrdup(ctx->opts.key), *save = NULL;
 		size_t n = 0;
 
@@ -282,22 +264,10 @@ char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 			key[n++] = xstrdup(tok);
 		free(copy);
-		free(rel);
 		return keep_key(ctx, key);
 	}
-	r = ask(ctx, SQL_TABLE_KEY, 1, params);
-	free(rel);
-	if (r && PQntuples(r) > 0) {
-		key = xcalloc((size_t)PQntuples(r) + 1, sizeof(*key));
-		for (int i = 0; i < PQntuples(r); i++)
-			key[i] = xstrdup(PQgetvalue(r, i, 0));
-	}
-	PQclear(r);
-	if (!key) {
-		const PgQuery__CreateStmt *cs = find_create(ctx, rv);
-
-		key = cs ? key_from_create(cs) : NULL;
-	}
+	cs = find_create(ctx, rv);
+	key = cs ? key_from_create(cs) : NULL;
 	return key ? keep_key(ctx, key) : NULL;
 }
 

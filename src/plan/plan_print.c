@@ -2,7 +2,8 @@
  * Printing plans: text for people (one block per step: number, phase, transaction mode,
  * strategy, origin, then the SQL and its undo indented) and JSON for tools (one object per
  * migration, built with jansson).  Both are deterministic: the same files and catalog give
- * the same bytes.
+ * the same bytes.  A backfill step shows its key and the batch statements the engine's
+ * generator rendered (the planner stored them); nothing here renders SQL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,35 @@ static void print_indented(FILE *out, const char *text, int indent)
 	fputc('\n', out);
 }
 
+/* "$7" or "$7..$8": the n parameters from first on. */
+static void params(FILE *out, int first, int n)
+{
+	if (n == 1)
+		fprintf(out, "$%d", first);
+	else
+		fprintf(out, "$%d..$%d", first, first + n - 1);
+}
+
+/* Key, batch size, then the engine's two walk statements. */
+static void print_backfill(FILE *out, const struct pgphase_step *st)
+{
+	fputs("      key (", out);
+	for (int i = 0; i < st->key.n; i++)
+		fprintf(out, "%s%s %s", i ? ", " : "", st->key.cols[i], st->key.types[i]);
+	if (st->batch_size > 0)
+		fprintf(out, "), batches of %ld rows\n", st->batch_size);
+	else
+		fputs("), batches of backfill.batch_size rows\n", out);
+	fputs("      each batch, claiming its chunk:\n      ", out);
+	print_indented(out, st->sql, 6);
+	fputs("      first and last chunk (cursor ", out);
+	params(out, 7, st->key.n);
+	fputs(", upper bound ", out);
+	params(out, 7 + st->key.n, st->key.n);
+	fputs("; an open bound's condition left out):\n      ", out);
+	print_indented(out, st->open_sql, 6);
+}
+
 void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const char *state)
 {
 	const struct pgphase_migration *m = plan->migration;
@@ -36,14 +66,11 @@ void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const c
 
 		fprintf(out, "  %2zu. %-8s %-4s %-36s %s:%d:%d\n", i + 1, pgphase_phase_name(st->phase),
 			pgphase_txn_mode_name(st->txn), st->strategy, st->file, st->line, st->column);
-		if (st->kind == PGPHASE_STEP_BACKFILL) {
-			if (st->batch_size > 0)
-				fprintf(out, "      batches of %ld rows, first: ", st->batch_size);
-			else
-				fputs("      batches of backfill.batch_size rows, first: ", out);
-			print_indented(out, st->first_sql, 6);
-			fputs("      next: ", out);
-		} else if (st->kind == PGPHASE_STEP_CHECK_NULLS) {
+		if (st->kind == PGPHASE_STEP_BACKFILL && st->key.n > 0) {
+			print_backfill(out, st);
+			continue; /* no undo: a data change is undone by DOWN only */
+		}
+		if (st->kind == PGPHASE_STEP_CHECK_NULLS) {
 			fputs("      must be 0: ", out);
 		} else {
 			fputs("      ", out);
@@ -76,9 +103,16 @@ static json_t *step_json(const struct pgphase_step *st)
 	if (st->target)
 		json_object_set_new(o, "target", json_string(st->target));
 	if (st->kind == PGPHASE_STEP_BACKFILL) {
-		json_object_set_new(o, "first_sql", json_string(st->first_sql));
+		json_t *key = json_array();
+
+		for (int i = 0; i < st->key.n; i++)
+			json_array_append_new(key, json_pack("{s:s,s:s}", "column", st->key.cols[i],
+							     "type", st->key.types[i]));
+		json_object_set_new(o, "open_chunk_sql", st->open_sql ? json_string(st->open_sql)
+								      : json_null());
 		json_object_set_new(o, "statement", json_string(st->dml));
-		json_object_set_new(o, "key_columns", json_integer(st->n_key));
+		json_object_set_new(o, "key", key);
+		json_object_set_new(o, "key_columns", json_integer(st->key.n));
 		json_object_set_new(o, "batch_size", st->batch_size ? json_integer(st->batch_size)
 								    : json_null());
 	}

@@ -132,12 +132,6 @@ static char *render_nodes(PgQuery__Node *const *nodes, size_t n_nodes,
 	return result;
 }
 
-char *sql_render_tree(PgQuery__Node *node, const struct sql_graft *grafts, size_t n,
-		      struct pgphase_error *err)
-{
-	return render_nodes(&node, 1, grafts, n, err);
-}
-
 char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
 		 struct pgphase_error *err)
 {

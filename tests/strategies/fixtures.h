@@ -52,7 +52,7 @@ static const struct strat_fixture strat_fixtures[] = {
 	{ "add-required-column", FX_TABLE, FX_ROWS,
 	  "ALTER TABLE t ADD COLUMN r int NOT NULL;\n-- BACKFILL\nUPDATE t SET r = n WHERE r IS NULL;\n",
 	  { "expand txn add-required-column | ALTER TABLE t ADD COLUMN r int",
-	    "backfill none data-change-to-backfill | WITH pgphase_batch AS (SELECT id FROM t WHERE id > $2 AND r IS NULL ORDER BY id LIMIT $1), pgphase_done AS (UPDATE t SET r = n WHERE t.id IN (SELECT id FROM pgphase_batch) AND r IS NULL RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1",
+	    "backfill none data-change-to-backfill | key (id bigint) | UPDATE t SET r = n WHERE r IS NULL",
 	    "contract none add-required-column | SELECT count(*) FROM t WHERE r IS NULL",
 	    "contract own add-required-column | ALTER TABLE t ADD CONSTRAINT t_r_not_null CHECK (r IS NOT NULL) NOT VALID",
 	    "contract own add-required-column | ALTER TABLE t VALIDATE CONSTRAINT t_r_not_null",
@@ -63,7 +63,7 @@ static const struct strat_fixture strat_fixtures[] = {
 	  "ALTER TABLE t ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid();\n",
 	  { "expand txn add-column-volatile-default | ALTER TABLE t ADD COLUMN u uuid",
 	    "expand txn add-column-volatile-default | ALTER TABLE t ALTER COLUMN u SET DEFAULT gen_random_uuid()",
-	    "backfill none add-column-volatile-default | WITH pgphase_batch AS (SELECT id FROM t WHERE id > $2 AND u IS NULL ORDER BY id LIMIT $1), pgphase_done AS (UPDATE t SET u = DEFAULT WHERE t.id IN (SELECT id FROM pgphase_batch) AND u IS NULL RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1",
+	    "backfill none add-column-volatile-default | key (id bigint) | UPDATE t SET u = DEFAULT WHERE u IS NULL",
 	    "contract none add-column-volatile-default | SELECT count(*) FROM t WHERE u IS NULL",
 	    "contract own add-column-volatile-default | ALTER TABLE t ADD CONSTRAINT t_u_not_null CHECK (u IS NOT NULL) NOT VALID",
 	    "contract own add-column-volatile-default | ALTER TABLE t VALIDATE CONSTRAINT t_u_not_null",
@@ -91,7 +91,7 @@ static const struct strat_fixture strat_fixtures[] = {
 	{ "rename-column-via-sync-trigger", FX_TABLE, FX_ROWS, "ALTER TABLE t RENAME COLUMN a TO b;\n",
 	  { "expand txn rename-column-via-sync-trigger | ALTER TABLE t ADD COLUMN b text",
 	    "expand txn rename-column-via-sync-trigger | CREATE FUNCTION t_a_pgphase_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN  IF TG_OP = 'INSERT' THEN   IF NEW.\"b\" IS NULL THEN NEW.\"b\" := NEW.\"a\"; ELSE NEW.\"a\" := NEW.\"b\"; END IF;  ELSIF NEW.\"b\" IS DISTINCT FROM OLD.\"b\" THEN NEW.\"a\" := NEW.\"b\";  ELSE NEW.\"b\" := NEW.\"a\";  END IF;  RETURN NEW; END $$;\nCREATE TRIGGER t_a_pgphase_sync BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION t_a_pgphase_sync()",
-	    "backfill none rename-column-via-sync-trigger | WITH pgphase_batch AS (SELECT id FROM t WHERE id > $2 AND b IS DISTINCT FROM a ORDER BY id LIMIT $1), pgphase_done AS (UPDATE t SET b = a WHERE t.id IN (SELECT id FROM pgphase_batch) AND b IS DISTINCT FROM a RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1",
+	    "backfill none rename-column-via-sync-trigger | key (id bigint) | UPDATE t SET b = a WHERE b IS DISTINCT FROM a",
 	    "contract own rename-column-via-sync-trigger | DROP TRIGGER IF EXISTS t_a_pgphase_sync ON t;\nDROP FUNCTION IF EXISTS t_a_pgphase_sync();\nALTER TABLE t DROP IF EXISTS a" },
 	  "SELECT string_agg(attname, ',' ORDER BY attnum) || (SELECT count(*) FROM t WHERE b = 'a' || id)"
 	  " || (SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass)"
@@ -104,7 +104,7 @@ static const struct strat_fixture strat_fixtures[] = {
 	  "ALTER TABLE r RENAME COLUMN a TO b;\n",
 	  { "expand txn rename-column-via-sync-trigger | ALTER TABLE r ADD COLUMN b text",
 	    "expand txn rename-column-via-sync-trigger | CREATE FUNCTION r_a_pgphase_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN  IF TG_OP = 'INSERT' THEN   IF NEW.\"b\" IS NULL THEN NEW.\"b\" := NEW.\"a\"; ELSE NEW.\"a\" := NEW.\"b\"; END IF;  ELSIF NEW.\"b\" IS DISTINCT FROM OLD.\"b\" THEN NEW.\"a\" := NEW.\"b\";  ELSE NEW.\"b\" := NEW.\"a\";  END IF;  RETURN NEW; END $$;\nCREATE TRIGGER r_a_pgphase_sync BEFORE INSERT OR UPDATE ON r FOR EACH ROW EXECUTE FUNCTION r_a_pgphase_sync()",
-	    "backfill none rename-column-via-sync-trigger | WITH pgphase_batch AS (SELECT id FROM r WHERE id > $2 AND b IS DISTINCT FROM a ORDER BY id LIMIT $1), pgphase_done AS (UPDATE r SET b = a WHERE r.id IN (SELECT id FROM pgphase_batch) AND b IS DISTINCT FROM a RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1",
+	    "backfill none rename-column-via-sync-trigger | key (id bigint) | UPDATE r SET b = a WHERE b IS DISTINCT FROM a",
 	    "contract none rename-column-via-sync-trigger | SELECT count(*) FROM r WHERE b IS NULL",
 	    "contract own rename-column-via-sync-trigger | ALTER TABLE r ADD CONSTRAINT r_b_not_null CHECK (b IS NOT NULL) NOT VALID",
 	    "contract own rename-column-via-sync-trigger | ALTER TABLE r VALIDATE CONSTRAINT r_b_not_null",
@@ -120,7 +120,7 @@ static const struct strat_fixture strat_fixtures[] = {
 	  "ALTER TABLE s ALTER COLUMN n TYPE numeric(12, 2) USING n / 2.0;\n",
 	  { "expand txn change-column-type-via-shadow-column | ALTER TABLE s ADD COLUMN n_pgphase_new numeric(12, 2)",
 	    "expand txn change-column-type-via-shadow-column | CREATE FUNCTION s_n_pgphase_retype() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.\"n_pgphase_new\" := (SELECT n / 2.0 FROM (SELECT (new).*) s); RETURN NEW; END $$;\nCREATE TRIGGER s_n_pgphase_retype BEFORE INSERT OR UPDATE ON s FOR EACH ROW EXECUTE FUNCTION s_n_pgphase_retype()",
-	    "backfill none change-column-type-via-shadow-column | WITH pgphase_batch AS (SELECT id FROM s WHERE id > $2 AND n_pgphase_new IS NULL ORDER BY id LIMIT $1), pgphase_done AS (UPDATE s SET n_pgphase_new = NULL WHERE s.id IN (SELECT id FROM pgphase_batch) AND n_pgphase_new IS NULL RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1",
+	    "backfill none change-column-type-via-shadow-column | key (id bigint) | UPDATE s SET n_pgphase_new = NULL WHERE n_pgphase_new IS NULL",
 	    "contract none change-column-type-via-shadow-column | SELECT count(*) FROM s WHERE n_pgphase_new IS NULL",
 	    "contract own change-column-type-via-shadow-column | ALTER TABLE s ADD CONSTRAINT s_n_pgphase_new_not_null CHECK (n_pgphase_new IS NOT NULL) NOT VALID",
 	    "contract own change-column-type-via-shadow-column | ALTER TABLE s VALIDATE CONSTRAINT s_n_pgphase_new_not_null",
@@ -138,13 +138,13 @@ static const struct strat_fixture strat_fixtures[] = {
 	  "ALTER TABLE t ALTER COLUMN n TYPE bigint;\n",
 	  { "expand txn change-column-type-via-shadow-column | ALTER TABLE t ADD COLUMN n_pgphase_new bigint",
 	    "expand txn change-column-type-via-shadow-column | CREATE FUNCTION t_n_pgphase_retype() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.\"n_pgphase_new\" := (SELECT n::bigint FROM (SELECT (new).*) t); RETURN NEW; END $$;\nCREATE TRIGGER t_n_pgphase_retype BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION t_n_pgphase_retype()",
-	    "backfill none change-column-type-via-shadow-column | WITH pgphase_batch AS (SELECT id FROM t WHERE id > $2 AND n_pgphase_new IS NULL ORDER BY id LIMIT $1), pgphase_done AS (UPDATE t SET n_pgphase_new = NULL WHERE t.id IN (SELECT id FROM pgphase_batch) AND n_pgphase_new IS NULL RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1",
+	    "backfill none change-column-type-via-shadow-column | key (id bigint) | UPDATE t SET n_pgphase_new = NULL WHERE n_pgphase_new IS NULL",
 	    "contract own change-column-type-via-shadow-column | DROP TRIGGER IF EXISTS t_n_pgphase_retype ON t;\nDROP FUNCTION IF EXISTS t_n_pgphase_retype();\nALTER TABLE t DROP n;\nALTER TABLE t RENAME COLUMN n_pgphase_new TO n" },
 	  "SELECT format_type(atttypid, atttypmod) || (SELECT sum(n) FROM t)"
 	  " || (SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass)"
 	  " FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'n'", "bigint45015000" },
 	{ "data-change-to-backfill", FX_TABLE, FX_ROWS, "UPDATE t SET n = n + 10000 WHERE n < 10000;\n",
-	  { "backfill none data-change-to-backfill | WITH pgphase_batch AS (SELECT id FROM t WHERE id > $2 AND n < 10000 ORDER BY id LIMIT $1), pgphase_done AS (UPDATE t SET n = n + 10000 WHERE t.id IN (SELECT id FROM pgphase_batch) AND n < 10000 RETURNING 1) SELECT (SELECT count(*) FROM pgphase_done), id::text FROM pgphase_batch ORDER BY id DESC LIMIT 1" },
+	  { "backfill none data-change-to-backfill | key (id bigint) | UPDATE t SET n = n + 10000 WHERE n < 10000" },
 	  "SELECT sum(n) FROM t", "34501500" },
 };
 
