@@ -95,7 +95,7 @@ static bool keep_going(void *arg)
 
 bool bf_sleep(struct bf_job *j, int64_t us)
 {
-	return throttle_sleep_until(now_us() + us, keep_going, j);
+	return backoff_sleep_until(now_us() + us, keep_going, j);
 }
 
 static PGresult *sq(struct bf_worker *w, const char *tmpl, int n, const char *const *params,
@@ -510,7 +510,7 @@ static int walk_loop(struct bf_worker *w)
 		}
 		attempt = 0;
 		since = 0;
-		if (!throttle_sleep_until(throttle_next_start(&j->th, rows), keep_going, j))
+		if (!backoff_sleep_until(throttle_next_start(&j->th, rows), keep_going, j))
 			return stopped(w);
 	}
 }

@@ -5,8 +5,8 @@
  * catching up never becomes a burst longer than that.
  */
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "base/backoff.h"
 #include "base/db.h"
 #include "pgphase/log.h"
 #include "backfill/throttle.h"
@@ -14,7 +14,6 @@
 
 #define CATCH_UP_US 100000LL
 #define LAG_CHECK_US 250000LL
-#define POLL_US 50000LL
 
 /*
  * Worst replay lag of the connected standbys, in ms.  replay_lag keeps growing while a
@@ -83,19 +82,6 @@ long throttle_adapt(const struct throttle *t, long size, int64_t elapsed_us, lon
 	return n < 1 ? 1 : n;
 }
 
-bool throttle_sleep_until(int64_t until_us, bool (*keep_going)(void *), void *arg)
-{
-	for (;;) {
-		int64_t left = until_us - now_us();
-
-		if (!keep_going(arg))
-			return false;
-		if (left <= 0)
-			return true;
-		usleep((useconds_t)(left < POLL_US ? left : POLL_US));
-	}
-}
-
 static int query_lag(struct throttle *t, struct pgphase_session *s, struct pgphase_error *err)
 {
 	int64_t now = now_us();
@@ -145,7 +131,7 @@ int throttle_wait_replicas(struct throttle *t, struct pgphase_session *s,
 				     lag / 1000, t->max_replica_lag_ms / 1000.0);
 		if (lag <= (double)t->max_replica_lag_ms)
 			return 1;
-		if (!throttle_sleep_until(now_us() + LAG_CHECK_US, keep_going, arg))
+		if (!backoff_sleep_until(now_us() + LAG_CHECK_US, keep_going, arg))
 			return 0;
 	}
 }

@@ -54,7 +54,5 @@ long throttle_adapt(const struct throttle *t, long size, int64_t elapsed_us, lon
 int throttle_wait_replicas(struct throttle *t, struct pgphase_session *s,
 			   bool (*keep_going)(void *), void *arg, struct pgphase_error *err);
 
-/* Sleep until the absolute time until_us, polling keep_going every 50 ms.  False if stopped. */
-bool throttle_sleep_until(int64_t until_us, bool (*keep_going)(void *), void *arg);
 
 #endif

@@ -53,8 +53,11 @@ int64_t backoff_next(const struct pgphase_backoff *b, int attempt, int64_t deadl
 
 bool backoff_sleep(int64_t us, bool (*keep_going)(void *), void *arg)
 {
-	int64_t until = now_us() + us;
+	return backoff_sleep_until(now_us() + us, keep_going, arg);
+}
 
+bool backoff_sleep_until(int64_t until, bool (*keep_going)(void *), void *arg)
+{
 	for (;;) {
 		int64_t left = until - now_us();
 

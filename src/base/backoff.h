@@ -34,5 +34,7 @@ int64_t backoff_next(const struct pgphase_backoff *b, int attempt, int64_t deadl
  * interrupted or keep_going(arg) (may be NULL) says false.  True when it slept it all.
  */
 bool backoff_sleep(int64_t us, bool (*keep_going)(void *), void *arg);
+/* The same until a now_us() time (an absolute schedule: throttling). */
+bool backoff_sleep_until(int64_t until_us, bool (*keep_going)(void *), void *arg);
 
 #endif
