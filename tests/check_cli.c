@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "harness.h"
 
 #define RUN(r, dir, ...) th_pgphase((r), (dir), __VA_ARGS__, NULL)
@@ -285,6 +286,33 @@ START_TEST(init_and_new)
 	}
 	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_tables WHERE schemaname = 'pgphase' AND tablename "
 				 "IN ('meta', 'migrations', 'backfill_progress', 'events', 'deliveries')"), 5);
+	/* the starter config lists every key with its default; uncommented, it still parses */
+	{
+		char path[600], *text = NULL;
+		size_t len = 0;
+		struct sbuf uncommented = SBUF_INIT;
+		const char *a[] = { "-c", "all.cfg", "-d", th_conninfo(), "status", NULL };
+
+		snprintf(path, sizeof(path), "%s/pgphase.cfg", dir);
+		ck_assert_int_eq(read_file(path, &text, &len), 0);
+		th_assert_contains(text, "migrations = \"db/migrations\";");
+		th_assert_contains(text, "#   batch_size = 1000;");
+		th_assert_contains(text, "# lock_timeout = \"1s\";");
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+			bool setting = strncmp(line, "# ", 2) == 0 &&
+				       (strstr(line, " = ") || strcmp(line, "# };") == 0) &&
+				       !strstr(line, "database =") && !strstr(line, "webhooks") &&
+				       !strstr(line, "secret_env");
+
+			sbuf_addf(&uncommented, "%s\n", setting ? line + 2 : line);
+		}
+		th_write(dir, "all.cfg", uncommented.buf);
+		th_cli(&r, dir, NULL, a);
+		th_assert_exit(&r, 0);
+		th_run_release(&r);
+		sbuf_release(&uncommented);
+		free(text);
+	}
 	{
 		const char *a[] = { "-m", "db/migrations", "new", "add orders", NULL };
 

@@ -63,6 +63,9 @@ int cmd_contract(struct cli *cli, struct pgphase_error *err);
 void cli_usage_all(FILE *out);
 void cli_usage_command(int cmd, FILE *out);
 int cli_help_format(const char *format, FILE *out, struct pgphase_error *err);
+/* The starter pgphase.cfg `init` writes: every config key of the option table with its
+ * default (commented out), and migrations, module and state_schema as cfg has them. */
+void cli_starter_config(const struct pgphase_config *cfg, FILE *out);
 
 /* Shared by the commands (src/cli/cmd_common.c). */
 #include "pgphase/migration.h"

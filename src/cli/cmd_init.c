@@ -13,19 +13,6 @@
 #include "cli/cli.h"
 #include "pgphase/log.h"
 
-static const char STARTER_CONFIG[] =
-	"# pgphase configuration (libconfig syntax). Flags and $DATABASE_URL override it.\n"
-	"# database = \"postgresql://app@localhost/app\";\n"
-	"migrations = \"%s\";\n"
-	"module = \"%s\";\n"
-	"state_schema = \"%s\";\n"
-	"lock_timeout = \"1s\";\n"
-	"lock_retry_budget = \"5min\";\n"
-	"# backfill = { batch_size = 1000; sleep = \"0ms\"; workers = 1; };\n"
-	"# webhooks = ( { url = \"https://hooks.example.com/pgphase\";\n"
-	"#                secret_env = \"PGPHASE_WEBHOOK_SECRET\"; } );\n"
-	"# lint = { pg_version = 15; disable = [ ]; };\n";
-
 int cmd_init(struct cli *cli, struct pgphase_error *err)
 {
 	struct pgphase_session s;
@@ -41,7 +28,7 @@ int cmd_init(struct cli *cli, struct pgphase_error *err)
 	if (fd >= 0) {
 		FILE *f = fdopen(fd, "w");
 
-		fprintf(f, STARTER_CONFIG, cli->cfg.migrations, cli->cfg.module, cli->cfg.state_schema);
+		cli_starter_config(&cli->cfg, f);
 		fclose(f);
 		pgphase_info("created %s", cfgpath);
 	}

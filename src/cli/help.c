@@ -197,6 +197,68 @@ static void md_config(FILE *out)
 	}
 }
 
+/*
+ * "key = value;  # help", commented out unless value is the user's own (not NULL).  Values in
+ * libconfig syntax: integers bare, lists bracketed, durations and strings quoted.
+ */
+static void config_line(const struct pgphase_option *o, const char *name, const char *indent,
+			const char *value, FILE *out)
+{
+	const char *v = value ? value : o->def;
+	char line[160];
+
+	if (o->type == PGOPT_T_INT)
+		snprintf(line, sizeof(line), "%s%s%s = %s;", value ? "" : "# ", indent, name,
+			 v ? v : "0");
+	else if (o->type == PGOPT_T_LIST)
+		snprintf(line, sizeof(line), "# %s%s = [ ];", indent, name);
+	else
+		snprintf(line, sizeof(line), "%s%s%s = \"%s\";", value ? "" : "# ", indent, name,
+			 v ? v : "");
+	fprintf(out, "%-40s # %s\n", line, o->help);
+}
+
+void cli_starter_config(const struct pgphase_config *cfg, FILE *out)
+{
+	const char *group = NULL;
+	size_t glen = 0;
+
+	fputs("# pgphase configuration (libconfig syntax).  Flags, then $DATABASE_URL, override it;\n"
+	      "# the commented lines show each key's default (pgphase COMMAND --help lists them).\n",
+	      out);
+	for (int i = 0; i < PGOPT_COUNT; i++) {
+		const struct pgphase_option *o = &pgphase_options[i];
+		const char *dot = o->key ? strchr(o->key, '.') : NULL;
+		const char *value = NULL;
+
+		if (!o->key || o->type == PGOPT_T_WEBHOOKS)
+			continue;
+		if (group && (!dot || (size_t)(dot - o->key) != glen || strncmp(o->key, group, glen)))
+			fputs("# };\n", out), group = NULL;
+		if (dot && !group) {
+			group = o->key;
+			glen = (size_t)(dot - o->key);
+			fprintf(out, "# %.*s = {\n", (int)glen, group);
+		}
+		/* the three keys a project always sets: written with this run's values */
+		if (i == PGOPT_MIGRATIONS)
+			value = cfg->migrations;
+		else if (i == PGOPT_MODULE)
+			value = cfg->module;
+		else if (i == PGOPT_STATE_SCHEMA)
+			value = cfg->state_schema;
+		if (i == PGOPT_DATABASE && !o->def)
+			fprintf(out, "%-40s # %s\n", "# database = \"postgresql://app@localhost/app\";",
+				o->help);
+		else
+			config_line(o, dot ? dot + 1 : o->key, dot ? "  " : "", value, out);
+	}
+	if (group)
+		fputs("# };\n", out);
+	fputs("# webhooks = ( { url = \"https://hooks.example.com/pgphase\";\n"
+	      "#                secret_env = \"PGPHASE_WEBHOOK_SECRET\"; } );\n", out);
+}
+
 int cli_help_format(const char *format, FILE *out, struct pgphase_error *err)
 {
 	if (strcmp(format, "options-md") == 0)
