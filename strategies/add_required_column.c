@@ -6,11 +6,7 @@
  * CHECK (c IS NOT NULL) NOT VALID, validates it, and runs SET NOT NULL without a scan.  The
  * check cannot go in expand: the old app's INSERTs would violate it.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static bool has_constraint(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
 {
@@ -54,8 +50,8 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 	PgQuery__AlterTableCmd cmd = *orig;
 	PgQuery__Node def = *orig->def;
 	PgQuery__ColumnDef cd = *ocd;
-	PgQuery__Node **kept = xcalloc(ocd->n_constraints + 1, sizeof(*kept));
-	char *sql, *undo = NULL, *rel, *col;
+	PgQuery__Node **kept = arena_alloc(plan_arena(ctx), (ocd->n_constraints + 1) * sizeof(*kept));
+	char *sql, *undo = NULL;
 
 	cd.n_constraints = 0;
 	for (size_t i = 0; i < ocd->n_constraints; i++) {
@@ -71,18 +67,13 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 	cd.is_not_null = false;
 	def.column_def = &cd;
 	cmd.def = &def;
-	sql = strategy_alter_deparse(in, &cmd, err);
-	free(kept);
-	rel = sql_rel(in->node->alter_table_stmt->relation);
-	col = sql_ident(ocd->colname);
+	sql = strategy_alter_deparse(ctx, in, &cmd, err);
 	if (sql)
-		undo = sql_renderf(err, SQL_DROP_COLUMN, rel, col);
-	free(rel);
-	free(col);
-	if (!undo) {
-		free(sql);
+		undo = sql_renderf(ctx, err, SQL_DROP_COLUMN,
+				   sql_rel(ctx, in->node->alter_table_stmt->relation),
+				   sql_ident(ctx, ocd->colname));
+	if (!undo)
 		return -1;
-	}
 	plan_add(ctx, by, in, PGPHASE_PHASE_EXPAND, PGPHASE_TXN_GROUP, sql, undo);
 	return 0;
 }
