@@ -50,7 +50,8 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 	PgQuery__AlterTableCmd cmd = *orig;
 	PgQuery__Node def = *orig->def;
 	PgQuery__ColumnDef cd = *ocd;
-	PgQuery__Node **kept = arena_alloc(plan_arena(ctx), (ocd->n_constraints + 1) * sizeof(*kept));
+	PgQuery__Node **kept =
+		arena_alloc(plan_arena(ctx), (ocd->n_constraints + 1) * sizeof(*kept));
 	char *sql, *undo = NULL;
 
 	cd.n_constraints = 0;

@@ -51,8 +51,8 @@ static char *value_query(const PgQuery__RangeVar *rv, const PgQuery__AlterTableC
 	struct pgphase_arena *a = plan_arena(ctx);
 
 	if (!cd->raw_default) {
-		const PgQuery__Node *sel =
-			plan_parse_node(ctx, arena_printf(a, SQL_CAST, sql_ident(ctx, c->name)), err);
+		char *cast = arena_printf(a, SQL_CAST, sql_ident(ctx, c->name));
+		const PgQuery__Node *sel = plan_parse_node(ctx, cast, err);
 
 		if (!sel)
 			return NULL;
@@ -68,11 +68,12 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
 	const PgQuery__AlterTableCmd *c = type_cmd(in);
 	char *sname = sql_object_name(ctx, c->name, NULL, "pgphase_new");
-	char *rel = sql_rel(ctx, rv), *col = sql_ident(ctx, c->name), *shadow = sql_ident(ctx, sname);
+	char *rel = sql_rel(ctx, rv), *col = sql_ident(ctx, c->name);
+	char *shadow = sql_ident(ctx, sname);
 	struct plan_sync sync = { rv, c->name, "pgphase_retype", shadow,
 				  c->def->column_def->type_name };
 	struct plan_column info;
-	char *value, *swap;
+	char *value, *swap, *touch;
 
 	if (plan_refuse_dependent_views(ctx, in, rv, c->name, "change the type of column", err) < 0)
 		return -1;
@@ -83,8 +84,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
 		return -1;
 	swap = sql_renderf(ctx, err, SQL_SWAP, sync.unsync, rel, col, rel, shadow, col);
-	if (!swap ||
-	    plan_backfill_text(ctx, by, in, arena_printf(a, SQL_TOUCH, rel, shadow, shadow), err) < 0)
+	touch = arena_printf(a, SQL_TOUCH, rel, shadow, shadow);
+	if (!swap || plan_backfill_text(ctx, by, in, touch, err) < 0)
 		return -1;
 	if (plan_column_info(ctx, rv, c->name, &info) && info.not_null &&
 	    plan_not_null_steps(ctx, by, in, rv, sname, false, err) < 0)

@@ -24,7 +24,8 @@ static const char *const SQL_SYNC_BODY =
 	"  RETURN NEW;"
 	" END ";
 static const char *const SQL_COPY = "UPDATE %s SET %s = %s WHERE %s IS DISTINCT FROM %s";
-/* %1$s b's default when a has one (SQL_COPY_DEFAULT), %2$s trigger and function drop */
+/* b's default when a has one (SQL_COPY_DEFAULT, else empty), the trigger and function drop
+ * (plan_sync_column), table, a */
 static const char *const SQL_CONTRACT = "%s%s; ALTER TABLE %s DROP COLUMN IF EXISTS %s";
 static const char *const SQL_COPY_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d; ";
 
@@ -47,7 +48,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	bool known = plan_column_info(ctx, rv, r->subname, &col);
 	struct sql_graft d = { "d", col.dflt, NULL };
 	struct plan_sync sync = { rv, r->subname, "pgphase_sync", NULL, known ? col.type : NULL };
-	char *rel, *a, *b, *contract;
+	char *rel, *a, *b, *dflt, *contract;
 
 	if (plan_refuse_dependent_views(ctx, in, rv, r->subname, "rename column", err) < 0)
 		return -1;
@@ -65,14 +66,13 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	sync.body = arena_printf(ar, SQL_SYNC_BODY, a, b);
 	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
 		return -1;
-	contract = sql_render(ctx, arena_printf(ar, SQL_CONTRACT,
-						col.dflt ? arena_printf(ar, SQL_COPY_DEFAULT, rel, b) : "",
-						sync.unsync, rel, a), &d, 1, err);
+	dflt = col.dflt ? arena_printf(ar, SQL_COPY_DEFAULT, rel, b) : "";
+	contract = sql_render(ctx, arena_printf(ar, SQL_CONTRACT, dflt, sync.unsync, rel, a), &d, 1,
+			      err);
 	if (!contract ||
 	    plan_backfill_text(ctx, by, in, arena_printf(ar, SQL_COPY, rel, b, a, b, a), err) < 0)
 		return -1;
-	if (col.not_null &&
-	    plan_not_null_steps(ctx, by, in, rv, r->newname, false, err) < 0)
+	if (col.not_null && plan_not_null_steps(ctx, by, in, rv, r->newname, false, err) < 0)
 		return -1;
 	plan_add(ctx, by, in, PGPHASE_PHASE_CONTRACT, PGPHASE_TXN_OWN, contract, NULL);
 	return 0;

@@ -203,7 +203,8 @@ struct plan_sync {
  * BEFORE INSERT OR UPDATE trigger running it for each row (undo: drop both), one transaction.
  */
 int plan_sync_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
-		     const struct strategy_input *in, struct plan_sync *s, struct pgphase_error *err);
+		     const struct strategy_input *in, struct plan_sync *s,
+		     struct pgphase_error *err);
 /* The (split) ALTER TABLE statement deparsed with its one sub-command replaced by cmd. */
 char *strategy_alter_deparse(struct plan_ctx *ctx, const struct strategy_input *in,
 			     const PgQuery__AlterTableCmd *cmd, struct pgphase_error *err);

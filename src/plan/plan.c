@@ -12,6 +12,11 @@
  * Input errors are found here, before anything changes: a file's own BEGIN/COMMIT (pgphase
  * owns transaction boundaries, because it commits the state row with the changes), DDL in a
  * BACKFILL section, and ordering problems (src/plan/plan_deps.c).
+ *
+ * Memory: a plan owns one arena.  Every string its steps hold and everything the planner and
+ * the strategies allocate while planning come from it, and pgphase_plan_release() frees it
+ * at once with the steps array; only the trees parsed for the planner (their own arenas) and
+ * the cache of CREATE TABLE statements on the migration are released on their own.
  */
 #include <stdarg.h>
 #include <stdlib.h>

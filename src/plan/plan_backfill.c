@@ -23,6 +23,9 @@
 static const char *const SQL_TYPE_TMPL = "SELECT NULL::pgphase_type_t";
 #define SQL_TYPE_PREFIX "SELECT NULL::"
 
+/* The place of a backfill that already ran with --key (its key may be unknown now). */
+static const char *const SQL_DONE_WITH_KEY = "-- done (key given with --key when it ran)";
+
 /* Pseudo-types CREATE TABLE accepts for a column, and the type the column gets. */
 static const char *const serials[][2] = {
 	{ "serial", "integer" }, { "serial4", "integer" },   { "bigserial", "bigint" },
@@ -136,8 +139,7 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		if (!text)
 			goto cleanup;
 		st = plan_add(ctx, by, in, phase, PGPHASE_TXN_NONE,
-			      arena_strdup(ctx->arena, "-- done (key given with --key when it ran)"),
-			      NULL);
+			      arena_strdup(ctx->arena, SQL_DONE_WITH_KEY), NULL);
 		st->kind = PGPHASE_STEP_BACKFILL;
 		st->target = sql_rel_display(ctx, rv);
 		st->dml = text;

@@ -25,7 +25,8 @@ static const char *const SQL_DROP_COLUMN = "ALTER TABLE %s DROP COLUMN IF EXISTS
 static const char *const SQL_SYNC =
 	"CREATE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $pgphase$%2$s$pgphase$;"
 	"CREATE TRIGGER %3$s BEFORE INSERT OR UPDATE ON %4$s FOR EACH ROW EXECUTE FUNCTION %1$s()";
-static const char *const SQL_UNSYNC = "DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s()";
+static const char *const SQL_UNSYNC =
+	"DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s()";
 
 const PgQuery__AlterTableCmd *strategy_alter_cmd(const struct strategy_input *in,
 						 PgQuery__AlterTableType subtype)
@@ -147,7 +148,8 @@ int plan_refuse_dependent_views(struct plan_ctx *ctx, const struct strategy_inpu
 }
 
 int plan_sync_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
-		     const struct strategy_input *in, struct plan_sync *s, struct pgphase_error *err)
+		     const struct strategy_input *in, struct plan_sync *s,
+		     struct pgphase_error *err)
 {
 	PgQuery__RangeVar fn_rv = *s->rv;
 	struct sql_graft g = { "t", NULL, s->type };
