@@ -12,43 +12,29 @@ static const char *const SQL_SET_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET D
 static const char *const SQL_DROP_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT";
 static const char *const SQL_FILL = "UPDATE %s SET %s = DEFAULT WHERE %s IS NULL";
 
-static const PgQuery__Constraint *find(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
-{
-	for (size_t i = 0; i < cd->n_constraints; i++)
-		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-		    cd->constraints[i]->constraint->contype == t)
-			return cd->constraints[i]->constraint;
-	return NULL;
-}
-
-static const PgQuery__ColumnDef *column(const struct strategy_input *in)
-{
-	const PgQuery__AlterTableCmd *c = strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn);
-
-	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
-		return NULL;
-	return c->def->column_def;
-}
-
 static bool column_not_null(const PgQuery__ColumnDef *cd)
 {
-	return cd->is_not_null || find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
+	return cd->is_not_null ||
+	       strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
 }
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
-	const PgQuery__ColumnDef *cd = column(in);
-	const PgQuery__Constraint *d = cd ? find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) : NULL;
+	const PgQuery__ColumnDef *cd = strategy_added_column(in);
+	const PgQuery__Constraint *d =
+		cd ? strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) : NULL;
 
-	return d && d->raw_expr && !find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
+	return d && d->raw_expr &&
+	       !strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
 	       plan_expr_volatile(ctx, d->raw_expr);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
 	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
-	const PgQuery__ColumnDef *cd = column(in);
-	const PgQuery__Constraint *d = find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT);
+	const PgQuery__ColumnDef *cd = strategy_added_column(in);
+	const PgQuery__Constraint *d =
+		strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT);
 	bool not_null = column_not_null(cd);
 	struct sql_graft g = { "d", d->raw_expr, NULL };
 	struct pgphase_arena *a = plan_arena(ctx);
@@ -75,7 +61,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 /* last step: SET NOT NULL when the column has one, else the batched fill */
 static enum pgphase_phase last_phase(const struct strategy_input *in)
 {
-	return column_not_null(column(in)) ? PGPHASE_PHASE_CONTRACT
+	return column_not_null(strategy_added_column(in)) ? PGPHASE_PHASE_CONTRACT
 					   : plan_phase(in, PGPHASE_PHASE_BACKFILL);
 }
 

@@ -10,25 +10,12 @@
 
 static bool has_constraint(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
 {
-	for (size_t i = 0; i < cd->n_constraints; i++)
-		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-		    cd->constraints[i]->constraint->contype == t)
-			return true;
-	return false;
-}
-
-static const PgQuery__ColumnDef *column(const struct strategy_input *in)
-{
-	const PgQuery__AlterTableCmd *c = strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn);
-
-	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
-		return NULL;
-	return c->def->column_def;
+	return strategy_column_constraint(cd, t) != NULL;
 }
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
-	const PgQuery__ColumnDef *cd = column(in);
+	const PgQuery__ColumnDef *cd = strategy_added_column(in);
 
 	(void)ctx;
 	return cd && (cd->is_not_null || has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL)) &&
@@ -84,8 +71,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	if (strategy_add_nullable_column(ctx, &strategy_add_required_column, in, false, err) < 0)
 		return -1;
 	return plan_not_null_steps(ctx, &strategy_add_required_column, in,
-				   in->node->alter_table_stmt->relation, column(in)->colname, false,
-				   err);
+				   in->node->alter_table_stmt->relation,
+				   strategy_added_column(in)->colname, false, err);
 }
 
 /* last step: SET NOT NULL */

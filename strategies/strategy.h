@@ -219,5 +219,10 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 /* The ALTER TABLE sub-command of a (split) statement, or NULL. */
 const PgQuery__AlterTableCmd *strategy_alter_cmd(const struct strategy_input *in,
 						 PgQuery__AlterTableType subtype);
+/* The column an ADD COLUMN (split) statement adds, or NULL. */
+const PgQuery__ColumnDef *strategy_added_column(const struct strategy_input *in);
+/* The column's first constraint of type t, or NULL. */
+const PgQuery__Constraint *strategy_column_constraint(const PgQuery__ColumnDef *cd,
+						      PgQuery__ConstrType t);
 
 #endif

@@ -43,6 +43,26 @@ const PgQuery__AlterTableCmd *strategy_alter_cmd(const struct strategy_input *in
 	return at->cmds[0]->alter_table_cmd;
 }
 
+const PgQuery__ColumnDef *strategy_added_column(const struct strategy_input *in)
+{
+	const PgQuery__AlterTableCmd *c =
+		strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn);
+
+	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
+		return NULL;
+	return c->def->column_def;
+}
+
+const PgQuery__Constraint *strategy_column_constraint(const PgQuery__ColumnDef *cd,
+						      PgQuery__ConstrType t)
+{
+	for (size_t i = 0; i < cd->n_constraints; i++)
+		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+		    cd->constraints[i]->constraint->contype == t)
+			return cd->constraints[i]->constraint;
+	return NULL;
+}
+
 int plan_not_null_steps(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 			const struct strategy_input *in, const PgQuery__RangeVar *rv,
 			const char *column, bool check_in_expand, struct pgphase_error *err)
