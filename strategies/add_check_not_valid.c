@@ -4,11 +4,7 @@
  * of backfill in its own transaction, which scans under SHARE UPDATE EXCLUSIVE.  An unnamed
  * check gets PostgreSQL's default name (<table>_<first column>_check).
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static const PgQuery__Constraint *check(const struct strategy_input *in)
 {
@@ -33,15 +29,12 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
 	const PgQuery__Constraint *c = check(in);
-	char *name;
-	int rc;
+	const char *name = c->conname[0]
+		? c->conname
+		: sql_object_name(ctx, in->node->alter_table_stmt->relation->relname,
+				  sql_first_column(&c->raw_expr->base), "check");
 
-	name = c->conname[0] ? xstrdup(c->conname)
-			     : sql_object_name(in->node->alter_table_stmt->relation->relname,
-					       sql_first_column(&c->raw_expr->base), "check");
-	rc = plan_constraint_not_valid(ctx, &strategy_add_check_not_valid, in, name, err);
-	free(name);
-	return rc;
+	return plan_constraint_not_valid(ctx, &strategy_add_check_not_valid, in, name, err);
 }
 
 /* last step: validate ends the backfill phase */

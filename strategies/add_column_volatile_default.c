@@ -6,91 +6,62 @@
  * IS NULL); a NOT NULL on the column is applied in contract like add-required-column.
  * Volatility comes from pg_proc when online, from a list of known functions offline.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static const char *const SQL_SET_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d";
 static const char *const SQL_DROP_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT";
 static const char *const SQL_FILL = "UPDATE %s SET %s = DEFAULT WHERE %s IS NULL";
 
-static const PgQuery__Constraint *find(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
-{
-	for (size_t i = 0; i < cd->n_constraints; i++)
-		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-		    cd->constraints[i]->constraint->contype == t)
-			return cd->constraints[i]->constraint;
-	return NULL;
-}
-
-static const PgQuery__ColumnDef *column(const struct strategy_input *in)
-{
-	const PgQuery__AlterTableCmd *c = strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn);
-
-	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
-		return NULL;
-	return c->def->column_def;
-}
-
 static bool column_not_null(const PgQuery__ColumnDef *cd)
 {
-	return cd->is_not_null || find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
+	return cd->is_not_null ||
+	       strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL);
 }
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
-	const PgQuery__ColumnDef *cd = column(in);
-	const PgQuery__Constraint *d = cd ? find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) : NULL;
+	const PgQuery__ColumnDef *cd = strategy_added_column(in);
+	const PgQuery__Constraint *d =
+		cd ? strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) : NULL;
 
-	return d && d->raw_expr && !find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
+	return d && d->raw_expr &&
+	       !strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
 	       plan_expr_volatile(ctx, d->raw_expr);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
 	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
-	const PgQuery__ColumnDef *cd = column(in);
-	const PgQuery__Constraint *d = find(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT);
+	const PgQuery__ColumnDef *cd = strategy_added_column(in);
+	const PgQuery__Constraint *d =
+		strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT);
 	bool not_null = column_not_null(cd);
 	struct sql_graft g = { "d", d->raw_expr, NULL };
-	char *rel = sql_rel(rv), *col = sql_ident(cd->colname), *tmpl, *set, *unset, *fill;
-	const PgQuery__Node *upd;
-	int rc = -1;
+	struct pgphase_arena *a = plan_arena(ctx);
+	char *rel = sql_rel(ctx, rv), *col = sql_ident(ctx, cd->colname), *set, *unset;
 
 	if (strategy_add_nullable_column(ctx, &strategy_add_column_volatile_default, in, true, err) < 0)
-		goto cleanup;
-	tmpl = xasprintf(SQL_SET_DEFAULT, rel, col);
-	set = sql_render(tmpl, &g, 1, err);
-	free(tmpl);
-	unset = set ? sql_renderf(err, SQL_DROP_DEFAULT, rel, col) : NULL;
-	if (!unset) {
-		free(set);
-		goto cleanup;
-	}
+		return -1;
+	set = sql_render(ctx, arena_printf(a, SQL_SET_DEFAULT, rel, col), &g, 1, err);
+	unset = set ? sql_renderf(ctx, err, SQL_DROP_DEFAULT, rel, col) : NULL;
+	if (!unset)
+		return -1;
 	plan_add(ctx, &strategy_add_column_volatile_default, in, PGPHASE_PHASE_EXPAND,
 		 PGPHASE_TXN_GROUP, set, unset);
 	/* existing rows: SET c = DEFAULT evaluates the default once per row, in batches */
-	fill = xasprintf(SQL_FILL, rel, col, col);
-	upd = plan_parse_node(ctx, fill, err);
-	free(fill);
-	if (!upd || plan_backfill(ctx, &strategy_add_column_volatile_default, in, upd, err) < 0)
-		goto cleanup;
-	if (not_null && plan_not_null_steps(ctx, &strategy_add_column_volatile_default, in, rv,
-					    cd->colname, false, err) < 0)
-		goto cleanup;
-	rc = 0;
-cleanup:
-	free(rel);
-	free(col);
-	return rc;
+	if (plan_backfill_text(ctx, &strategy_add_column_volatile_default, in,
+			       arena_printf(a, SQL_FILL, rel, col, col), err) < 0)
+		return -1;
+	if (not_null)
+		return plan_not_null_steps(ctx, &strategy_add_column_volatile_default, in, rv,
+					   cd->colname, false, err);
+	return 0;
 }
 
 /* last step: SET NOT NULL when the column has one, else the batched fill */
 static enum pgphase_phase last_phase(const struct strategy_input *in)
 {
-	return column_not_null(column(in)) ? PGPHASE_PHASE_CONTRACT
+	return column_not_null(strategy_added_column(in)) ? PGPHASE_PHASE_CONTRACT
 					   : plan_phase(in, PGPHASE_PHASE_BACKFILL);
 }
 

@@ -5,11 +5,7 @@
  * scans under SHARE UPDATE EXCLUSIVE and lets the application write.  An unnamed key gets
  * PostgreSQL's default name, so VALIDATE can name it.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static const PgQuery__Constraint *fk(const struct strategy_input *in)
 {
@@ -33,20 +29,18 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
 	const PgQuery__Constraint *c = fk(in);
-	struct sbuf cols = SBUF_INIT;
-	char *name;
-	int rc;
+	const char *cols = NULL;
 
 	/* ChooseForeignKeyConstraintNameAddition: the referencing columns joined by "_" */
 	for (size_t i = 0; i < c->n_fk_attrs; i++)
-		sbuf_addf(&cols, "%s%s", i ? "_" : "", sql_str(c->fk_attrs[i]));
-	name = c->conname[0] ? xstrdup(c->conname)
-			     : sql_object_name(in->node->alter_table_stmt->relation->relname,
-					       cols.len ? cols.buf : NULL, "fkey");
-	rc = plan_constraint_not_valid(ctx, &strategy_add_foreign_key_not_valid, in, name, err);
-	sbuf_release(&cols);
-	free(name);
-	return rc;
+		cols = arena_printf(plan_arena(ctx), "%s%s%s", cols ? cols : "", i ? "_" : "",
+				    sql_str(c->fk_attrs[i]));
+	return plan_constraint_not_valid(
+		ctx, &strategy_add_foreign_key_not_valid, in,
+		c->conname[0] ? c->conname
+			      : sql_object_name(ctx, in->node->alter_table_stmt->relation->relname,
+						cols && cols[0] ? cols : NULL, "fkey"),
+		err);
 }
 
 /* last step: validate ends the backfill phase */

@@ -6,33 +6,16 @@
  * CHECK (c IS NOT NULL) NOT VALID, validates it, and runs SET NOT NULL without a scan.  The
  * check cannot go in expand: the old app's INSERTs would violate it.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static bool has_constraint(const PgQuery__ColumnDef *cd, PgQuery__ConstrType t)
 {
-	for (size_t i = 0; i < cd->n_constraints; i++)
-		if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-		    cd->constraints[i]->constraint->contype == t)
-			return true;
-	return false;
-}
-
-static const PgQuery__ColumnDef *column(const struct strategy_input *in)
-{
-	const PgQuery__AlterTableCmd *c = strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn);
-
-	if (!c || !c->def || c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
-		return NULL;
-	return c->def->column_def;
+	return strategy_column_constraint(cd, t) != NULL;
 }
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
-	const PgQuery__ColumnDef *cd = column(in);
+	const PgQuery__ColumnDef *cd = strategy_added_column(in);
 
 	(void)ctx;
 	return cd && (cd->is_not_null || has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL)) &&
@@ -54,8 +37,9 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 	PgQuery__AlterTableCmd cmd = *orig;
 	PgQuery__Node def = *orig->def;
 	PgQuery__ColumnDef cd = *ocd;
-	PgQuery__Node **kept = xcalloc(ocd->n_constraints + 1, sizeof(*kept));
-	char *sql, *undo = NULL, *rel, *col;
+	PgQuery__Node **kept =
+		arena_alloc(plan_arena(ctx), (ocd->n_constraints + 1) * sizeof(*kept));
+	char *sql, *undo = NULL;
 
 	cd.n_constraints = 0;
 	for (size_t i = 0; i < ocd->n_constraints; i++) {
@@ -71,18 +55,13 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 	cd.is_not_null = false;
 	def.column_def = &cd;
 	cmd.def = &def;
-	sql = strategy_alter_deparse(in, &cmd, err);
-	free(kept);
-	rel = sql_rel(in->node->alter_table_stmt->relation);
-	col = sql_ident(ocd->colname);
+	sql = strategy_alter_deparse(ctx, in, &cmd, err);
 	if (sql)
-		undo = sql_renderf(err, SQL_DROP_COLUMN, rel, col);
-	free(rel);
-	free(col);
-	if (!undo) {
-		free(sql);
+		undo = sql_renderf(ctx, err, SQL_DROP_COLUMN,
+				   sql_rel(ctx, in->node->alter_table_stmt->relation),
+				   sql_ident(ctx, ocd->colname));
+	if (!undo)
 		return -1;
-	}
 	plan_add(ctx, by, in, PGPHASE_PHASE_EXPAND, PGPHASE_TXN_GROUP, sql, undo);
 	return 0;
 }
@@ -92,8 +71,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	if (strategy_add_nullable_column(ctx, &strategy_add_required_column, in, false, err) < 0)
 		return -1;
 	return plan_not_null_steps(ctx, &strategy_add_required_column, in,
-				   in->node->alter_table_stmt->relation, column(in)->colname, false,
-				   err);
+				   in->node->alter_table_stmt->relation,
+				   strategy_added_column(in)->colname, false, err);
 }
 
 /* last step: SET NOT NULL */

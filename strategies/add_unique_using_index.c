@@ -8,11 +8,7 @@
  * a scan in contract) and the key is attached in contract.  Constraints with INCLUDE,
  * NULLS NOT DISTINCT, options, a tablespace or deferrability run as written.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static const char *const SQL_BUILD_INDEX = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)";
 static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";
@@ -48,63 +44,44 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
 	const PgQuery__Constraint *k = key_constraint(in);
 	bool pk = k->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
-	struct sbuf cols = SBUF_INIT, names = SBUF_INIT;
+	struct pgphase_arena *a = plan_arena(ctx);
 	PgQuery__RangeVar idx_rv = *rv;
-	char *name, *rel = sql_rel(rv), *con, *target, *build = NULL, *drop = NULL, *attach = NULL,
-	     *detach = NULL;
+	char *rel = sql_rel(ctx, rv), *cols = "", *names = "", *name, *con, *target;
+	char *build, *drop = NULL, *attach = NULL, *detach = NULL;
 	struct pgphase_step *st;
-	int rc = -1;
 
 	for (size_t i = 0; i < k->n_keys; i++) {
-		char *c = sql_ident(sql_str(k->keys[i]));
-
-		sbuf_addf(&cols, "%s%s", i ? ", " : "", c);
-		sbuf_addf(&names, "%s%s", i ? "_" : "", sql_str(k->keys[i]));
-		free(c);
+		cols = arena_printf(a, "%s%s%s", cols, i ? ", " : "",
+				    sql_ident(ctx, sql_str(k->keys[i])));
+		names = arena_printf(a, "%s%s%s", names, i ? "_" : "", sql_str(k->keys[i]));
 	}
 	/* PostgreSQL's defaults: <table>_pkey, <table>_<cols>_key */
-	name = k->conname[0] ? xstrdup(k->conname)
-			     : pk ? sql_object_name(rv->relname, NULL, "pkey")
-				  : sql_object_name(rv->relname, names.buf, "key");
-	con = sql_ident(name);
+	name = k->conname[0] ? k->conname
+			     : pk ? sql_object_name(ctx, rv->relname, NULL, "pkey")
+				  : sql_object_name(ctx, rv->relname, names, "key");
+	con = sql_ident(ctx, name);
 	idx_rv.relname = name;
-	target = sql_rel(&idx_rv);
-	build = sql_renderf(err, SQL_BUILD_INDEX, con, rel, cols.buf);
-	drop = build ? sql_renderf(err, SQL_DROP_INDEX, target) : NULL;
-	attach = drop ? sql_renderf(err, SQL_ATTACH, rel, con, pk ? "PRIMARY KEY" : "UNIQUE", con) : NULL;
-	detach = attach ? sql_renderf(err, SQL_DETACH, rel, con) : NULL;
+	target = sql_rel(ctx, &idx_rv);
+	build = sql_renderf(ctx, err, SQL_BUILD_INDEX, con, rel, cols);
+	drop = build ? sql_renderf(ctx, err, SQL_DROP_INDEX, target) : NULL;
+	attach = drop ? sql_renderf(ctx, err, SQL_ATTACH, rel, con, pk ? "PRIMARY KEY" : "UNIQUE",
+				    con) : NULL;
+	detach = attach ? sql_renderf(ctx, err, SQL_DETACH, rel, con) : NULL;
 	if (!detach)
-		goto cleanup;
+		return -1;
 	st = plan_add(ctx, &strategy_add_unique_using_index, in, PGPHASE_PHASE_EXPAND,
 		      PGPHASE_TXN_NONE, build, drop);
-	build = drop = NULL;
 	st->kind = PGPHASE_STEP_INDEX;
 	st->retry_lock = true;
 	st->target = target;
-	target = NULL;
 	for (size_t i = 0; pk && i < k->n_keys; i++)
 		if (plan_not_null_steps(ctx, &strategy_add_unique_using_index, in, rv,
 					sql_str(k->keys[i]), true, err) < 0)
-			goto cleanup;
+			return -1;
 	plan_add(ctx, &strategy_add_unique_using_index, in,
 		 pk ? PGPHASE_PHASE_CONTRACT : PGPHASE_PHASE_EXPAND,
 		 pk ? PGPHASE_TXN_OWN : PGPHASE_TXN_GROUP, attach, pk ? NULL : detach);
-	attach = NULL;
-	if (!pk)
-		detach = NULL;
-	rc = 0;
-cleanup:
-	sbuf_release(&cols);
-	sbuf_release(&names);
-	free(name);
-	free(rel);
-	free(con);
-	free(target);
-	free(build);
-	free(drop);
-	free(attach);
-	free(detach);
-	return rc;
+	return 0;
 }
 
 /* a primary key is attached in contract, after its columns' NOT NULL checks validate */

@@ -11,29 +11,19 @@
  * contract, before the swap); its default and indexes are not; views on c are refused at
  * plan time, because contract could not drop c.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
-static const char *const SQL_ADD = "ALTER TABLE %s ADD COLUMN %s pgphase_type_t";
-static const char *const SQL_DROP_NEW = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";
 /* The shadow's value, evaluated over the row being written: NEW's columns under c's name. */
 static const char *const SQL_VALUE = "SELECT pgphase_slot_e FROM (SELECT (NEW).*) AS %s";
 static const char *const SQL_CAST = "SELECT CAST(%s AS pgphase_type_t)";
-/* %1$s function, %2$s shadow, %3$s value query, %4$s trigger, %5$s table */
-static const char *const SQL_SYNC =
-	"CREATE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $pgphase$"
-	" BEGIN NEW.%2$s := (%3$s); RETURN NEW; END $pgphase$;"
-	"CREATE TRIGGER %4$s BEFORE INSERT OR UPDATE ON %5$s FOR EACH ROW EXECUTE FUNCTION %1$s()";
-static const char *const SQL_UNSYNC = "DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s()";
+/* The trigger function's body: %s shadow, %s value query. */
+static const char *const SQL_SYNC_BODY = " BEGIN NEW.%s := (%s); RETURN NEW; END ";
 /* Any UPDATE fires the trigger, which computes the shadow; naming the shadow in both SET and
  * WHERE makes the statement idempotent (a filled row no longer matches). */
 static const char *const SQL_TOUCH = "UPDATE %s SET %s = NULL WHERE %s IS NULL";
+/* %s trigger and function drop, then the swap */
 static const char *const SQL_SWAP =
-	"DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s(); "
-	"ALTER TABLE %s DROP COLUMN %s; ALTER TABLE %s RENAME COLUMN %s TO %s";
+	"%s; ALTER TABLE %s DROP COLUMN %s; ALTER TABLE %s RENAME COLUMN %s TO %s";
 
 static const PgQuery__AlterTableCmd *type_cmd(const struct strategy_input *in)
 {
@@ -58,98 +48,50 @@ static char *value_query(const PgQuery__RangeVar *rv, const PgQuery__AlterTableC
 {
 	const PgQuery__ColumnDef *cd = c->def->column_def;
 	struct sql_graft g[2] = { { "e", cd->raw_default, NULL }, { "t", NULL, cd->type_name } };
-	char *alias, *text, *out;
+	struct pgphase_arena *a = plan_arena(ctx);
 
 	if (!cd->raw_default) {
-		char *col = sql_ident(c->name);
-		const PgQuery__Node *sel;
+		char *cast = arena_printf(a, SQL_CAST, sql_ident(ctx, c->name));
+		const PgQuery__Node *sel = plan_parse_node(ctx, cast, err);
 
-		text = xasprintf(SQL_CAST, col);
-		sel = plan_parse_node(ctx, text, err);
-		free(col);
-		free(text);
 		if (!sel)
 			return NULL;
 		g[0].node = sel->select_stmt->target_list[0]->res_target->val;
 	}
-	alias = sql_ident(rv->relname);
-	text = xasprintf(SQL_VALUE, alias);
-	free(alias);
-	out = sql_render(text, g, 2, err);
-	free(text);
-	return out;
+	return sql_render(ctx, arena_printf(a, SQL_VALUE, sql_ident(ctx, rv->relname)), g, 2, err);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
+	const struct pgphase_strategy *by = &strategy_change_column_type_via_shadow_column;
+	struct pgphase_arena *a = plan_arena(ctx);
 	const PgQuery__RangeVar *rv = in->node->alter_table_stmt->relation;
 	const PgQuery__AlterTableCmd *c = type_cmd(in);
-	char *views = plan_dependent_views(ctx, rv, c->name), *disp = sql_rel_display(rv);
-	char *sname = sql_object_name(c->name, NULL, "pgphase_new");
-	char *fname = sql_object_name(rv->relname, c->name, "pgphase_retype");
-	char *rel = sql_rel(rv), *col = sql_ident(c->name), *shadow = sql_ident(sname);
-	char *trg = sql_ident(fname), *fn, *t, *value = NULL;
-	char *add = NULL, *drop_new = NULL, *sync = NULL, *unsync = NULL, *swap = NULL;
-	PgQuery__RangeVar fn_rv = *rv;
-	struct sql_graft g = { "t", NULL, c->def->column_def->type_name };
+	char *sname = sql_object_name(ctx, c->name, NULL, "pgphase_new");
+	char *rel = sql_rel(ctx, rv), *col = sql_ident(ctx, c->name);
+	char *shadow = sql_ident(ctx, sname);
+	struct plan_sync sync = { rv, c->name, "pgphase_retype", shadow,
+				  c->def->column_def->type_name };
 	struct plan_column info;
-	const PgQuery__Node *upd;
-	int rc = -1;
+	char *value, *swap, *touch;
 
-	fn_rv.relname = fname;
-	fn = sql_rel(&fn_rv);
-	t = xasprintf(SQL_ADD, rel, shadow);
-	if (views) {
-		plan_fail(ctx, in, err, "cannot change the type of column \"%s\" of \"%s\" without "
-			  "downtime: views depend on it (%s)", c->name, disp, views);
-		pgphase_error_hint(err, "drop and recreate the views in this migration, or put "
-					"\"-- pgphase:as-is\" before the statement");
-		goto cleanup;
-	}
-	add = sql_render(t, &g, 1, err);
-	drop_new = add ? sql_renderf(err, SQL_DROP_NEW, rel, shadow) : NULL;
-	value = drop_new ? value_query(rv, c, ctx, err) : NULL;
-	sync = value ? sql_renderf(err, SQL_SYNC, fn, shadow, value, trg, rel) : NULL;
-	unsync = sync ? sql_renderf(err, SQL_UNSYNC, trg, rel, fn) : NULL;
-	swap = unsync ? sql_renderf(err, SQL_SWAP, trg, rel, fn, rel, col, rel, shadow, col) : NULL;
-	if (!swap)
-		goto cleanup;
-	plan_add(ctx, &strategy_change_column_type_via_shadow_column, in, PGPHASE_PHASE_EXPAND,
-		 PGPHASE_TXN_GROUP, add, drop_new);
-	plan_add(ctx, &strategy_change_column_type_via_shadow_column, in, PGPHASE_PHASE_EXPAND,
-		 PGPHASE_TXN_GROUP, sync, unsync);
-	add = drop_new = sync = unsync = NULL;
-	free(t);
-	t = xasprintf(SQL_TOUCH, rel, shadow, shadow);
-	upd = plan_parse_node(ctx, t, err);
-	if (!upd || plan_backfill(ctx, &strategy_change_column_type_via_shadow_column, in, upd, err) < 0)
-		goto cleanup;
+	if (plan_refuse_dependent_views(ctx, in, rv, c->name, "change the type of column", err) < 0)
+		return -1;
+	value = value_query(rv, c, ctx, err);
+	if (!value)
+		return -1;
+	sync.body = arena_printf(a, SQL_SYNC_BODY, shadow, value);
+	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
+		return -1;
+	swap = sql_renderf(ctx, err, SQL_SWAP, sync.unsync, rel, col, rel, shadow, col);
+	touch = arena_printf(a, SQL_TOUCH, rel, shadow, shadow);
+	if (!swap || plan_backfill_text(ctx, by, in, touch, err) < 0)
+		return -1;
 	if (plan_column_info(ctx, rv, c->name, &info) && info.not_null &&
-	    plan_not_null_steps(ctx, &strategy_change_column_type_via_shadow_column, in, rv, sname,
-				false, err) < 0)
-		goto cleanup;
-	plan_add(ctx, &strategy_change_column_type_via_shadow_column, in, PGPHASE_PHASE_CONTRACT,
-		 PGPHASE_TXN_OWN, swap, NULL);
-	swap = NULL;
-	rc = 0;
-cleanup:
-	free(views);
-	free(disp);
-	free(sname);
-	free(fname);
-	free(rel);
-	free(col);
-	free(shadow);
-	free(trg);
-	free(fn);
-	free(t);
-	free(value);
-	free(add);
-	free(drop_new);
-	free(sync);
-	free(unsync);
-	free(swap);
-	return rc;
+	    plan_not_null_steps(ctx, by, in, rv, sname, false, err) < 0)
+		return -1;
+	plan_add(ctx, by, in, PGPHASE_PHASE_CONTRACT, PGPHASE_TXN_OWN, swap, NULL);
+	return 0;
 }
 
 /* last step: the swap */

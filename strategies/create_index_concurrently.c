@@ -6,11 +6,7 @@
  * bounded number of times).  An unnamed index gets PostgreSQL's own default name, because
  * IF NOT EXISTS needs a name.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";
 
@@ -22,20 +18,17 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 }
 
 /* PostgreSQL's ChooseIndexName: <table>_<col>[_<col>...]_idx, "expr" for expressions. */
-static char *default_name(const PgQuery__IndexStmt *ix)
+static char *default_name(struct plan_ctx *ctx, const PgQuery__IndexStmt *ix)
 {
-	struct sbuf cols = SBUF_INIT;
-	char *name;
+	const char *cols = "";
 
 	for (size_t i = 0; i < ix->n_index_params; i++) {
 		const PgQuery__IndexElem *e = ix->index_params[i]->index_elem;
 		const char *c = e->name && e->name[0] ? e->name : "expr";
 
-		sbuf_addf(&cols, "%s%s", i ? "_" : "", c);
+		cols = arena_printf(plan_arena(ctx), "%s%s%s", cols, i ? "_" : "", c);
 	}
-	name = sql_object_name(ix->relation->relname, cols.len ? cols.buf : NULL, "idx");
-	sbuf_release(&cols);
-	return name;
+	return sql_object_name(ctx, ix->relation->relname, cols[0] ? cols : NULL, "idx");
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
@@ -44,7 +37,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	PgQuery__IndexStmt ix = *orig;
 	PgQuery__Node node = *in->node;
 	PgQuery__RangeVar idx_rv = *orig->relation;
-	char *name = orig->idxname[0] ? xstrdup(orig->idxname) : default_name(orig);
+	char *name = orig->idxname[0] ? orig->idxname : default_name(ctx, orig);
 	char *sql, *target, *undo = NULL;
 	struct pgphase_step *st;
 
@@ -52,18 +45,14 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	ix.if_not_exists = true;
 	ix.idxname = name;
 	node.index_stmt = &ix;
-	sql = sql_deparse(&node, err);
+	sql = sql_deparse(ctx, &node, err);
 	/* the index lives in its table's schema */
 	idx_rv.relname = name;
-	target = sql_rel(&idx_rv);
+	target = sql_rel(ctx, &idx_rv);
 	if (sql)
-		undo = sql_renderf(err, SQL_DROP_INDEX, target);
-	free(name);
-	if (!undo) {
-		free(sql);
-		free(target);
+		undo = sql_renderf(ctx, err, SQL_DROP_INDEX, target);
+	if (!undo)
 		return -1;
-	}
 	st = plan_add(ctx, &strategy_create_index_concurrently, in, plan_phase(in, PGPHASE_PHASE_EXPAND),
 		      PGPHASE_TXN_NONE, sql, undo);
 	st->kind = PGPHASE_STEP_INDEX;

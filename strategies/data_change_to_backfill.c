@@ -9,11 +9,8 @@
  * without a usable key, or an INSERT that cannot tell rows already copied, is an error at
  * plan time.
  */
-#include <stdlib.h>
-
 #include "pgphase/backfill.h"
 #include "strategy.h"
-#include "base/util.h"
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
@@ -35,8 +32,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 {
 	if (in->node->node_case == PG_QUERY__NODE__NODE_INSERT_STMT && !pgphase_backfill_source(in->node)) {
 		plan_add(ctx, &strategy_data_change_to_backfill, in,
-			 plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_OWN, xstrdup(in->stmt->sql),
-			 NULL);
+			 plan_phase(in, PGPHASE_PHASE_BACKFILL), PGPHASE_TXN_OWN,
+			 arena_strdup(plan_arena(ctx), in->stmt->sql), NULL);
 		return 0;
 	}
 	return plan_backfill(ctx, &strategy_data_change_to_backfill, in, in->node, err);

@@ -5,7 +5,6 @@
  * its own strategy (drop-index-concurrently) unless it CASCADEs.
  */
 #include "strategy.h"
-#include "base/util.h"
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
@@ -22,7 +21,8 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
-	char *sql = in->node == in->stmt->node ? xstrdup(in->stmt->sql) : sql_deparse(in->node, err);
+	char *sql = in->node == in->stmt->node ? arena_strdup(plan_arena(ctx), in->stmt->sql)
+					       : sql_deparse(ctx, in->node, err);
 	bool none = in->node == in->stmt->node && in->stmt->no_transaction;
 
 	if (!sql)

@@ -5,11 +5,7 @@
  * IF EXISTS so a rerun after a crash is harmless.  DROP INDEX ... CASCADE cannot run
  * CONCURRENTLY and is left to defer-destructive-to-contract.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
@@ -38,7 +34,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 		d.concurrent = true;
 		d.missing_ok = true;
 		node.drop_stmt = &d;
-		sql = sql_deparse(&node, err);
+		sql = sql_deparse(ctx, &node, err);
 		if (!sql)
 			return -1;
 		st = plan_add(ctx, &strategy_drop_index_concurrently, in,

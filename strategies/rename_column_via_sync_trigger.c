@@ -11,31 +11,22 @@
  * same migration (they are planned by their own strategies).  Views on a are refused at plan
  * time, because contract could not drop a.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
-static const char *const SQL_ADD = "ALTER TABLE %s ADD COLUMN %s pgphase_type_t";
-static const char *const SQL_DROP_NEW = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";
-/* %1$s function, %2$s a, %3$s b, %4$s trigger, %5$s table */
-static const char *const SQL_SYNC =
-	"CREATE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $pgphase$"
+/* The trigger function's body: %1$s a, %2$s b. */
+static const char *const SQL_SYNC_BODY =
 	" BEGIN"
 	"  IF TG_OP = 'INSERT' THEN"
-	"   IF NEW.%3$s IS NULL THEN NEW.%3$s := NEW.%2$s; ELSE NEW.%2$s := NEW.%3$s; END IF;"
-	"  ELSIF NEW.%3$s IS DISTINCT FROM OLD.%3$s THEN NEW.%2$s := NEW.%3$s;"
-	"  ELSE NEW.%3$s := NEW.%2$s;"
+	"   IF NEW.%2$s IS NULL THEN NEW.%2$s := NEW.%1$s; ELSE NEW.%1$s := NEW.%2$s; END IF;"
+	"  ELSIF NEW.%2$s IS DISTINCT FROM OLD.%2$s THEN NEW.%1$s := NEW.%2$s;"
+	"  ELSE NEW.%2$s := NEW.%1$s;"
 	"  END IF;"
 	"  RETURN NEW;"
-	" END $pgphase$;"
-	"CREATE TRIGGER %4$s BEFORE INSERT OR UPDATE ON %5$s FOR EACH ROW EXECUTE FUNCTION %1$s()";
-static const char *const SQL_UNSYNC = "DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s()";
+	" END ";
 static const char *const SQL_COPY = "UPDATE %s SET %s = %s WHERE %s IS DISTINCT FROM %s";
-static const char *const SQL_CONTRACT =
-	"DROP TRIGGER IF EXISTS %s ON %s; DROP FUNCTION IF EXISTS %s(); "
-	"ALTER TABLE %s DROP COLUMN IF EXISTS %s";
+/* b's default when a has one (SQL_COPY_DEFAULT, else empty), the trigger and function drop
+ * (plan_sync_column), table, a */
+static const char *const SQL_CONTRACT = "%s%s; ALTER TABLE %s DROP COLUMN IF EXISTS %s";
 static const char *const SQL_COPY_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d; ";
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
@@ -49,92 +40,42 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
+	const struct pgphase_strategy *by = &strategy_rename_column_via_sync_trigger;
+	struct pgphase_arena *ar = plan_arena(ctx);
 	const PgQuery__RenameStmt *r = in->node->rename_stmt;
 	const PgQuery__RangeVar *rv = r->relation;
 	struct plan_column col;
 	bool known = plan_column_info(ctx, rv, r->subname, &col);
-	const PgQuery__TypeName *tn = known ? col.type : NULL;
-	char *views = plan_dependent_views(ctx, rv, r->subname), *disp = sql_rel_display(rv);
-	char *rel = NULL, *a = NULL, *b = NULL, *fname = NULL, *fn = NULL, *trg = NULL, *t = NULL;
-	char *add = NULL, *drop_new = NULL, *sync = NULL, *unsync = NULL, *copy = NULL, *contract = NULL;
-	PgQuery__RangeVar fn_rv = *rv;
-	struct sql_graft g = { "t", NULL, tn };
-	const PgQuery__Node *upd;
-	int rc = -1;
+	struct sql_graft d = { "d", col.dflt, NULL };
+	struct plan_sync sync = { rv, r->subname, "pgphase_sync", NULL, known ? col.type : NULL };
+	char *rel, *a, *b, *dflt, *contract;
 
-	if (views) {
-		plan_fail(ctx, in, err, "cannot rename column \"%s\" of \"%s\" without downtime: views "
-			  "depend on it (%s)", r->subname, disp, views);
-		pgphase_error_hint(err, "drop and recreate the views in this migration, or put "
-					"\"-- pgphase:as-is\" before the statement");
-		goto cleanup;
-	}
-	if (!tn) {
+	if (plan_refuse_dependent_views(ctx, in, rv, r->subname, "rename column", err) < 0)
+		return -1;
+	if (!sync.type) {
 		plan_fail(ctx, in, err, "cannot find the type of column \"%s\" of \"%s\"", r->subname,
-			  disp);
+			  sql_rel_display(ctx, rv));
 		pgphase_error_hint(err, "the column must exist in the database or in a CREATE TABLE "
 					"of an earlier migration");
-		goto cleanup;
+		return -1;
 	}
-	rel = sql_rel(rv);
-	a = sql_ident(r->subname);
-	b = sql_ident(r->newname);
-	fname = sql_object_name(rv->relname, r->subname, "pgphase_sync");
-	fn_rv.relname = fname; /* the function lives in the table's schema */
-	fn = sql_rel(&fn_rv);
-	trg = sql_ident(fname);
-	t = xasprintf(SQL_ADD, rel, b);
-	add = sql_render(t, &g, 1, err);
-	drop_new = add ? sql_renderf(err, SQL_DROP_NEW, rel, b) : NULL;
-	sync = drop_new ? sql_renderf(err, SQL_SYNC, fn, a, b, trg, rel) : NULL;
-	unsync = sync ? sql_renderf(err, SQL_UNSYNC, trg, rel, fn) : NULL;
-	if (unsync) {
-		struct sql_graft d = { "d", col.dflt, NULL };
-		char *tail = xasprintf(SQL_CONTRACT, trg, rel, fn, rel, a);
-		char *head = col.dflt ? xasprintf(SQL_COPY_DEFAULT, rel, b) : xstrdup("");
-		char *text = xasprintf("%s%s", head, tail);
-
-		contract = sql_render(text, &d, 1, err);
-		free(tail);
-		free(head);
-		free(text);
-	}
-	if (!contract)
-		goto cleanup;
-	plan_add(ctx, &strategy_rename_column_via_sync_trigger, in, PGPHASE_PHASE_EXPAND,
-		 PGPHASE_TXN_GROUP, add, drop_new);
-	plan_add(ctx, &strategy_rename_column_via_sync_trigger, in, PGPHASE_PHASE_EXPAND,
-		 PGPHASE_TXN_GROUP, sync, unsync);
-	add = drop_new = sync = unsync = NULL;
-	free(t);
-	t = xasprintf(SQL_COPY, rel, b, a, b, a);
-	upd = plan_parse_node(ctx, t, err);
-	if (!upd || plan_backfill(ctx, &strategy_rename_column_via_sync_trigger, in, upd, err) < 0)
-		goto cleanup;
-	if (col.not_null && plan_not_null_steps(ctx, &strategy_rename_column_via_sync_trigger, in, rv,
-						r->newname, false, err) < 0)
-		goto cleanup;
-	plan_add(ctx, &strategy_rename_column_via_sync_trigger, in, PGPHASE_PHASE_CONTRACT,
-		 PGPHASE_TXN_OWN, contract, NULL);
-	contract = NULL;
-	rc = 0;
-cleanup:
-	free(views);
-	free(disp);
-	free(rel);
-	free(a);
-	free(b);
-	free(fname);
-	free(fn);
-	free(trg);
-	free(t);
-	free(add);
-	free(drop_new);
-	free(sync);
-	free(unsync);
-	free(copy);
-	free(contract);
-	return rc;
+	rel = sql_rel(ctx, rv);
+	a = sql_ident(ctx, r->subname);
+	b = sql_ident(ctx, r->newname);
+	sync.new_column = b;
+	sync.body = arena_printf(ar, SQL_SYNC_BODY, a, b);
+	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
+		return -1;
+	dflt = col.dflt ? arena_printf(ar, SQL_COPY_DEFAULT, rel, b) : "";
+	contract = sql_render(ctx, arena_printf(ar, SQL_CONTRACT, dflt, sync.unsync, rel, a), &d, 1,
+			      err);
+	if (!contract ||
+	    plan_backfill_text(ctx, by, in, arena_printf(ar, SQL_COPY, rel, b, a, b, a), err) < 0)
+		return -1;
+	if (col.not_null && plan_not_null_steps(ctx, by, in, rv, r->newname, false, err) < 0)
+		return -1;
+	plan_add(ctx, by, in, PGPHASE_PHASE_CONTRACT, PGPHASE_TXN_OWN, contract, NULL);
+	return 0;
 }
 
 /* last step: dropping the old name */

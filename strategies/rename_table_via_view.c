@@ -4,11 +4,7 @@
  * view is updatable, so the old app keeps reading and writing through it.  Contract drops the
  * view.  Undo (rollback before contract) drops the view and renames the table back.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "strategy.h"
-#include "base/util.h"
 
 static const char *const SQL_EXPAND = "ALTER TABLE %s RENAME TO %s; CREATE VIEW %s AS SELECT * FROM %s";
 static const char *const SQL_UNDO = "DROP VIEW IF EXISTS %s; ALTER TABLE IF EXISTS %s RENAME TO %s";
@@ -26,32 +22,23 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 {
 	const PgQuery__RenameStmt *r = in->node->rename_stmt;
 	PgQuery__RangeVar new_rv = *r->relation;
-	char *old_rel = sql_rel(r->relation), *new_rel, *new_name = sql_ident(r->newname);
-	char *old_name = sql_ident(r->relation->relname);
+	char *old_rel = sql_rel(ctx, r->relation), *new_rel, *new_name = sql_ident(ctx, r->newname);
+	char *old_name = sql_ident(ctx, r->relation->relname);
 	char *expand, *undo = NULL, *contract = NULL;
-	struct pgphase_step *st;
 
 	new_rv.relname = r->newname; /* RENAME TO keeps the schema */
-	new_rel = sql_rel(&new_rv);
-	expand = sql_renderf(err, SQL_EXPAND, old_rel, new_name, old_rel, new_rel);
+	new_rel = sql_rel(ctx, &new_rv);
+	expand = sql_renderf(ctx, err, SQL_EXPAND, old_rel, new_name, old_rel, new_rel);
 	if (expand)
-		undo = sql_renderf(err, SQL_UNDO, old_rel, new_rel, old_name);
+		undo = sql_renderf(ctx, err, SQL_UNDO, old_rel, new_rel, old_name);
 	if (undo)
-		contract = sql_renderf(err, SQL_CONTRACT, old_rel);
-	free(old_rel);
-	free(new_rel);
-	free(new_name);
-	free(old_name);
-	if (!contract) {
-		free(expand);
-		free(undo);
+		contract = sql_renderf(ctx, err, SQL_CONTRACT, old_rel);
+	if (!contract)
 		return -1;
-	}
 	plan_add(ctx, &strategy_rename_table_via_view, in, PGPHASE_PHASE_EXPAND, PGPHASE_TXN_GROUP,
 		 expand, undo);
-	st = plan_add(ctx, &strategy_rename_table_via_view, in, PGPHASE_PHASE_CONTRACT,
-		      PGPHASE_TXN_OWN, contract, NULL);
-	(void)st;
+	plan_add(ctx, &strategy_rename_table_via_view, in, PGPHASE_PHASE_CONTRACT, PGPHASE_TXN_OWN,
+		 contract, NULL);
 	return 0;
 }
 

@@ -17,12 +17,17 @@
  * The helpers below (src/plan/plan_sql.c, src/plan/plan_model.c) build SQL only through libpg_query's
  * deparser: templates hold identifiers quoted by quote_ident_always() and placeholders that
  * are replaced by nodes of the user's statement; nothing splices user SQL text.
+ *
+ * Memory: every string and scratch array a strategy gets or builds comes from the plan's
+ * arena (plan_arena(); base/arena.h for arena_printf and friends) and lives until the plan is
+ * released, so strategies free nothing.
  */
 #ifndef PGPHASE_STRATEGY_H
 #define PGPHASE_STRATEGY_H
 
 #include <stdbool.h>
 
+#include "base/arena.h"
 #include "pgphase/plan.h"
 #include "sql/tree.h"
 
@@ -52,15 +57,17 @@ extern const struct pgphase_strategy *const pgphase_strategies[];
 
 /* ---- planner services (src/plan/plan.c) ----------------------------------------------------- */
 
+/* The plan's arena: what a strategy allocates lives there until pgphase_plan_release(). */
+struct pgphase_arena *plan_arena(struct plan_ctx *ctx);
 /*
  * Append a step for in: phase dflt_phase, moved later when the statement's explicit marker
  * names a later phase (single-phase strategies pass plan_phase(in, ...) to let the marker
- * override them fully); txn mode; SQL (owned, taken over) and undo SQL (owned or NULL).
+ * override them fully); txn mode; SQL and undo SQL (or NULL), both in the plan's arena.
  * retry_lock is set for txn/own steps.
  */
 struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 			      const struct strategy_input *in, enum pgphase_phase dflt_phase,
-			      enum pgphase_txn_mode txn, char *sql, char *undo_sql);
+			      enum pgphase_txn_mode txn, const char *sql, const char *undo_sql);
 /* Phase the statement lands in: its explicit marker, else dflt. */
 enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phase dflt);
 /* dflt moved up to the statement's phase marker, as plan_add() places a multi-phase step */
@@ -76,6 +83,9 @@ const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx);
  * (src/plan/plan_backfill.c). */
 int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		  const struct strategy_input *in, const PgQuery__Node *dml, struct pgphase_error *err);
+/* The same for our own statement text (parsed and kept until the plan is done). */
+int plan_backfill_text(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+		       const struct strategy_input *in, const char *sql, struct pgphase_error *err);
 
 /* ---- SQL building (src/plan/plan_sql.c) ----------------------------------------------------- */
 
@@ -90,27 +100,27 @@ struct sql_graft {
 };
 
 /*
+ * Every string these return is in ctx's arena (plan_arena()).
+ *
  * Parse text (one or more statements), replace placeholders by grafts, deparse, and return
- * the statements joined with ";\n" (malloc'd), or NULL with err set.
+ * the statements joined with ";\n", or NULL with err set.
  */
-char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
-		 struct pgphase_error *err);
-/* xasprintf, then sql_render with no grafts (normalises quoting through the deparser). */
-char *sql_renderf(struct pgphase_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+char *sql_render(struct plan_ctx *ctx, const char *text, const struct sql_graft *grafts,
+		 size_t n, struct pgphase_error *err);
+/* printf, then sql_render with no grafts (normalises quoting through the deparser). */
+char *sql_renderf(struct plan_ctx *ctx, struct pgphase_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Deparse one statement node. */
-char *sql_deparse(const PgQuery__Node *node, struct pgphase_error *err);
-/* Always-quoted identifier (malloc'd). */
-char *sql_ident(const char *name);
-/* Quoted, optionally schema-qualified relation name of rv (malloc'd). */
-char *sql_rel(const PgQuery__RangeVar *rv);
-/* Display name "schema.rel" or "rel" (malloc'd, unquoted). */
-char *sql_rel_display(const PgQuery__RangeVar *rv);
-/*
- * A PostgreSQL-style object name: "<a>_<b>_<suffix>" truncated so it fits in 63 bytes
- * (malloc'd); b may be NULL.
- */
-char *sql_object_name(const char *a, const char *b, const char *suffix);
+char *sql_deparse(struct plan_ctx *ctx, const PgQuery__Node *node, struct pgphase_error *err);
+/* Always-quoted identifier. */
+char *sql_ident(struct plan_ctx *ctx, const char *name);
+/* Quoted, optionally schema-qualified relation name of rv. */
+char *sql_rel(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
+/* Display name "schema.rel" or "rel" (unquoted). */
+char *sql_rel_display(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
+/* A PostgreSQL-style object name: "<a>_<b>_<suffix>" truncated so it fits in 63 bytes; b may
+ * be NULL. */
+char *sql_object_name(struct plan_ctx *ctx, const char *a, const char *b, const char *suffix);
 /* The string of a String node, or NULL. */
 const char *sql_str(const PgQuery__Node *n);
 /* The first column referenced anywhere under msg, or NULL. */
@@ -123,10 +133,10 @@ const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 /* ---- catalog questions (src/plan/plan_model.c) ---------------------------------------------- */
 
 /* Key columns of the table as the migrations tell them (--key, else CREATE TABLE's primary
- * key; the catalog's is pgphase_backfill_key's), a NULL-terminated list owned by ctx; NULL
+ * key; the catalog's is pgphase_backfill_key's), a NULL-terminated list in ctx's arena; NULL
  * when none can be found. */
 char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
-/* What the catalog (or an earlier CREATE TABLE) says about a column; nodes owned by ctx. */
+/* What the catalog (or an earlier CREATE TABLE) says about a column; nodes kept by ctx. */
 struct plan_column {
 	const PgQuery__TypeName *type; /* never NULL when found */
 	bool not_null;
@@ -135,7 +145,7 @@ struct plan_column {
 /* false when the column cannot be found. */
 bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
 		      struct plan_column *out);
-/* Views depending on the column, comma-separated (malloc'd), or NULL (none, or offline). */
+/* Views depending on the column, comma-separated (arena), or NULL (none, or offline). */
 char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column);
 /* Would ALTER COLUMN ... TYPE tn (without USING) need no rewrite?  false when unknown. */
 bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
@@ -170,12 +180,37 @@ int plan_not_null_steps(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 int plan_constraint_not_valid(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 			      const struct strategy_input *in, const char *name,
 			      struct pgphase_error *err);
+/*
+ * A column change both apps live through: contract drops the old column, so views on it
+ * refuse the change (exit 2, "cannot <what> "column" of "table" without downtime: views
+ * depend on it (...)").  0 when none do.
+ */
+int plan_refuse_dependent_views(struct plan_ctx *ctx, const struct strategy_input *in,
+				const PgQuery__RangeVar *rv, const char *column, const char *what,
+				struct pgphase_error *err);
+/* A new column kept in step with an old one by a trigger while old and new apps write. */
+struct plan_sync {
+	const PgQuery__RangeVar *rv;    /* the table */
+	const char *column, *suffix;    /* trigger and function: <table>_<column>_<suffix> */
+	const char *new_column;         /* quoted */
+	const PgQuery__TypeName *type;  /* the new column's */
+	const char *body;               /* the function's plpgsql body, " BEGIN ... END " */
+	const char *unsync;             /* out: SQL text dropping the trigger and its function,
+	                                   for contract (not yet rendered) */
+};
+/*
+ * Expand: ADD COLUMN new_column (undo: DROP COLUMN IF EXISTS), then the function and a
+ * BEFORE INSERT OR UPDATE trigger running it for each row (undo: drop both), one transaction.
+ */
+int plan_sync_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+		     const struct strategy_input *in, struct plan_sync *s,
+		     struct pgphase_error *err);
 /* The (split) ALTER TABLE statement deparsed with its one sub-command replaced by cmd. */
-char *strategy_alter_deparse(const struct strategy_input *in, const PgQuery__AlterTableCmd *cmd,
-			     struct pgphase_error *err);
+char *strategy_alter_deparse(struct plan_ctx *ctx, const struct strategy_input *in,
+			     const PgQuery__AlterTableCmd *cmd, struct pgphase_error *err);
 /* The same with the sub-command's constraint replaced by con. */
-char *strategy_constraint_deparse(const struct strategy_input *in, const PgQuery__Constraint *con,
-				  struct pgphase_error *err);
+char *strategy_constraint_deparse(struct plan_ctx *ctx, const struct strategy_input *in,
+				  const PgQuery__Constraint *con, struct pgphase_error *err);
 /* ADD COLUMN (a split single-command ALTER TABLE) without NOT NULL, and without DEFAULT
  * when drop_default, in expand, with DROP COLUMN IF EXISTS as undo (add_required_column.c). */
 int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
@@ -184,5 +219,10 @@ int strategy_add_nullable_column(struct plan_ctx *ctx, const struct pgphase_stra
 /* The ALTER TABLE sub-command of a (split) statement, or NULL. */
 const PgQuery__AlterTableCmd *strategy_alter_cmd(const struct strategy_input *in,
 						 PgQuery__AlterTableType subtype);
+/* The column an ADD COLUMN (split) statement adds, or NULL. */
+const PgQuery__ColumnDef *strategy_added_column(const struct strategy_input *in);
+/* The column's first constraint of type t, or NULL. */
+const PgQuery__Constraint *strategy_column_constraint(const PgQuery__ColumnDef *cd,
+						      PgQuery__ConstrType t);
 
 #endif

@@ -405,6 +405,7 @@ START_TEST(test_backfill_sql_is_what_runs)
 	th_run_release(&r);
 	/* the text plan prints the same statements, each on its own line */
 	want = malloc(strlen(sql) + strlen(open) + 16);
+	ck_assert_ptr_nonnull(want); /* and gcc -O1 -fsanitize=... knows it (format-overflow) */
 	sprintf(want, "\n      %s\n", sql);
 	th_assert_contains(text.out, want);
 	sprintf(want, "\n      %s\n", open);

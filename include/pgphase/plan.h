@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "pgphase/arena.h"
 #include "pgphase/backfill.h"
 #include "pgphase/migration.h"
 #include "pgphase/session.h"
@@ -35,12 +36,17 @@ enum pgphase_step_kind {
 };
 const char *pgphase_step_kind_name(enum pgphase_step_kind k);
 
+/*
+ * One step.  Its strings (sql, undo_sql, target, dml, open_sql, the key's columns, types and
+ * display text) belong to the plan's arena and live until pgphase_plan_release(): never free
+ * them (nor pgphase_backfill_key_release() the key), and copy any you keep longer.
+ */
 struct pgphase_step {
 	enum pgphase_phase phase;
 	enum pgphase_txn_mode txn;
 	enum pgphase_step_kind kind;
-	char *sql;             /* owned */
-	char *undo_sql;        /* owned; NULL when nothing to undo */
+	const char *sql;
+	const char *undo_sql;  /* NULL when nothing to undo */
 	bool retry_lock;       /* lock_timeout (55P03) retries apply */
 	const char *strategy;  /* static name; "as-written" when run as written */
 	int line, column;      /* origin statement in the UP file */
@@ -48,22 +54,23 @@ struct pgphase_step {
 	size_t origin;         /* index of the origin statement in the UP section */
 	int stage;             /* order inside the phase: 0 prechecks, 1 changes, 2 validations */
 	/* kind-specific */
-	char *target;          /* INDEX: index name; CHECK_NULLS: "table.column" (display) */
+	const char *target;    /* INDEX: index name; CHECK_NULLS: "table.column" (display) */
 	/*
 	 * BACKFILL: the engine's spec.  sql is the batch statement the engine sends first (one
 	 * round trip, claiming its chunk) and open_sql the batch of a chunk claimed beforehand,
 	 * both rendered by the engine's generator (pgphase_backfill_render), for display.
 	 */
-	char *dml;             /* the UPDATE / DELETE / INSERT ... SELECT, deparsed */
+	const char *dml;       /* the UPDATE / DELETE / INSERT ... SELECT, deparsed */
 	struct pgphase_backfill_key key; /* resolved at plan time; n == 0: a step kept only for
 	                                    its number (its phase is done) */
 	long batch_size;       /* -- pgphase:batch-size, 0 = configured size */
-	char *open_sql;        /* owned */
+	const char *open_sql;
 };
 
 struct pgphase_plan {
 	const struct pgphase_migration *migration; /* borrowed */
-	struct pgphase_step *steps;
+	struct pgphase_arena *arena; /* owned: the steps' strings and the planner's scratch */
+	struct pgphase_step *steps;  /* owned (malloc'd) */
 	size_t n, cap;
 };
 
@@ -90,7 +97,9 @@ struct pgphase_plan_options {
  * Plan m (which must be parsed).  Input problems (BEGIN/COMMIT in a file pgphase wraps, DDL
  * in a BACKFILL section, a statement depending on an object the migration creates only
  * later, a column that views depend on, a table without a usable key) fail with exit code 2
- * and "file:line:col: ...", before anything changes.  Release with pgphase_plan_release().
+ * and "file:line:col: ...", before anything changes (plan is then empty, nothing to release).
+ * Release with pgphase_plan_release(), which frees the steps and the arena holding their
+ * strings at once.
  */
 int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migration *m,
 			   const struct pgphase_plan_options *opts, struct pgphase_error *err);

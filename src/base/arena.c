@@ -92,17 +92,15 @@ char *arena_strdup(struct pgphase_arena *a, const char *s)
 	return s ? arena_strndup(a, s, strlen(s)) : NULL;
 }
 
-char *arena_printf(struct pgphase_arena *a, const char *fmt, ...)
+char *arena_vprintf(struct pgphase_arena *a, const char *fmt, va_list ap)
 {
-	va_list ap, again;
+	va_list again;
 	char small[256];
 	int n;
 	char *p;
 
-	va_start(ap, fmt);
 	va_copy(again, ap);
 	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
 	if (n < 0) {
 		va_end(again);
 		return arena_strdup(a, "");
@@ -113,6 +111,17 @@ char *arena_printf(struct pgphase_arena *a, const char *fmt, ...)
 	else
 		vsnprintf(p, (size_t)n + 1, fmt, again);
 	va_end(again);
+	return p;
+}
+
+char *arena_printf(struct pgphase_arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = arena_vprintf(a, fmt, ap);
+	va_end(ap);
 	return p;
 }
 

@@ -54,6 +54,8 @@ char *arena_strdup(struct pgphase_arena *a, const char *s);     /* NULL stays NU
 char *arena_strndup(struct pgphase_arena *a, const char *s, size_t n);
 char *arena_printf(struct pgphase_arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+char *arena_vprintf(struct pgphase_arena *a, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Copy a malloc'd string into the arena and free the original (NULL stays NULL). */
 char *arena_take(struct pgphase_arena *a, char *malloced);
 

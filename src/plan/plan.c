@@ -12,6 +12,11 @@
  * Input errors are found here, before anything changes: a file's own BEGIN/COMMIT (pgphase
  * owns transaction boundaries, because it commits the state row with the changes), DDL in a
  * BACKFILL section, and ordering problems (src/plan/plan_deps.c).
+ *
+ * Memory: a plan owns one arena.  Every string its steps hold and everything the planner and
+ * the strategies allocate while planning come from it, and pgphase_plan_release() frees it
+ * at once with the steps array; only the trees parsed for the planner (their own arenas) and
+ * the cache of CREATE TABLE statements on the migration are released on their own.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -55,9 +60,30 @@ const struct pgphase_plan_options *plan_options(struct plan_ctx *ctx)
 	return &ctx->opts;
 }
 
+struct pgphase_arena *plan_arena(struct plan_ctx *ctx)
+{
+	return ctx->arena;
+}
+
+void *plan_grow(struct plan_ctx *ctx, void *v, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 8;
+	void *grown;
+
+	if (need <= *cap)
+		return v;
+	while (n < need)
+		n *= 2;
+	grown = arena_alloc(ctx->arena, n * elem);
+	if (*cap)
+		memcpy(grown, v, *cap * elem);
+	*cap = n;
+	return grown;
+}
+
 struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 			      const struct strategy_input *in, enum pgphase_phase dflt_phase,
-			      enum pgphase_txn_mode txn, char *sql, char *undo_sql)
+			      enum pgphase_txn_mode txn, const char *sql, const char *undo_sql)
 {
 	struct pgphase_plan *plan = ctx->plan;
 	struct pgphase_step *st;
@@ -89,48 +115,30 @@ int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgph
 	char *msg;
 
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	msg = arena_vprintf(ctx->arena, fmt, ap);
 	va_end(ap);
 	pgphase_error_at(err, PGPHASE_EXIT_USAGE, "plan-error", ctx->m->up.file, in->stmt->line,
 			 in->stmt->column, "%s", msg);
-	free(msg);
 	return -1;
-}
-
-char *plan_keep(struct plan_ctx *ctx, char *s)
-{
-	GROW(ctx->strings, ctx->cap_strings, ctx->n_strings + 1);
-	ctx->strings[ctx->n_strings++] = s;
-	return s;
 }
 
 const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 				     struct pgphase_error *err)
 {
-	struct pgphase_sql *p;
+	struct plan_parsed *p = arena_alloc(ctx->arena, sizeof(*p));
 
-	GROW(ctx->parsed, ctx->cap_parsed, ctx->n_parsed + 1);
-	p = &ctx->parsed[ctx->n_parsed];
-	if (pgphase_sql_parse(p, sql, "<planner>", err) < 0)
+	if (pgphase_sql_parse(&p->sql, sql, "<planner>", err) < 0)
 		return NULL;
-	ctx->n_parsed++;
-	return p->n ? p->stmts[0].node : NULL;
+	p->next = ctx->parsed;
+	ctx->parsed = p;
+	return p->sql.n ? p->sql.stmts[0].node : NULL;
 }
 
 void plan_ctx_release(struct plan_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->n_parsed; i++)
-		pgphase_sql_release(&ctx->parsed[i]);
-	free(ctx->parsed);
-	for (size_t i = 0; i < ctx->n_strings; i++)
-		free(ctx->strings[i]);
-	free(ctx->strings);
-	for (size_t i = 0; i < ctx->n_keys; i++) {
-		for (char **k = ctx->keys[i]; *k; k++)
-			free(*k);
-		free(ctx->keys[i]);
-	}
-	free(ctx->keys);
+	for (struct plan_parsed *p = ctx->parsed; p; p = p->next)
+		pgphase_sql_release(&p->sql);
+	ctx->parsed = NULL;
 }
 
 const PgQuery__RangeVar *plan_stmt_relation(const PgQuery__Node *n)
@@ -239,7 +247,9 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 	memset(plan, 0, sizeof(*plan));
 	memset(&ctx, 0, sizeof(ctx));
 	plan->migration = m;
+	plan->arena = pgphase_arena_new();
 	ctx.plan = plan;
+	ctx.arena = plan->arena;
 	ctx.m = m;
 	if (opts)
 		ctx.opts = *opts;
@@ -284,15 +294,9 @@ cleanup:
 
 void pgphase_plan_release(struct pgphase_plan *plan)
 {
-	for (size_t i = 0; i < plan->n; i++) {
-		free(plan->steps[i].sql);
-		free(plan->steps[i].undo_sql);
-		free(plan->steps[i].target);
-		free(plan->steps[i].open_sql);
-		free(plan->steps[i].dml);
-		pgphase_backfill_key_release(&plan->steps[i].key);
-	}
+	/* every string of the steps, their keys included, is in the arena */
 	free(plan->steps);
+	pgphase_arena_free(plan->arena);
 	memset(plan, 0, sizeof(*plan));
 }
 

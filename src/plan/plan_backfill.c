@@ -23,6 +23,9 @@
 static const char *const SQL_TYPE_TMPL = "SELECT NULL::pgphase_type_t";
 #define SQL_TYPE_PREFIX "SELECT NULL::"
 
+/* The place of a backfill that already ran with --key (its key may be unknown now). */
+static const char *const SQL_DONE_WITH_KEY = "-- done (key given with --key when it ran)";
+
 /* Pseudo-types CREATE TABLE accepts for a column, and the type the column gets. */
 static const char *const serials[][2] = {
 	{ "serial", "integer" }, { "serial4", "integer" },   { "bigserial", "bigint" },
@@ -30,24 +33,39 @@ static const char *const serials[][2] = {
 };
 #define N_SERIALS (sizeof(serials) / sizeof(*serials))
 
-/* A column type as SQL text, the way the deparser writes it (malloc'd); "unknown" if not. */
-static char *type_text(const PgQuery__TypeName *tn)
+/* A column type as SQL text, the way the deparser writes it; "unknown" if not. */
+static const char *type_text(struct plan_ctx *ctx, const PgQuery__TypeName *tn)
 {
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	struct sql_graft g = { "t", NULL, tn };
 	const char *name = tn->n_names == 1 ? sql_str(tn->names[0]) : NULL;
-	char *sql, *out;
+	char *sql;
 
 	for (size_t i = 0; name && !tn->n_array_bounds && i < N_SERIALS; i++)
 		if (strcmp(name, serials[i][0]) == 0)
-			return xstrdup(serials[i][1]);
-	sql = sql_render(SQL_TYPE_TMPL, &g, 1, &e);
-	/* our own one-statement template: the deparser writes the cast after the fixed prefix */
-	out = xstrdup(sql && strncmp(sql, SQL_TYPE_PREFIX, strlen(SQL_TYPE_PREFIX)) == 0
-		      ? sql + strlen(SQL_TYPE_PREFIX) : "unknown");
-	free(sql);
+			return serials[i][1];
+	sql = sql_render(ctx, SQL_TYPE_TMPL, &g, 1, &e);
 	pgphase_error_release(&e);
-	return out;
+	/* our own one-statement template: the deparser writes the cast after the fixed prefix */
+	return sql && strncmp(sql, SQL_TYPE_PREFIX, strlen(SQL_TYPE_PREFIX)) == 0
+		       ? sql + strlen(SQL_TYPE_PREFIX) : "unknown";
+}
+
+/* A key the engine resolved (malloc'd) moved into the plan's arena, like every step string. */
+static void key_take(struct plan_ctx *ctx, struct pgphase_backfill_key *dst,
+		     struct pgphase_backfill_key *src)
+{
+	size_t n = (size_t)src->n;
+
+	*dst = *src;
+	dst->cols = arena_alloc(ctx->arena, (n ? n : 1) * sizeof(*dst->cols));
+	dst->types = arena_alloc(ctx->arena, (n ? n : 1) * sizeof(*dst->types));
+	for (size_t i = 0; i < n; i++) {
+		dst->cols[i] = arena_strdup(ctx->arena, src->cols[i]);
+		dst->types[i] = arena_strdup(ctx->arena, src->types[i]);
+	}
+	dst->display = arena_strdup(ctx->arena, src->display);
+	pgphase_backfill_key_release(src);
 }
 
 /* The key the migrations tell (--key, else CREATE TABLE's primary key); n == 0 when none. */
@@ -58,11 +76,9 @@ static void model_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
 
 	for (; cols && *cols; cols++) {
 		struct plan_column c;
-		char *type = plan_column_info(ctx, rv, *cols, &c) ? type_text(c.type)
-								   : xstrdup("unknown");
 
-		pgphase_backfill_key_add(key, *cols, type);
-		free(type);
+		pgphase_backfill_key_add(key, *cols, plan_column_info(ctx, rv, *cols, &c)
+							     ? type_text(ctx, c.type) : "unknown");
 	}
 }
 
@@ -100,9 +116,11 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 	struct pgphase_backfill_key key = { 0 }, model = { 0 };
 	struct pgphase_backfill_spec spec = { 0 };
 	struct pgphase_step *st;
-	char *batch = NULL, *open = NULL, *text;
+	char *batch, *open, *text;
 	int rc = -1;
 
+	/* the engine's key (pgphase_backfill_key), the model's and the rendered batches are
+	   malloc'd by the backfill layer: taken into the arena, or released below */
 	spec.stmt = dml;
 	spec.key = ctx->opts.key;
 	spec.batch_size = in->note ? in->note->batch_size : 0;
@@ -117,13 +135,13 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		/* already ran (e.g. with --key): keep its place in the plan, never run it again */
 		pgphase_error_release(err);
 		pgphase_error_init(err);
-		text = sql_deparse(dml, err);
+		text = sql_deparse(ctx, dml, err);
 		if (!text)
 			goto cleanup;
 		st = plan_add(ctx, by, in, phase, PGPHASE_TXN_NONE,
-			      xstrdup("-- done (key given with --key when it ran)"), NULL);
+			      arena_strdup(ctx->arena, SQL_DONE_WITH_KEY), NULL);
 		st->kind = PGPHASE_STEP_BACKFILL;
-		st->target = sql_rel_display(rv);
+		st->target = sql_rel_display(ctx, rv);
 		st->dml = text;
 		rc = 0;
 		goto cleanup;
@@ -131,25 +149,30 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 	if (pgphase_backfill_render(&spec, &key, s ? s->cfg->state_schema : "pgphase", &batch,
 				    &open, err) < 0)
 		goto cleanup;
-	text = sql_deparse(dml, err);
+	batch = arena_take(ctx->arena, batch);
+	open = arena_take(ctx->arena, open);
+	text = sql_deparse(ctx, dml, err);
 	if (!text)
 		goto cleanup;
 	st = plan_add(ctx, by, in, phase, PGPHASE_TXN_NONE, batch, NULL);
-	batch = NULL;
 	st->kind = PGPHASE_STEP_BACKFILL;
 	st->retry_lock = true;
-	st->target = sql_rel_display(rv);
+	st->target = sql_rel_display(ctx, rv);
 	st->dml = text;
-	st->key = key;
-	memset(&key, 0, sizeof(key));
+	key_take(ctx, &st->key, &key);
 	st->batch_size = spec.batch_size;
 	st->open_sql = open;
-	open = NULL;
 	rc = 0;
 cleanup:
-	free(batch);
-	free(open);
 	pgphase_backfill_key_release(&key);
 	pgphase_backfill_key_release(&model);
 	return rc;
+}
+
+int plan_backfill_text(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+		       const struct strategy_input *in, const char *sql, struct pgphase_error *err)
+{
+	const PgQuery__Node *dml = plan_parse_node(ctx, sql, err);
+
+	return dml ? plan_backfill(ctx, by, in, dml, err) : -1;
 }

@@ -15,7 +15,9 @@
 #include "plan/plan_int.h"
 #include "base/util.h"
 
+/* A list of names in the plan's arena; emptied (n = 0) to be filled again. */
 struct names {
+	struct plan_ctx *ctx;
 	const char **v;
 	size_t n, cap;
 };
@@ -24,7 +26,7 @@ static void add_name(struct names *ns, const char *s)
 {
 	if (!s || !s[0])
 		return;
-	GROW(ns->v, ns->cap, ns->n + 1);
+	ns->v = plan_grow(ns->ctx, ns->v, &ns->cap, ns->n + 1, sizeof(*ns->v));
 	ns->v[ns->n++] = s;
 }
 
@@ -122,6 +124,7 @@ static enum pgphase_phase last_phase(const struct pgphase_plan *plan, size_t ori
 static int check_renamed_tables(struct plan_ctx *ctx, struct pgphase_error *err)
 {
 	const struct pgphase_sql *sql = &ctx->m->up.sql;
+	struct names refs = { ctx, NULL, 0, 0 };
 
 	for (size_t i = 0; i < sql->n; i++) {
 		const PgQuery__Node *n = sql->stmts[i].node;
@@ -133,15 +136,12 @@ static int check_renamed_tables(struct plan_ctx *ctx, struct pgphase_error *err)
 			continue; /* run as written: no view is left behind */
 		old = n->rename_stmt->relation->relname;
 		for (size_t j = 0; j < sql->n; j++) {
-			struct names refs = { 0 };
-			bool uses;
-
 			if (j == i)
 				continue;
+			refs.n = 0;
 			referenced_by(sql->stmts[j].node, &refs);
-			uses = has_name(&refs, old);
-			free(refs.v);
-			if (!uses || (j < i && last_phase(ctx->plan, j) == PGPHASE_PHASE_EXPAND))
+			if (!has_name(&refs, old) ||
+			    (j < i && last_phase(ctx->plan, j) == PGPHASE_PHASE_EXPAND))
 				continue;
 			pgphase_error_at(err, PGPHASE_EXIT_USAGE, "plan-order", ctx->m->up.file,
 					 sql->stmts[j].line, sql->stmts[j].column,
@@ -160,17 +160,18 @@ int plan_check_dependencies(struct plan_ctx *ctx, struct pgphase_error *err)
 {
 	const struct pgphase_sql *sql = &ctx->m->up.sql;
 	size_t n = sql->n;
-	struct names *created = xcalloc(n ? n : 1, sizeof(*created));
-	enum pgphase_phase *phase = xcalloc(n ? n : 1, sizeof(*phase));
+	struct names *created = arena_alloc(ctx->arena, (n ? n : 1) * sizeof(*created));
+	enum pgphase_phase *phase = arena_alloc(ctx->arena, (n ? n : 1) * sizeof(*phase));
+	struct names refs = { ctx, NULL, 0, 0 };
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		created[i] = (struct names){ ctx, NULL, 0, 0 };
 		created_by(sql->stmts[i].node, &created[i]);
 		phase[i] = first_phase(ctx->plan, i);
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct names refs = { 0 };
-
+		refs.n = 0;
 		referenced_by(sql->stmts[i].node, &refs);
 		for (size_t r = 0; r < refs.n && rc == 0; r++) {
 			const char *name = refs.v[r];
@@ -198,11 +199,6 @@ int plan_check_dependencies(struct plan_ctx *ctx, struct pgphase_error *err)
 			pgphase_error_hint(err, "create \"%s\" in an earlier phase (e.g. under "
 						"\"-- EXPAND\"), or move this statement after it", name);
 		}
-		free(refs.v);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(created[i].v);
-	free(created);
-	free(phase);
 	return rc < 0 ? rc : check_renamed_tables(ctx, err);
 }

@@ -6,7 +6,8 @@
  * create (maybe not applied yet: everything is planned before the first change) are answered
  * from their CREATE TABLE / ADD COLUMN statements.  Offline, only the migrations answer.
  *
- * Answers are owned by the planning context and freed when the plan is done.
+ * Answers live in the plan's arena; the index of CREATE TABLE statements is a cache on the
+ * migration (malloc'd, freed with it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -214,24 +215,19 @@ static const PgQuery__CreateStmt *find_create(struct plan_ctx *ctx, const PgQuer
 	return NULL;
 }
 
-static char **keep_key(struct plan_ctx *ctx, char **key)
-{
-	GROW(ctx->keys, ctx->cap_keys, ctx->n_keys + 1);
-	ctx->keys[ctx->n_keys++] = key;
-	return key;
-}
-
-static char **key_from_create(const PgQuery__CreateStmt *cs)
+static char **key_from_create(struct plan_ctx *ctx, const PgQuery__CreateStmt *cs)
 {
 	for (size_t i = 0; i < cs->n_table_elts; i++) {
 		const PgQuery__Node *e = cs->table_elts[i];
 
 		if (e->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
 		    e->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
-			char **key = xcalloc(e->constraint->n_keys + 1, sizeof(*key));
+			size_t n = e->constraint->n_keys;
+			char **key = arena_alloc(ctx->arena, (n + 1) * sizeof(*key));
 
-			for (size_t k = 0; k < e->constraint->n_keys; k++)
-				key[k] = xstrdup(sql_str(e->constraint->keys[k]));
+			for (size_t k = 0; k < n; k++)
+				key[k] = arena_strdup(ctx->arena, sql_str(e->constraint->keys[k]));
+			key[n] = NULL;
 			return key;
 		}
 		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
@@ -239,9 +235,10 @@ static char **key_from_create(const PgQuery__CreateStmt *cs)
 				if (e->column_def->constraints[c]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
 				    e->column_def->constraints[c]->constraint->contype ==
 					    PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
-					char **key = xcalloc(2, sizeof(*key));
+					char **key = arena_alloc(ctx->arena, 2 * sizeof(*key));
 
-					key[0] = xstrdup(e->column_def->colname);
+					key[0] = arena_strdup(ctx->arena, e->column_def->colname);
+					key[1] = NULL;
 					return key;
 				}
 	}
@@ -257,18 +254,17 @@ char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 	   model's, for offline plans and tables an earlier migration creates */
 	if (ctx->opts.key) {
 		/* --key a,b overrides whatever the migrations say */
-		char *copy = xstrdup(ctx->opts.key), *save = NULL;
+		char *copy = arena_strdup(ctx->arena, ctx->opts.key), *save = NULL;
 		size_t n = 0;
 
-		key = xcalloc(strlen(copy) + 2, sizeof(*key));
+		key = arena_alloc(ctx->arena, (strlen(copy) + 2) * sizeof(*key));
 		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			key[n++] = xstrdup(tok);
-		free(copy);
-		return keep_key(ctx, key);
+			key[n++] = tok; /* copy is the key's own, in the arena */
+		key[n] = NULL;
+		return key;
 	}
 	cs = find_create(ctx, rv);
-	key = cs ? key_from_create(cs) : NULL;
-	return key ? keep_key(ctx, key) : NULL;
+	return cs ? key_from_create(ctx, cs) : NULL;
 }
 
 static bool info_from_migrations(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
@@ -305,13 +301,11 @@ static bool info_from_migrations(struct plan_ctx *ctx, const PgQuery__RangeVar *
 static const PgQuery__Node *parse_target(struct plan_ctx *ctx, const char *fmt, const char *text)
 {
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
-	char *sql = xasprintf(fmt, text);
-	const PgQuery__Node *n = plan_parse_node(ctx, sql, &e);
+	const PgQuery__Node *n = plan_parse_node(ctx, arena_printf(ctx->arena, fmt, text), &e);
 	const PgQuery__Node *v = NULL;
 
 	if (n && n->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && n->select_stmt->n_target_list == 1)
 		v = n->select_stmt->target_list[0]->res_target->val;
-	free(sql);
 	pgphase_error_release(&e);
 	return v;
 }
@@ -319,13 +313,11 @@ static const PgQuery__Node *parse_target(struct plan_ctx *ctx, const char *fmt, 
 bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
 		      struct plan_column *out)
 {
-	char *rel = sql_rel(rv);
-	const char *params[2] = { rel, column };
+	const char *params[2] = { sql_rel(ctx, rv), column };
 	PGresult *r = ask(ctx, SQL_COLUMN_INFO, 2, params);
 	bool found = false;
 
 	memset(out, 0, sizeof(*out));
-	free(rel);
 	if (r && PQntuples(r) > 0) {
 		const PgQuery__Node *v = parse_target(ctx, SQL_TYPE_CAST_TMPL, PQgetvalue(r, 0, 0));
 
@@ -342,13 +334,12 @@ bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const c
 
 char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column)
 {
-	char *rel = sql_rel(rv), *out = NULL;
-	const char *params[2] = { rel, column };
+	const char *params[2] = { sql_rel(ctx, rv), column };
 	PGresult *r = ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
+	char *out = NULL;
 
-	free(rel);
 	if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-		out = xstrdup(PQgetvalue(r, 0, 0));
+		out = arena_strdup(ctx->arena, PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return out;
 }
@@ -371,13 +362,13 @@ bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 {
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	struct sql_graft g = { "t", NULL, tn };
-	char *q = sql_render(SQL_TYPE_OID_TMPL, &g, 1, &e), *rel = sql_rel(rv);
+	char *q = sql_render(ctx, SQL_TYPE_OID_TMPL, &g, 1, &e), *rel = sql_rel(ctx, rv);
 	PGresult *r = q ? ask(ctx, q, 0, NULL) : NULL;
 	bool ok = false;
 
 	pgphase_error_release(&e);
 	if (r && PQntuples(r) == 1) {
-		char *oid = xstrdup(PQgetvalue(r, 0, 0));
+		const char *oid = PQgetvalue(r, 0, 0); /* r is cleared after c */
 		const char *params[3] = { rel, column, oid };
 		PGresult *c = ask(ctx, SQL_COERCIBLE, 3, params);
 
@@ -394,11 +385,8 @@ bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 				ok = srcmod != -1 && varchar_typmod(tn) >= srcmod;
 		}
 		PQclear(c);
-		free(oid);
 	}
 	PQclear(r);
-	free(q);
-	free(rel);
 	return ok;
 }
 

@@ -8,12 +8,13 @@
  * them back before the tree is freed: no node is ever owned twice.
  *
  * Also here: PostgreSQL-style object names.  Walks use the SQL-tree toolkit
- * (src/sql/tree.h).
+ * (src/sql/tree.h).  Results go to the plan's arena; the deparser's and the quoting
+ * helper's malloc'd text is taken into it here, in one place (arena_take).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "strategies/strategy.h"
+#include "plan/plan_int.h"
 #include "base/util.h"
 
 #define NAMEDATALEN_MAX 63 /* PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes */
@@ -89,18 +90,17 @@ static enum sql_walk_next swap_visit(ProtobufCMessage *m, ProtobufCMessage **whe
 	return SQL_WALK_CONTINUE;
 }
 
-char *sql_deparse(const PgQuery__Node *node, struct pgphase_error *err)
+char *sql_deparse(struct plan_ctx *ctx, const PgQuery__Node *node, struct pgphase_error *err)
 {
-	return pgphase_node_deparse(node, err);
+	return arena_take(ctx->arena, pgphase_node_deparse(node, err));
 }
 
 /* Swap placeholders under each node, deparse, put the template's nodes back. */
-static char *render_nodes(PgQuery__Node *const *nodes, size_t n_nodes,
+static char *render_nodes(struct plan_ctx *ctx, PgQuery__Node *const *nodes, size_t n_nodes,
 			  const struct sql_graft *grafts, size_t n, struct pgphase_error *err)
 {
 	struct swap_state st;
-	struct sbuf out = SBUF_INIT;
-	char *result = NULL;
+	char *result = "";
 	bool ok = true;
 
 	memset(&st, 0, sizeof(st));
@@ -109,7 +109,7 @@ static char *render_nodes(PgQuery__Node *const *nodes, size_t n_nodes,
 	for (size_t i = 0; i < n_nodes; i++)
 		sql_tree_walk(&nodes[i]->base, SQL_WALK_NODES, swap_visit, &st);
 	for (size_t i = 0; ok && i < n_nodes; i++) {
-		char *one = st.overflow ? NULL : pgphase_node_deparse(nodes[i], err);
+		char *one = st.overflow ? NULL : sql_deparse(ctx, nodes[i], err);
 
 		if (!one) {
 			ok = false;
@@ -118,22 +118,18 @@ static char *render_nodes(PgQuery__Node *const *nodes, size_t n_nodes,
 						  "placeholders");
 			break;
 		}
-		sbuf_addf(&out, "%s%s", i ? ";\n" : "", one);
-		free(one);
+		result = i ? arena_printf(ctx->arena, "%s;\n%s", result, one) : one;
 	}
 	/* put the template's own nodes back before the tree is freed */
 	while (st.n_swaps > 0) {
 		st.n_swaps--;
 		*st.where[st.n_swaps] = st.old[st.n_swaps];
 	}
-	if (ok)
-		result = sbuf_detach(&out);
-	sbuf_release(&out);
-	return result;
+	return ok ? result : NULL;
 }
 
-char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
-		 struct pgphase_error *err)
+char *sql_render(struct plan_ctx *ctx, const char *text, const struct sql_graft *grafts,
+		 size_t n, struct pgphase_error *err)
 {
 	struct pgphase_sql sql;
 	PgQuery__Node **nodes;
@@ -141,57 +137,47 @@ char *sql_render(const char *text, const struct sql_graft *grafts, size_t n,
 
 	if (pgphase_sql_parse(&sql, text, "<planner template>", err) < 0)
 		return NULL;
-	nodes = xcalloc(sql.n ? sql.n : 1, sizeof(*nodes));
+	nodes = arena_alloc(ctx->arena, (sql.n ? sql.n : 1) * sizeof(*nodes));
 	for (size_t i = 0; i < sql.n; i++)
 		nodes[i] = sql.stmts[i].node;
-	out = render_nodes(nodes, sql.n, grafts, n, err);
-	free(nodes);
+	out = render_nodes(ctx, nodes, sql.n, grafts, n, err);
 	pgphase_sql_release(&sql);
 	return out;
 }
 
-char *sql_renderf(struct pgphase_error *err, const char *fmt, ...)
+char *sql_renderf(struct plan_ctx *ctx, struct pgphase_error *err, const char *fmt, ...)
 {
 	va_list ap;
-	char *text, *out;
+	char *text;
 
 	va_start(ap, fmt);
-	text = xvasprintf(fmt, ap);
+	text = arena_vprintf(ctx->arena, fmt, ap);
 	va_end(ap);
-	out = sql_render(text, NULL, 0, err);
-	free(text);
-	return out;
+	return sql_render(ctx, text, NULL, 0, err);
 }
 
-char *sql_ident(const char *name)
+char *sql_ident(struct plan_ctx *ctx, const char *name)
 {
-	return quote_ident_always(name);
+	return arena_take(ctx->arena, quote_ident_always(name));
 }
 
-char *sql_rel(const PgQuery__RangeVar *rv)
+char *sql_rel(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 {
-	char *rel = quote_ident_always(rv->relname), *out;
+	char *rel = sql_ident(ctx, rv->relname);
 
 	if (!rv->schemaname || !rv->schemaname[0])
 		return rel;
-	{
-		char *sch = quote_ident_always(rv->schemaname);
-
-		out = xasprintf("%s.%s", sch, rel);
-		free(sch);
-	}
-	free(rel);
-	return out;
+	return arena_printf(ctx->arena, "%s.%s", sql_ident(ctx, rv->schemaname), rel);
 }
 
-char *sql_rel_display(const PgQuery__RangeVar *rv)
+char *sql_rel_display(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 {
 	if (rv->schemaname && rv->schemaname[0])
-		return xasprintf("%s.%s", rv->schemaname, rv->relname);
-	return xstrdup(rv->relname);
+		return arena_printf(ctx->arena, "%s.%s", rv->schemaname, rv->relname);
+	return arena_strdup(ctx->arena, rv->relname);
 }
 
-char *sql_object_name(const char *a, const char *b, const char *suffix)
+char *sql_object_name(struct plan_ctx *ctx, const char *a, const char *b, const char *suffix)
 {
 	size_t la = strlen(a), lb = b ? strlen(b) : 0, ls = strlen(suffix);
 	size_t overhead = ls + 1 + (b ? 1 : 0);
@@ -204,8 +190,8 @@ char *sql_object_name(const char *a, const char *b, const char *suffix)
 			lb--;
 	}
 	if (b)
-		return xasprintf("%.*s_%.*s_%s", (int)la, a, (int)lb, b, suffix);
-	return xasprintf("%.*s_%s", (int)la, a, suffix);
+		return arena_printf(ctx->arena, "%.*s_%.*s_%s", (int)la, a, (int)lb, b, suffix);
+	return arena_printf(ctx->arena, "%.*s_%s", (int)la, a, suffix);
 }
 
 static enum sql_walk_next first_col_visit(ProtobufCMessage *m, ProtobufCMessage **slot,

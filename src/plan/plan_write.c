@@ -19,47 +19,41 @@ static const char *const SQL_UNDO_SEQUENCE = "DROP SEQUENCE IF EXISTS %s";
 static const char *const SQL_UNDO_INDEX = "DROP INDEX %sIF EXISTS %s";
 static const char *const SQL_UNDO_COLUMN = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";
 
-static char *undo_rel(const char *tmpl, const PgQuery__RangeVar *rv, struct pgphase_error *err)
+static char *undo_rel(struct plan_ctx *ctx, const char *tmpl, const PgQuery__RangeVar *rv,
+		      struct pgphase_error *err)
 {
-	char *rel = sql_rel(rv), *out = sql_renderf(err, tmpl, rel);
-
-	free(rel);
-	return out;
+	return sql_renderf(ctx, err, tmpl, sql_rel(ctx, rv));
 }
 
 /* The inverse of a creation run as written, or NULL when there is none we can be sure of. */
-static char *undo_for(const PgQuery__Node *n, struct pgphase_error *err)
+static char *undo_for(struct plan_ctx *ctx, const PgQuery__Node *n, struct pgphase_error *err)
 {
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_CREATE_STMT:
 		if (n->create_stmt->if_not_exists)
 			return NULL; /* it may have existed before: not ours to drop */
-		return undo_rel(SQL_UNDO_TABLE, n->create_stmt->relation, err);
+		return undo_rel(ctx, SQL_UNDO_TABLE, n->create_stmt->relation, err);
 	case PG_QUERY__NODE__NODE_VIEW_STMT:
 		if (n->view_stmt->replace)
 			return NULL;
-		return undo_rel(SQL_UNDO_VIEW, n->view_stmt->view, err);
+		return undo_rel(ctx, SQL_UNDO_VIEW, n->view_stmt->view, err);
 	case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
 		if (n->create_seq_stmt->if_not_exists)
 			return NULL;
-		return undo_rel(SQL_UNDO_SEQUENCE, n->create_seq_stmt->sequence, err);
+		return undo_rel(ctx, SQL_UNDO_SEQUENCE, n->create_seq_stmt->sequence, err);
 	case PG_QUERY__NODE__NODE_INDEX_STMT: {
 		const PgQuery__IndexStmt *ix = n->index_stmt;
 		PgQuery__RangeVar rv = *ix->relation;
-		char *rel, *out;
 
 		if (!ix->idxname[0] || ix->if_not_exists)
 			return NULL;
 		rv.relname = ix->idxname;
-		rel = sql_rel(&rv);
-		out = sql_renderf(err, SQL_UNDO_INDEX, ix->concurrent ? "CONCURRENTLY " : "", rel);
-		free(rel);
-		return out;
+		return sql_renderf(ctx, err, SQL_UNDO_INDEX, ix->concurrent ? "CONCURRENTLY " : "",
+				   sql_rel(ctx, &rv));
 	}
 	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: {
 		const PgQuery__AlterTableStmt *at = n->alter_table_stmt;
 		const PgQuery__AlterTableCmd *c;
-		char *rel, *col, *out;
 
 		if (at->n_cmds != 1 || at->cmds[0]->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
 			return NULL;
@@ -67,12 +61,8 @@ static char *undo_for(const PgQuery__Node *n, struct pgphase_error *err)
 		if (c->subtype != PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn || c->missing_ok || !c->def ||
 		    c->def->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
 			return NULL;
-		rel = sql_rel(at->relation);
-		col = sql_ident(c->def->column_def->colname);
-		out = sql_renderf(err, SQL_UNDO_COLUMN, rel, col);
-		free(rel);
-		free(col);
-		return out;
+		return sql_renderf(ctx, err, SQL_UNDO_COLUMN, sql_rel(ctx, at->relation),
+				   sql_ident(ctx, c->def->column_def->colname));
 	}
 	default:
 		return NULL;
@@ -84,26 +74,24 @@ int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 {
 	bool none = in->stmt->no_transaction || ctx->m->no_transaction;
 	char *sql, *undo = NULL;
-	struct pgphase_step *st;
 
 	if (in->node != in->stmt->node) {
 		/* one sub-command of a split ALTER TABLE */
-		sql = sql_deparse(in->node, err);
+		sql = sql_deparse(ctx, in->node, err);
 		if (!sql)
 			return -1;
 		none = ctx->m->no_transaction || pgphase_node_no_transaction(in->node);
 	} else {
-		sql = xstrdup(in->stmt->sql);
+		sql = arena_strdup(ctx->arena, in->stmt->sql);
 	}
 	if (plan_phase(in, PGPHASE_PHASE_EXPAND) == PGPHASE_PHASE_EXPAND) {
 		struct pgphase_error e2 = PGPHASE_ERROR_INIT;
 
-		undo = undo_for(in->node, &e2); /* no undo is not an error: DOWN covers it */
+		undo = undo_for(ctx, in->node, &e2); /* no undo is not an error: DOWN covers it */
 		pgphase_error_release(&e2);
 	}
-	st = plan_add(ctx, NULL, in, PGPHASE_PHASE_EXPAND, none ? PGPHASE_TXN_NONE : PGPHASE_TXN_GROUP,
-		      sql, undo);
-	(void)st;
+	plan_add(ctx, NULL, in, PGPHASE_PHASE_EXPAND, none ? PGPHASE_TXN_NONE : PGPHASE_TXN_GROUP,
+		 sql, undo);
 	return 0;
 }
 
@@ -171,7 +159,9 @@ bool pgphase_plan_strategy_for(const struct pgphase_migration *m, const PgQuery_
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&scratch, 0, sizeof(scratch));
 	scratch.migration = m;
+	scratch.arena = pgphase_arena_new(); /* for what matches() asks the catalog model */
 	ctx.plan = &scratch;
+	ctx.arena = scratch.arena;
 	ctx.m = m;
 	ctx.opts.pg_version = pg_version;
 	if (!plan_is_new_table(&ctx, plan_stmt_relation(in.node), in.origin)) {
