@@ -189,8 +189,14 @@ START_TEST(lock_timeout_precedence)
 		th_assert_exit(&r, 0);
 		th_run_release(&r);
 	}
-	ck_assert_str_eq(th_value("SELECT v FROM seen1"), "1s");
-	ck_assert_str_eq(th_value("SELECT v FROM seen2"), "250ms");
+	{
+		char *seen1 = th_value("SELECT v FROM seen1"), *seen2 = th_value("SELECT v FROM seen2");
+
+		ck_assert_str_eq(seen1, "1s");
+		ck_assert_str_eq(seen2, "250ms");
+		free(seen1);
+		free(seen2);
+	}
 	free(dir);
 }
 END_TEST
