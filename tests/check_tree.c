@@ -295,6 +295,42 @@ START_TEST(backoff_budget_and_sleep)
 }
 END_TEST
 
+/*
+ * The oracle for the volatility table: every entry PostgreSQL 15 knows (extension functions
+ * like uuid_generate_v4 may be absent) agrees with pg_proc.provolatile ('v' volatile; 's', 'i'
+ * evaluated once).  Overloads must agree with each other, or the table could not say.
+ */
+START_TEST(volatility_table_matches_pg_proc)
+{
+	const char *name;
+	enum sql_volatility v;
+	size_t checked = 0;
+
+	for (size_t i = 0; sql_func_table_entry(i, &name, &v); i++) {
+		const char *params[1] = { name };
+		PGconn *c = th_connect();
+		PGresult *r = PQexecParams(c, "SELECT DISTINCT provolatile = 'v' FROM pg_proc "
+					      "WHERE proname = $1", 1, NULL, params, NULL, NULL, 0);
+
+		ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+		ck_assert_msg(PQntuples(r) <= 1, "overloads of %s differ: some volatile, some not",
+			      name);
+		if (PQntuples(r) == 1) {
+			bool vol = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+			ck_assert_msg(vol == (v == SQL_VOL_VOLATILE),
+				      "%s is %s in pg_proc but %s in the table", name,
+				      vol ? "volatile" : "stable or immutable",
+				      v == SQL_VOL_VOLATILE ? "volatile" : "stable");
+			checked++;
+		}
+		PQclear(r);
+		PQfinish(c);
+	}
+	ck_assert_msg(checked >= 15, "only %zu table entries found in pg_proc", checked);
+}
+END_TEST
+
 Suite *tree_suite(void)
 {
 	Suite *s = suite_create("tree");
@@ -306,6 +342,9 @@ Suite *tree_suite(void)
 	tcase_add_test(tc, alter_split_keeps_commands_and_positions);
 	tcase_add_test(tc, backoff_bounds);
 	tcase_add_test(tc, backoff_budget_and_sleep);
+	suite_add_tcase(s, tc);
+	tc = th_db_tcase("tree_db");
+	tcase_add_test(tc, volatility_table_matches_pg_proc);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -129,10 +129,11 @@ static const struct {
 	{ "uuidv4", SQL_VOL_VOLATILE }, { "uuidv7", SQL_VOL_VOLATILE }, { "gen_random_bytes", SQL_VOL_VOLATILE },
 	{ "clock_timestamp", SQL_VOL_VOLATILE }, { "timeofday", SQL_VOL_VOLATILE },
 	{ "nextval", SQL_VOL_VOLATILE }, { "setval", SQL_VOL_VOLATILE }, { "currval", SQL_VOL_VOLATILE },
-	{ "lastval", SQL_VOL_VOLATILE }, { "txid_current", SQL_VOL_VOLATILE },
-	{ "pg_current_xact_id", SQL_VOL_VOLATILE }, { "txid_current_if_assigned", SQL_VOL_VOLATILE },
-	{ "pg_backend_pid", SQL_VOL_VOLATILE },
-	/* immutable or stable */
+	{ "lastval", SQL_VOL_VOLATILE },
+	/* immutable or stable (pg_proc.provolatile on PostgreSQL 15: a default calling one is
+	 * evaluated once by ADD COLUMN, no rewrite) */
+	{ "txid_current", SQL_VOL_STABLE }, { "pg_current_xact_id", SQL_VOL_STABLE },
+	{ "txid_current_if_assigned", SQL_VOL_STABLE }, { "pg_backend_pid", SQL_VOL_STABLE },
 	{ "now", SQL_VOL_STABLE }, { "transaction_timestamp", SQL_VOL_STABLE },
 	{ "statement_timestamp", SQL_VOL_STABLE }, { "current_setting", SQL_VOL_STABLE },
 	{ "lower", SQL_VOL_STABLE }, { "upper", SQL_VOL_STABLE }, { "btrim", SQL_VOL_STABLE },
@@ -173,6 +174,15 @@ enum sql_volatility sql_func_volatility(PgQuery__Node *const *funcname, size_t n
 		if (strcmp(functions[i].name, name) == 0)
 			return functions[i].v;
 	return SQL_VOL_UNKNOWN;
+}
+
+bool sql_func_table_entry(size_t i, const char **name, enum sql_volatility *v)
+{
+	if (i >= sizeof(functions) / sizeof(functions[0]))
+		return false;
+	*name = functions[i].name;
+	*v = functions[i].v;
+	return true;
 }
 
 struct volatility {

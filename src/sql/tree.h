@@ -60,6 +60,8 @@ enum sql_volatility {
  * ignored (pg_catalog.random() is random()).
  */
 enum sql_volatility sql_func_volatility(PgQuery__Node *const *funcname, size_t n);
+/* Entry i of the table (false past the end), for tests that hold it against pg_proc. */
+bool sql_func_table_entry(size_t i, const char **name, enum sql_volatility *v);
 
 /*
  * Volatility of an expression from the table: VOLATILE when it calls a known volatile

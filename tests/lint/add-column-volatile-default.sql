@@ -6,5 +6,6 @@ ALTER TABLE users ADD COLUMN slug text DEFAULT make_slug(name);
 ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';
 ALTER TABLE users ADD COLUMN created_at timestamptz DEFAULT now();
 ALTER TABLE users ADD COLUMN updated_at timestamptz DEFAULT CURRENT_TIMESTAMP;
+ALTER TABLE users ADD COLUMN created_in bigint DEFAULT txid_current();
 CREATE TABLE api_keys (id bigint);
 ALTER TABLE api_keys ADD COLUMN secret uuid DEFAULT gen_random_uuid();
