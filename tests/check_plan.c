@@ -359,6 +359,9 @@ static size_t sent_batches(char *log, char **lines, size_t max)
 	return n;
 }
 
+/* the state schema every command of test_backfill_sql_is_what_runs uses */
+#define SS "--state-schema", "Ops State"
+
 START_TEST(test_backfill_sql_is_what_runs)
 {
 	char *dir = th_tmpdir(), *sql, *open, *off_sql, *off_open, *want, *sent[4096];
@@ -366,32 +369,33 @@ START_TEST(test_backfill_sql_is_what_runs)
 	size_t n;
 	bool open_sent = false;
 
-	/* composite key with a text column, a quoted mixed-case table in a non-public schema */
+	/* composite key with a text column, a quoted mixed-case table in a non-public schema,
+	 * and a state schema of the user's own (offline plans must render it too) */
 	th_write(dir, "001_users.sql", "CREATE SCHEMA app;\n"
 		 "CREATE TABLE app.\"Users\" (org int NOT NULL, \"Name\" text NOT NULL, v int,\n"
 		 "  PRIMARY KEY (org, \"Name\"));\n");
 	th_write(dir, "002_fill.sql", "-- pgphase:batch-size 1000\n"
 		 "UPDATE app.\"Users\" u SET v = length(u.\"Name\") WHERE u.v IS NULL;\n");
-	th_pgphase(&r, dir, "migrate", "--to", "1", NULL);
+	th_pgphase(&r, dir, "migrate", "--to", "1", SS, NULL);
 	th_assert_exit(&r, 0);
 	th_run_release(&r);
 	/* three chunks: the middle one walked in one round trip, the first and last not */
 	th_exec("INSERT INTO app.\"Users\" SELECT g % 7, 'n''' || g, NULL"
 		" FROM generate_series(1, 25000) g");
 
-	th_pgphase(&r, dir, "plan", "--format", "json", NULL);
+	th_pgphase(&r, dir, "plan", "--format", "json", SS, NULL);
 	th_assert_exit(&r, 0);
 	json_backfill_sql(r.out, 0, &sql, &open);
 	th_run_release(&r);
-	th_pgphase(&text, dir, "plan", NULL);
+	th_pgphase(&text, dir, "plan", SS, NULL);
 	th_assert_exit(&text, 0);
 	/* offline, the key comes from 001's CREATE TABLE */
-	th_pgphase(&r, dir, "plan", "--offline", "--format", "json", NULL);
+	th_pgphase(&r, dir, "plan", "--offline", "--format", "json", SS, NULL);
 	th_assert_exit(&r, 0);
 	json_backfill_sql(r.out, 1, &off_sql, &off_open);
 	th_run_release(&r);
 
-	th_pgphase(&r, dir, "backfill", "--verbose", NULL);
+	th_pgphase(&r, dir, "backfill", "--verbose", SS, NULL);
 	th_assert_exit(&r, 0);
 	n = sent_batches(r.err, sent, 4096);
 	ck_assert_msg(n > 3, "expected walk batches in the --verbose log");

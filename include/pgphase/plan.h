@@ -91,6 +91,12 @@ struct pgphase_plan_options {
 	 * (e.g. contract after `backfill --key`, or a rollback).
 	 */
 	enum pgphase_phase done_through;
+	/*
+	 * Schema of the state tables, which backfill statements update with each batch.  NULL:
+	 * the session's (offline: "pgphase").  An offline plan is told the configured one so it
+	 * prints the statements a run will send.
+	 */
+	const char *state_schema;
 };
 
 /*

@@ -26,6 +26,8 @@ struct pgphase_run_options {
 	const char *key;             /* --key col[,col]: backfill key override, or NULL */
 	bool join;                   /* backfill --join: help another runner's backfill (no run
 	                                lock, no state or events: only the engine's chunks) */
+	const char *state_schema;    /* plan without a session: the configured state schema
+	                                (NULL: "pgphase"); with one, the session's */
 };
 
 struct pgphase_run_report {

@@ -22,6 +22,7 @@ int cmd_plan(struct cli *cli, struct pgphase_error *err)
 		return -1;
 	o.to_set = cli->to != NULL;
 	o.key = cli->key;
+	o.state_schema = cli->cfg.state_schema;
 	if (cli_load(cli, &set, err) < 0)
 		return -1;
 	if (cli->offline) {

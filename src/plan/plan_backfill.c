@@ -146,7 +146,9 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		rc = 0;
 		goto cleanup;
 	}
-	if (pgphase_backfill_render(&spec, &key, s ? s->cfg->state_schema : "pgphase", &batch,
+	if (pgphase_backfill_render(&spec, &key,
+				    ctx->opts.state_schema ? ctx->opts.state_schema
+				    : s ? s->cfg->state_schema : "pgphase", &batch,
 				    &open, err) < 0)
 		goto cleanup;
 	batch = arena_take(ctx->arena, batch);

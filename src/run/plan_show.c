@@ -47,6 +47,8 @@ int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *s
 	int rc = -1;
 
 	memset(&state, 0, sizeof(state));
+	if (!s)
+		popts.state_schema = o->state_schema;
 	if (s) {
 		popts.pg_version = PQserverVersion(s->conn) / 10000;
 		if (pgphase_state_load(s, &state, err) < 0)
