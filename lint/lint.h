@@ -239,7 +239,6 @@ size_t lint_offset(const struct pgphase_lint_stmt *st, int location);
 
 /* ---- model.c: what earlier statements created, directory-wide indexes ---- */
 
-void lint_map_init(struct lint_map *m);
 void lint_map_release(struct lint_map *m);
 struct lint_obj *lint_map_get(const struct lint_map *m, const char *key);
 struct lint_obj *lint_map_put(struct lint_map *m, const char *key);

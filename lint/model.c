@@ -18,11 +18,6 @@
 #include "lint.h"
 #include "base/util.h"
 
-void lint_map_init(struct lint_map *m)
-{
-	memset(m, 0, sizeof(*m));
-}
-
 void lint_map_release(struct lint_map *m)
 {
 	for (size_t i = 0; i < m->n; i++)

@@ -95,7 +95,7 @@ static bool keep_going(void *arg)
 
 bool bf_sleep(struct bf_job *j, int64_t us)
 {
-	return backoff_sleep_until(now_us() + us, keep_going, j);
+	return backoff_sleep(us, keep_going, j);
 }
 
 static PGresult *sq(struct bf_worker *w, const char *tmpl, int n, const char *const *params,
