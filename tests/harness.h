@@ -69,4 +69,17 @@ void th_pgphase(struct th_run *r, const char *dir, ...) __attribute__((sentinel)
 	ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle), \
 		      (hay))
 
+/*
+ * Equivalence helpers (the oracle is psql itself).  th_extra_db creates another database on
+ * the test server, dropped at teardown, and returns its name (malloc'd).  th_psql_file runs
+ * `psql -X -q -1 -v ON_ERROR_STOP=1 -f file` on dbname and returns its exit status (output
+ * captured into *out when out is non-NULL, malloc'd).  th_snapshot returns dbname's schema
+ * snapshot (pgphase_snapshot_take, the "pgphase" state schema excluded; malloc'd).
+ * th_assert_same_schema fails the test with the snapshot diff when the two databases differ.
+ */
+char *th_extra_db(const char *suffix);
+int th_psql_file(const char *dbname, const char *file, char **out);
+char *th_snapshot(const char *dbname);
+void th_assert_same_schema(const char *db_psql, const char *db_pgphase);
+
 #endif

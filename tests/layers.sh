@@ -12,7 +12,7 @@ order = ["cli", "run", "lint", "exec", "plan", "backfill", "notify", "state", "l
          "base"]
 rank = {name: i for i, name in enumerate(order)}
 public = {"error.h": "base", "log.h": "base", "config.h": "base", "session.h": "base", "phase.h": "base", "arena.h": "base",
-          "sql.h": "sql", "migration.h": "load", "state.h": "state", "notify.h": "notify",
+          "sql.h": "sql", "snapshot.h": "sql", "migration.h": "load", "state.h": "state", "notify.h": "notify",
           "backfill.h": "backfill", "plan.h": "plan", "lint.h": "lint", "run.h": "run"}
 
 def layer_of(path):
