@@ -47,7 +47,7 @@ LIB_A    := $(BUILD)/libpgphase.a
 LIB_SO   := $(BUILD)/libpgphase.so
 TESTBIN  := $(BUILD)/check_pgphase
 
-.PHONY: all deps check check-pure demo bench install clean asan-check fuzz fuzz-build valgrind
+.PHONY: all deps check check-pure demo bench install clean asan-check fuzz fuzz-build valgrind FORCE
 all: $(BIN) $(LIB_SO)
 
 deps:
@@ -72,10 +72,14 @@ $(BIN): $(CLI_OBJ) $(LIB_A)
 	@$(CC) -o $@ $(CLI_OBJ) $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 # Suite registry generated from the test file names: tests/check_foo.c defines foo_suite().
-$(BUILD)/tests/suites.h: $(TEST_SRC)
+# Regenerated on every build and replaced only when the list changed, so adding or removing
+# a suite file is always seen and an unchanged list rebuilds nothing.
+$(BUILD)/tests/suites.h: FORCE
 	@mkdir -p $(dir $@)
 	@for f in $(TEST_SRC); do n=$$(basename $$f .c); echo "SUITE($${n#check_})"; done > $@.tmp
-	@mv $@.tmp $@
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+FORCE:
 
 $(BUILD)/tests/runner.o: tests/runner.c $(BUILD)/tests/suites.h $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
