@@ -1,0 +1,155 @@
+/*
+ * Equivalence matrix, part 3: defer-destructive-to-contract, rename-table-via-view and
+ * data-change-to-backfill over the table shapes, then the order cases of issue 14 (a
+ * statement pgphase moves to a later phase while a later statement depends on it: drop and
+ * recreate the same name, dedup then unique, rename then reuse).  The runner and the shapes
+ * are in check_equivalence.[ch].
+ */
+#include "check_equivalence.h"
+
+#define S_FK_DATA S_FK_ON
+#define S_ARCHIVE S_PLAIN "CREATE TABLE t_archive (id int PRIMARY KEY, a int);\n"
+#define D_ARCHIVE "SELECT (" D_PLAIN ") || (" EQ_DIGEST("ROW(id, a)", "t_archive") ")"
+#define S_DUPS                                                                                 \
+	S_PLAIN "CREATE TABLE tags (id int PRIMARY KEY, name text);\n"                         \
+		"INSERT INTO tags SELECT g, 'tag' || (g % 30) FROM generate_series(1, 200) g;\n"
+#define D_TAGS EQ_DIGEST("ROW(id, name)", "tags")
+
+/* Why known-bug cases fail today (the lead clears each flag as its fix merges). */
+#define BUG_REFUSE_UPDATE "refused: the UPDATE's WHERE names no column it sets (psql runs it)"
+#define BUG_REFUSE_INSERT "refused: INSERT ... SELECT without ON CONFLICT / NOT EXISTS"
+#define BUG_ORDER_DROP "the drop is moved to contract, after the re-creation of the same name"
+#define BUG_ORDER_DEDUP "the unique index is built in expand, before the DELETE removed duplicates"
+#define BUG_MODEL "the planner does not see what an earlier statement of the file did"
+
+static const struct eq_case cases[] = {
+	/* defer-destructive-to-contract */
+	{ "drop_column_plain", S_PLAIN, "ALTER TABLE t DROP COLUMN b;\n",
+	  EQ_DIGEST("ROW(id, a)", "t") },
+	{ "drop_column_indexed_quoted",
+	  S_MIXED "CREATE INDEX \"ByEmail\" ON \"MyTable\" (\"Email\");\n",
+	  "ALTER TABLE \"MyTable\" DROP COLUMN \"Email\";\n",
+	  EQ_DIGEST("ROW(\"Id\", \"Val\")", "\"MyTable\"") },
+	{ "drop_table_space_quote", S_ODD "CREATE TABLE keep (id int);\n",
+	  "DROP TABLE \"my \"\"odd\"\" table\";\n" },
+	{ "drop_column_cascade", S_RICH, "ALTER TABLE acct DROP COLUMN owner CASCADE;\n",
+	  EQ_DIGEST("ROW(id, bal, note)", "acct"), "drops the view, index and policy with it" },
+	{ "truncate", S_PLAIN, "TRUNCATE t;\n", D_PLAIN },
+	{ "drop_foreign_key", S_FK_ON, "ALTER TABLE orders DROP CONSTRAINT orders_user_id_fkey;\n",
+	  D_FK },
+	{ "drop_partition", S_PART, "DROP TABLE ev_2023;\n", D_PART },
+	/* rename-table-via-view */
+	{ "rename_table_plain", S_PLAIN, "ALTER TABLE t RENAME TO items;\n",
+	  EQ_DIGEST("ROW(id, a, b)", "items") },
+	{ "rename_table_quoted_schema", S_SCHEMA,
+	  "ALTER TABLE \"App Schema\".\"Orders\" RENAME TO \"Purchase Orders\";\n",
+	  EQ_DIGEST("ROW(\"Id\", \"UserId\", \"Total\", note)",
+		    "\"App Schema\".\"Purchase Orders\"") },
+	{ "rename_table_rich", S_RICH, "ALTER TABLE acct RENAME TO account;\n",
+	  EQ_DIGEST("ROW(id, owner, bal, note)", "account"),
+	  "grants, RLS, trigger, comments and a view on the table" },
+	{ "rename_table_referenced", S_FK_ON, "ALTER TABLE users RENAME TO customers;\n",
+	  "SELECT (" EQ_DIGEST("ROW(id, email)", "customers") ") || (" EQ_DIGEST(
+		  "ROW(id, user_id, amount)", "orders") ")" },
+	{ "rename_table_partitioned", S_PART, "ALTER TABLE ev RENAME TO events;\n",
+	  EQ_DIGEST("ROW(id, at, kind, n)", "events") },
+	{ "rename_table_unicode", S_UNI, "ALTER TABLE \"café\" RENAME TO \"maison du café\";\n",
+	  EQ_DIGEST("ROW(\"clé\", \"naïve\", \"été\")", "\"maison du café\"") },
+	/* data-change-to-backfill */
+	{ "update_plain", S_PLAIN, "UPDATE t SET a = a + 100 WHERE a < 5;\n", D_PLAIN },
+	{ "update_quoted_schema", S_SCHEMA,
+	  "UPDATE \"App Schema\".\"Orders\" SET note = upper(note) WHERE note LIKE 'n1%';\n",
+	  D_SCHEMA },
+	{ "update_composite_key", S_COMPOSITE, "UPDATE lines SET qty = qty * 2;\n", D_COMPOSITE,
+	  .known_bug = BUG_REFUSE_UPDATE },
+	{ "update_partitioned", S_PART, "UPDATE ev SET n = n + 1 WHERE kind = 'a';\n", D_PART,
+	  .known_bug = BUG_REFUSE_UPDATE },
+	{ "update_unicode_other_column", S_UNI,
+	  "UPDATE \"café\" SET \"été\" = 'x' || \"naïve\" WHERE \"naïve\" > 1;\n", D_UNI,
+	  "the WHERE does not name the column it sets",
+	  .known_bug = BUG_REFUSE_UPDATE },
+	{ "update_rich_table", S_RICH, "UPDATE acct SET note = 'n' WHERE bal % 2 = 0;\n", D_RICH,
+	  "a trigger and RLS on the table",
+	  .known_bug = BUG_REFUSE_UPDATE },
+	{ "delete_plain", S_PLAIN, "DELETE FROM t WHERE id % 3 = 0;\n", D_PLAIN },
+	{ "delete_quoted", S_MIXED, "DELETE FROM \"MyTable\" WHERE \"Val\" = 3;\n", D_MIXED },
+	{ "insert_select", S_ARCHIVE, "INSERT INTO t_archive SELECT id, a FROM t WHERE a > 5;\n",
+	  D_ARCHIVE, "no ON CONFLICT / NOT EXISTS",
+	  .known_bug = BUG_REFUSE_INSERT },
+	/* order: a later statement depends on an earlier one */
+	{ "order_drop_recreate_index", S_PLAIN "CREATE INDEX t_a ON t (a);\n",
+	  "DROP INDEX t_a;\nCREATE INDEX t_a ON t (a, b);\n", D_PLAIN,
+	  .known_bug = BUG_ORDER_DROP },
+	{ "order_drop_recreate_quoted_index",
+	  S_MIXED "CREATE INDEX \"MyIdx\" ON \"MyTable\" (\"Val\");\n",
+	  "DROP INDEX \"MyIdx\";\nCREATE UNIQUE INDEX \"MyIdx\" ON \"MyTable\" (\"Email\");\n",
+	  D_MIXED,
+	  .known_bug = BUG_ORDER_DROP },
+	{ "order_dedup_then_unique", S_DUPS,
+	  "DELETE FROM tags WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER"
+	  " (PARTITION BY name ORDER BY id) AS rn FROM tags) d WHERE rn > 1);\n"
+	  "CREATE UNIQUE INDEX tags_name ON tags (name);\n",
+	  D_TAGS,
+	  .known_bug = BUG_ORDER_DEDUP },
+	{ "order_drop_create_trigger", S_RICH,
+	  "DROP TRIGGER IF EXISTS acct_t ON acct;\n"
+	  "CREATE TRIGGER acct_t BEFORE INSERT OR UPDATE ON acct FOR EACH ROW"
+	  " EXECUTE FUNCTION acct_touch();\n",
+	  D_RICH,
+	  .known_bug = BUG_ORDER_DROP },
+	{ "order_rename_table_recreate", S_PLAIN,
+	  "ALTER TABLE t RENAME TO t_bkp;\n"
+	  "CREATE TABLE t (id int PRIMARY KEY, a int, b text, c int);\n"
+	  "INSERT INTO t (id, a, b, c) SELECT id, a, b, 0 FROM t_bkp;\n",
+	  D_PLAIN,
+	  .known_bug = BUG_REFUSE_INSERT },
+	{ "order_add_then_rename_column", S_PLAIN,
+	  "ALTER TABLE t ADD COLUMN c varchar;\nALTER TABLE t RENAME COLUMN c TO d;\n", D_PLAIN,
+	  .known_bug = BUG_MODEL },
+	{ "order_rename_table_then_update", S_PLAIN,
+	  "ALTER TABLE t RENAME TO u;\nUPDATE u SET a = 0 WHERE a = 1;\n",
+	  EQ_DIGEST("ROW(id, a, b)", "u"),
+	  .known_bug = BUG_MODEL },
+	{ "order_drop_column_recreate", S_PLAIN,
+	  "ALTER TABLE t DROP COLUMN b;\nALTER TABLE t ADD COLUMN b int DEFAULT 0;\n",
+	  EQ_DIGEST("ROW(id, a)", "t"),
+	  .known_bug = BUG_ORDER_DROP },
+	{ "order_create_then_drop_index", S_PLAIN,
+	  "CREATE INDEX t_tmp ON t (b);\nDROP INDEX t_tmp;\n", D_PLAIN },
+	{ "order_add_column_then_index", S_PLAIN,
+	  "ALTER TABLE t ADD COLUMN c int;\nCREATE INDEX t_c ON t (c);\n", D_PLAIN },
+	{ "order_rename_column_then_index", S_PLAIN,
+	  "ALTER TABLE t RENAME COLUMN b TO label;\nCREATE INDEX t_label ON t (label);\n",
+	  EQ_DIGEST("ROW(id, a, label)", "t") },
+	{ "order_fill_then_not_null", S_PLAIN "UPDATE t SET b = NULL WHERE id % 4 = 0;\n",
+	  "UPDATE t SET b = 'none' WHERE b IS NULL;\nALTER TABLE t ALTER b SET NOT NULL;\n",
+	  D_PLAIN },
+	{ "order_add_fill_require", S_PLAIN,
+	  "ALTER TABLE t ADD COLUMN c int;\nUPDATE t SET c = a WHERE c IS NULL;\n"
+	  "ALTER TABLE t ALTER c SET NOT NULL;\n",
+	  D_PLAIN, "the classic expand, backfill, contract written as one file" },
+	{ "order_view_around_type_change", S_PLAIN "CREATE VIEW t_v AS SELECT id, a FROM t;\n",
+	  "DROP VIEW t_v;\nALTER TABLE t ALTER a TYPE bigint;\n"
+	  "CREATE VIEW t_v AS SELECT id, a FROM t;\n",
+	  D_PLAIN, .known_bug = BUG_MODEL },
+	{ "order_add_fk_then_drop", S_FK,
+	  "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id)"
+	  " REFERENCES users;\nALTER TABLE orders DROP CONSTRAINT orders_user_fk;\n",
+	  D_FK },
+};
+
+START_TEST(test_case)
+{
+	eq_run(&cases[_i]);
+}
+END_TEST
+
+Suite *equivalence_order_suite(void)
+{
+	Suite *s = suite_create("equivalence_order");
+	TCase *tc = th_db_tcase("equivalence_order");
+
+	tcase_add_loop_test(tc, test_case, 0, sizeof(cases) / sizeof(cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
