@@ -12,7 +12,7 @@
  * longer varchar, the same type, ...) run as written; offline every change is treated as a
  * rewrite.
  *
- * DROP NOT NULL and SET / DROP DEFAULT of c in the same ALTER TABLE are honoured; anything
+ * DROP NOT NULL and DROP DEFAULT of c in the same ALTER TABLE are honoured; anything
  * that cannot be carried exactly (plan_carry_blocker, plan_carry_sibling_blocker) makes the
  * strategy step aside: the statement runs as written, with PostgreSQL's own rules.
  */

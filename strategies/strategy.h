@@ -226,7 +226,7 @@ const char *plan_carry_blocker(struct plan_ctx *ctx, const PgQuery__RangeVar *rv
 /* The same for other sub-commands of in's whole ALTER TABLE on the column, or NULL. */
 const char *plan_carry_sibling_blocker(const struct strategy_input *in, const char *column);
 /*
- * What to carry from column (catalog, plus DROP NOT NULL / SET or DROP DEFAULT in the same
+ * What to carry from column (catalog, plus DROP NOT NULL / DROP DEFAULT in the same
  * statement when retype is given) to new_column, named final_column after contract; retype
  * is the type change's column definition (its COLLATE), NULL for a rename (the old column's
  * collation).  Never NULL.

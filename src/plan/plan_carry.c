@@ -204,9 +204,8 @@ const char *plan_carry_blocker(struct plan_ctx *ctx, const PgQuery__RangeVar *rv
 	return why;
 }
 
-/* Another sub-command of the same ALTER TABLE on the column: DROP NOT NULL and DROP / SET
- * DEFAULT are modelled (they run as written on the old column in expand); anything else
- * blocks. */
+/* Another sub-command of the same ALTER TABLE on the column: DROP NOT NULL and DROP DEFAULT
+ * are modelled (they run as written on the old column in expand); anything else blocks. */
 const char *plan_carry_sibling_blocker(const struct strategy_input *in, const char *column)
 {
 	const PgQuery__Node *whole = in->stmt->node;
@@ -224,8 +223,12 @@ const char *plan_carry_sibling_blocker(const struct strategy_input *in, const ch
 			continue;
 		switch (c->subtype) {
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
-		case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
 			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
+			/* a new default runs on the old column, maybe not of its type */
+			if (!c->def)
+				break;
+			return "a new default for the column in the same statement";
 		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
 			if (n_type++ == 0)
 				break;
@@ -237,7 +240,7 @@ const char *plan_carry_sibling_blocker(const struct strategy_input *in, const ch
 	return NULL;
 }
 
-/* DROP NOT NULL / SET or DROP DEFAULT on the column in the same statement. */
+/* DROP NOT NULL / DROP DEFAULT on the column in the same statement. */
 static void apply_siblings(struct plan_carry *c, const struct strategy_input *in)
 {
 	const PgQuery__Node *whole = in->stmt->node;
@@ -254,7 +257,7 @@ static void apply_siblings(struct plan_carry *c, const struct strategy_input *in
 		if (k->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull)
 			c->not_null = false;
 		else if (k->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault)
-			c->dflt = k->def; /* NULL: DROP DEFAULT */
+			c->dflt = NULL; /* DROP DEFAULT (SET DEFAULT blocks) */
 	}
 }
 
