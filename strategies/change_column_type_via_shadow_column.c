@@ -80,7 +80,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	struct plan_carry *carry =
 		plan_carry_load(ctx, in, rv, c->name, sname, c->name, c->def->column_def);
 	struct plan_sync sync = { rv, c->name, "pgphase_retype", shadow,
-				  c->def->column_def->type_name, plan_carry_collate(carry) };
+				  c->def->column_def->type_name, plan_carry_collate(carry),
+				  plan_carry_undo_first(ctx, carry) };
 	char *value, *swap, *touch;
 
 	value = value_query(rv, c, ctx, err);

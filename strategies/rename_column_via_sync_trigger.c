@@ -56,7 +56,7 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	struct plan_column col;
 	bool known = plan_column_info(ctx, rv, r->subname, &col);
 	struct plan_sync sync = { rv, r->subname, "pgphase_sync", NULL, known ? col.type : NULL,
-				  plan_carry_collate(carry) };
+				  plan_carry_collate(carry), plan_carry_undo_first(ctx, carry) };
 	char *rel, *a, *b, *contract;
 
 	if (!sync.type) {

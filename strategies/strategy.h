@@ -195,6 +195,8 @@ struct plan_sync {
 	const char *new_column;         /* quoted */
 	const PgQuery__TypeName *type;  /* the new column's */
 	const char *collate;            /* " COLLATE ..." for the new column, or NULL */
+	const char *undo_first;         /* SQL text the column's undo runs before dropping it
+	                                   (constraints of other tables referencing it), or NULL */
 	const char *body;               /* the function's plpgsql body, " BEGIN ... END " */
 	const char *unsync;             /* out: SQL text dropping the trigger and its function,
 	                                   for contract (not yet rendered) */
@@ -237,6 +239,10 @@ struct plan_carry *plan_carry_load(struct plan_ctx *ctx, const struct strategy_i
 				   const PgQuery__ColumnDef *retype);
 /* " COLLATE ..." for the new column's ADD COLUMN, or "". */
 const char *plan_carry_collate(const struct plan_carry *c);
+/* SQL text (unrendered) dropping the carried constraints, for the new column's undo: a
+ * rollback after backfill undoes only expand, and DROP COLUMN fails while foreign keys
+ * reference the new column; "" when none. */
+const char *plan_carry_undo_first(struct plan_ctx *ctx, const struct plan_carry *c);
 /* End of backfill: NOT NULL check validated, indexes built CONCURRENTLY under temporary
  * names, constraints added NOT VALID and validated. */
 int plan_carry_backfilled(struct plan_ctx *ctx, const struct pgphase_strategy *by,

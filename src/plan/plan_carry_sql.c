@@ -32,7 +32,8 @@
 static const char *const SQL_ADD_NN_CHECK =
 	"ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID";
 static const char *const SQL_COUNT_NULLS = "SELECT count(*) FROM %s WHERE %s IS NULL";
-static const char *const SQL_DROP_CONSTRAINT = "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s";
+#define SQL_DROP_CONSTRAINT_FMT "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s"
+static const char *const SQL_DROP_CONSTRAINT = SQL_DROP_CONSTRAINT_FMT;
 static const char *const SQL_VALIDATE = "ALTER TABLE %s VALIDATE CONSTRAINT %s";
 static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";
 /* a constraint definition read back: table, name, pg_get_constraintdef */
@@ -114,6 +115,21 @@ static char *tmp_name(struct plan_ctx *ctx, const char *name, const char *kind)
 	}
 	clean[n] = '\0';
 	return arena_printf(ctx->arena, "%s_%s_%s_%08x", clean, SUFFIX_TMP, kind, h);
+}
+
+const char *plan_carry_undo_first(struct plan_ctx *ctx, const struct plan_carry *c)
+{
+	char *text = "";
+
+	for (size_t i = 0; i < c->n_constraints; i++) {
+		const struct plan_carry_constraint *k = &c->constraints[i];
+
+		if (!k->index_def)
+			text = arena_printf(ctx->arena, "%s" SQL_DROP_CONSTRAINT_FMT "; ", text,
+					    qualified(ctx, k->schema, k->table),
+					    sql_ident(ctx, tmp_name(ctx, k->name, "new")));
+	}
+	return text;
 }
 
 /* CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS tmp ... on the new column, from def. */
