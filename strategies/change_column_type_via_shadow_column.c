@@ -90,9 +90,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	sync.body = arena_printf(a, SQL_SYNC_BODY, shadow, value);
 	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
 		return -1;
-	swap = plan_carry_contract(ctx, carry,
-				   arena_printf(a, SQL_SWAP, sync.unsync, rel, col, rel, shadow, col),
-				   err);
+	swap = arena_printf(a, SQL_SWAP, sync.unsync, rel, col, rel, shadow, col);
+	swap = plan_carry_contract(ctx, carry, swap, err);
 	touch = arena_printf(a, SQL_TOUCH, rel, shadow, shadow);
 	if (!swap || plan_backfill_text(ctx, by, in, touch, err) < 0 ||
 	    plan_carry_backfilled(ctx, by, in, carry, err) < 0)

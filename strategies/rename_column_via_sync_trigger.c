@@ -41,8 +41,8 @@ static bool is_rename(const struct strategy_input *in)
 
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
-	return is_rename(in) &&
-	       !plan_carry_blocker(ctx, in->node->rename_stmt->relation, in->node->rename_stmt->subname);
+	return is_rename(in) && !plan_carry_blocker(ctx, in->node->rename_stmt->relation,
+						    in->node->rename_stmt->subname);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
@@ -73,8 +73,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	sync.body = arena_printf(ar, SQL_SYNC_BODY, a, b);
 	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
 		return -1;
-	contract = plan_carry_contract(ctx, carry, arena_printf(ar, SQL_CONTRACT, sync.unsync, rel, a),
-				       err);
+	contract = plan_carry_contract(ctx, carry,
+				       arena_printf(ar, SQL_CONTRACT, sync.unsync, rel, a), err);
 	if (!contract ||
 	    plan_backfill_text(ctx, by, in, arena_printf(ar, SQL_COPY, rel, b, a, b, a), err) < 0 ||
 	    plan_carry_backfilled(ctx, by, in, carry, err) < 0)

@@ -98,7 +98,8 @@ static const char SETUP_EMAIL[] =
  * composite FK; deferrable and NOT VALID foreign keys into the key. */
 static const char SETUP_KEYS[] =
 	"CREATE SCHEMA s2;"
-	"CREATE TABLE s2.accounts (id serial PRIMARY KEY, region text NOT NULL DEFAULT 'eu', n int);"
+	"CREATE TABLE s2.accounts (id serial PRIMARY KEY, region text NOT NULL DEFAULT 'eu',"
+	" n int);"
 	"CREATE TABLE s2.items (acct int NOT NULL, \"Line No\" int NOT NULL, v text,"
 	" PRIMARY KEY (acct, \"Line No\"), CONSTRAINT \"Items Acct FK\" FOREIGN KEY (acct)"
 	" REFERENCES s2.accounts (id) DEFERRABLE INITIALLY DEFERRED);"
@@ -157,8 +158,10 @@ static const struct carry_case cases[] = {
 		  " FROM \"App Data\".\"Users\"" },
 	{ "rename serial primary key", SETUP_KEYS,
 	  "ALTER TABLE s2.accounts RENAME COLUMN id TO \"Account ID\";\n", REN,
-	  "SELECT string_agg(\"Account ID\" || region, ',' ORDER BY \"Account ID\") FROM s2.accounts" },
-	{ "retype serial primary key", SETUP_KEYS, "ALTER TABLE s2.accounts ALTER COLUMN id TYPE bigint;\n",
+	  "SELECT string_agg(\"Account ID\" || region, ',' ORDER BY \"Account ID\")"
+	  " FROM s2.accounts" },
+	{ "retype serial primary key", SETUP_KEYS,
+	  "ALTER TABLE s2.accounts ALTER COLUMN id TYPE bigint;\n",
 	  RETYPE, "SELECT string_agg(id || region, ',' ORDER BY id) FROM s2.accounts" },
 	{ "rename in composite key", SETUP_KEYS,
 	  "ALTER TABLE s2.items RENAME COLUMN \"Line No\" TO \"Line Number\";\n", REN,
@@ -166,7 +169,8 @@ static const struct carry_case cases[] = {
 	  " FROM s2.items" },
 	{ "retype in composite key", SETUP_KEYS,
 	  "ALTER TABLE s2.items ALTER COLUMN \"Line No\" TYPE bigint;\n", RETYPE,
-	  "SELECT string_agg(acct || ':' || \"Line No\", ',' ORDER BY acct, \"Line No\") FROM s2.items" },
+	  "SELECT string_agg(acct || ':' || \"Line No\", ',' ORDER BY acct, \"Line No\")"
+	  " FROM s2.items" },
 	{ "retype keeps DROP NOT NULL", SETUP_BLOCKED,
 	  "ALTER TABLE t ALTER COLUMN a TYPE varchar(10), ALTER COLUMN a DROP NOT NULL;\n", RETYPE,
 	  "SELECT string_agg(id || ':' || a, ',' ORDER BY id) FROM t" },
@@ -176,7 +180,8 @@ static const struct carry_case cases[] = {
 	/* run as written: exact by construction */
 	{ "view", SETUP_BLOCKED, "ALTER TABLE t RENAME COLUMN v TO v2;\n", AW, NULL },
 	{ "identity", SETUP_BLOCKED, "ALTER TABLE t RENAME COLUMN ident TO i2;\n", AW, NULL },
-	{ "generation expression", SETUP_BLOCKED, "ALTER TABLE t RENAME COLUMN id TO id2;\n", AW, NULL },
+	{ "generation expression", SETUP_BLOCKED, "ALTER TABLE t RENAME COLUMN id TO id2;\n", AW,
+	  NULL },
 	{ "generated", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN g TYPE bigint;\n", AW, NULL },
 	{ "partitioned", SETUP_BLOCKED, "ALTER TABLE pt RENAME COLUMN k TO k2;\n", AW, NULL },
 	{ "trigger", SETUP_BLOCKED, "ALTER TABLE t RENAME COLUMN w TO w2;\n", AW, NULL },
@@ -186,10 +191,11 @@ static const struct carry_case cases[] = {
 	{ "new default beside", SETUP_BLOCKED,
 	  "ALTER TABLE t ALTER COLUMN e TYPE text, ALTER COLUMN e SET DEFAULT 'q';\n", AW, NULL },
 	/* no rewrite in PostgreSQL: as written */
-	{ "varchar(26) to varchar", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN a TYPE varchar;\n", AW,
-	  NULL },
+	{ "varchar(26) to varchar", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN a TYPE varchar;\n",
+	  AW, NULL },
 	{ "varchar to text", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN a TYPE text;\n", AW, NULL },
-	{ "same type", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN a TYPE varchar(26);\n", AW, NULL },
+	{ "same type", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN a TYPE varchar(26);\n", AW,
+	  NULL },
 	{ "numeric widening", SETUP_BLOCKED, "ALTER TABLE t ALTER COLUMN n TYPE numeric(12, 2);\n",
 	  AW, NULL },
 	{ "numeric scale change", SETUP_BLOCKED,
@@ -339,7 +345,8 @@ START_TEST(test_rename_apps_live)
 	th_exec(SQL_ROLES);
 	th_exec(SETUP_EMAIL);
 	psql_db = other_db(SETUP_EMAIL);
-	dir = write_dir("ALTER TABLE \"App Data\".\"Users\" RENAME COLUMN \"Email Addr\" TO \"E Mail\";\n");
+	dir = write_dir("ALTER TABLE \"App Data\".\"Users\" RENAME COLUMN \"Email Addr\""
+			" TO \"E Mail\";\n");
 	ck_assert_int_eq(run_psql(psql_db, dir, "change.sql"), 0);
 	fx_pgphase(&r, dir, "expand");
 	th_assert_exit(&r, 0);
@@ -348,10 +355,12 @@ START_TEST(test_rename_apps_live)
 	th_assert_exit(&r, 0);
 	th_run_release(&r);
 	/* old app */
-	th_exec("INSERT INTO \"App Data\".\"Users\" (id, \"Email Addr\", org) VALUES (1001, 'old@x', 1);"
+	th_exec("INSERT INTO \"App Data\".\"Users\" (id, \"Email Addr\", org)"
+		" VALUES (1001, 'old@x', 1);"
 		"UPDATE \"App Data\".\"Users\" SET \"Email Addr\" = 'old5@x' WHERE id = 5");
 	/* new app */
-	th_exec("INSERT INTO \"App Data\".\"Users\" (id, \"E Mail\", org) VALUES (1002, 'new@x', 2);"
+	th_exec("INSERT INTO \"App Data\".\"Users\" (id, \"E Mail\", org)"
+		" VALUES (1002, 'new@x', 2);"
 		"UPDATE \"App Data\".\"Users\" SET \"E Mail\" = 'new3@x' WHERE id = 3;"
 		"INSERT INTO \"App Data\".\"Refs\" VALUES (3, 'new@x')");
 	ck_assert_int_eq(th_long("SELECT count(*) FROM \"App Data\".\"Users\" WHERE"
@@ -363,7 +372,8 @@ START_TEST(test_rename_apps_live)
 
 		ck_assert_msg(PQresultStatus(res) == PGRES_FATAL_ERROR &&
 				      strstr(PQerrorMessage(c), "duplicate key"),
-			      "a duplicate through the new column must fail: %s", PQerrorMessage(c));
+			      "a duplicate through the new column must fail: %s",
+			      PQerrorMessage(c));
 		PQclear(res);
 		PQfinish(c);
 	}
@@ -371,8 +381,8 @@ START_TEST(test_rename_apps_live)
 	th_assert_exit(&r, 0);
 	th_run_release(&r);
 	ck_assert_int_eq(th_long("SELECT count(*) FROM \"App Data\".\"Users\" WHERE"
-				 " (id, \"E Mail\") IN ((1001, 'old@x'), (5, 'old5@x'), (1002, 'new@x'),"
-				 " (3, 'new3@x'))"), 4);
+				 " (id, \"E Mail\") IN ((1001, 'old@x'), (5, 'old5@x'),"
+				 " (1002, 'new@x'), (3, 'new3@x'))"), 4);
 	ck_assert_int_eq(th_long("SELECT count(*) FROM \"App Data\".\"Refs\""), 3);
 	a = value_on(psql_db, SQL_SNAPSHOT);
 	b = th_value(SQL_SNAPSHOT);
@@ -430,7 +440,8 @@ START_TEST(test_rollback_after_backfill)
 {
 	static const char *const changes[] = {
 		"ALTER TABLE \"App Data\".\"Users\" RENAME COLUMN \"Email Addr\" TO \"E Mail\";\n",
-		"ALTER TABLE \"App Data\".\"Users\" ALTER COLUMN \"Email Addr\" TYPE varchar(200);\n",
+		"ALTER TABLE \"App Data\".\"Users\" ALTER COLUMN \"Email Addr\""
+		" TYPE varchar(200);\n",
 	};
 
 	fx_private_binary();

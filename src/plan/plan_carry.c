@@ -76,8 +76,8 @@ static const char *const SQL_BLOCKERS =
 	"                          OR h.inhparent = kr.oid))))"
 	" ) b ORDER BY o LIMIT 1";
 
-/* The column: NOT NULL, collation when not its type's, comment (a literal), statistics target, storage
- * and compression when not the type's defaults. */
+/* The column: NOT NULL, collation when not its type's, comment (a literal), statistics
+ * target, storage and compression when not the type's defaults. */
 static const char *const SQL_COLUMN =
 	"SELECT a.attnotnull, CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname END,"
 	"       CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,"
@@ -281,9 +281,9 @@ static void load_column(struct plan_ctx *ctx, struct plan_carry *c)
 	PQclear(r);
 	r = ask(ctx, SQL_OPTIONS, c->rv, c->column);
 	for (int i = 0; r && i < PQntuples(r); i++)
-		c->options = arena_printf(ctx->arena, "%s%s%s = %s", c->options ? c->options : "",
-					  c->options ? ", " : "", sql_ident(ctx, PQgetvalue(r, i, 0)),
-					  PQgetvalue(r, i, 1));
+		c->options = arena_printf(ctx->arena, "%s%s%s = %s",
+					  c->options ? c->options : "", c->options ? ", " : "",
+					  sql_ident(ctx, PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1));
 	PQclear(r);
 }
 

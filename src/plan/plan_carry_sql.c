@@ -300,7 +300,8 @@ static void contract_before(struct plan_ctx *ctx, const struct plan_carry *c, ch
 	if (c->not_null)
 		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", rel, col);
 	if (c->dflt)
-		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d", rel, col);
+		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d", rel,
+		    col);
 	/* else DROP COLUMN of the old one would drop the sequence the default uses */
 	for (size_t i = 0; i < c->n_sequences; i++)
 		put(ctx, text, "ALTER SEQUENCE %s OWNED BY %s.%s", c->sequences[i], rel, col);
@@ -322,10 +323,12 @@ static void contract_indexes(struct plan_ctx *ctx, const struct plan_carry *c, c
 		const struct plan_carry_index *x = &c->indexes[i];
 		char *name = qualified(ctx, x->schema, x->name);
 
+		char *short_name = sql_ident(ctx, x->name);
+
 		put(ctx, text, "ALTER INDEX %s RENAME TO %s",
-		    qualified(ctx, x->schema, tmp_name(ctx, x->name, "new")), sql_ident(ctx, x->name));
+		    qualified(ctx, x->schema, tmp_name(ctx, x->name, "new")), short_name);
 		if (x->clustered)
-			put(ctx, text, "ALTER TABLE %s CLUSTER ON %s", rel, sql_ident(ctx, x->name));
+			put(ctx, text, "ALTER TABLE %s CLUSTER ON %s", rel, short_name);
 		if (x->comment)
 			put(ctx, text, "COMMENT ON INDEX %s IS %s", name, x->comment);
 	}
@@ -337,14 +340,16 @@ static void contract_indexes(struct plan_ctx *ctx, const struct plan_carry *c, c
 		/* attached under the temporary name, which needs no quoting, then renamed (the
 		   index goes with it) */
 		if (k->index_def)
-			put(ctx, text, "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s", krel,
-			    tmp, k->type == 'p' ? "PRIMARY KEY" : "UNIQUE", tmp,
-			    k->deferrable ? " DEFERRABLE" : "", k->deferred ? " INITIALLY DEFERRED" : "");
+			put(ctx, text, "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s",
+			    krel, tmp, k->type == 'p' ? "PRIMARY KEY" : "UNIQUE", tmp,
+			    k->deferrable ? " DEFERRABLE" : "",
+			    k->deferred ? " INITIALLY DEFERRED" : "");
 		put(ctx, text, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s", krel, tmp, name);
 		if (k->clustered)
 			put(ctx, text, "ALTER TABLE %s CLUSTER ON %s", krel, name);
 		if (k->comment)
-			put(ctx, text, "COMMENT ON CONSTRAINT %s ON %s IS %s", name, krel, k->comment);
+			put(ctx, text, "COMMENT ON CONSTRAINT %s ON %s IS %s", name, krel,
+			    k->comment);
 	}
 }
 
@@ -377,7 +382,8 @@ static void contract_column(struct plan_ctx *ctx, const struct plan_carry *c, ch
 	if (c->options)
 		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET (%s)", rel, col, c->options);
 	if (c->storage)
-		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET STORAGE %s", rel, col, c->storage);
+		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET STORAGE %s", rel, col,
+		    c->storage);
 	if (c->compression)
 		put(ctx, text, "ALTER TABLE %s ALTER COLUMN %s SET COMPRESSION %s", rel, col,
 		    c->compression);
