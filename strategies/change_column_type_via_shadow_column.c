@@ -1,15 +1,20 @@
 /*
  * change-column-type-via-shadow-column: ALTER COLUMN c TYPE t that is not binary-coercible
  * rewrites the table under ACCESS EXCLUSIVE.  Expand adds a shadow column c_pgphase_new of
- * type t and a trigger that sets it from c (the USING expression, else a cast) on every
- * INSERT and UPDATE; backfill touches every row in key-ordered batches so the trigger fills
- * the shadow; contract, in one short transaction, drops the trigger, its function and c and
- * renames the shadow to c.  Binary-coercible changes (varchar(n) to text or to a longer
- * varchar) need no rewrite and run as written; offline every change is treated as a rewrite.
+ * type t (and the statement's COLLATE) and a trigger that sets it from c (the USING
+ * expression, else a cast) on every INSERT and UPDATE; backfill touches every row in
+ * key-ordered batches so the trigger fills the shadow, then carries what hangs on c to the
+ * shadow (src/plan/plan_carry_sql.c: indexes CONCURRENTLY, constraints of this and other
+ * tables NOT VALID then validated, NOT NULL by a validated check); contract, in one short
+ * transaction, sets NOT NULL and the default on the shadow, drops the trigger, its function
+ * and c, renames the shadow to c and gives indexes and constraints their names back.
+ * Changes PostgreSQL makes without a rewrite (plan_binary_coercible: varchar(n) to text or a
+ * longer varchar, the same type, ...) run as written; offline every change is treated as a
+ * rewrite.
  *
- * c's NOT NULL is carried over (NULL count, validated check and SET NOT NULL on the shadow in
- * contract, before the swap); its default and indexes are not; views on c are refused at
- * plan time, because contract could not drop c.
+ * DROP NOT NULL and DROP DEFAULT of c in the same ALTER TABLE are honoured; anything
+ * that cannot be carried exactly (plan_carry_blocker, plan_carry_sibling_blocker) makes the
+ * strategy step aside: the statement runs as written, with PostgreSQL's own rules.
  */
 #include "strategy.h"
 
@@ -21,7 +26,7 @@ static const char *const SQL_SYNC_BODY = " BEGIN NEW.%s := (%s); RETURN NEW; END
 /* Any UPDATE fires the trigger, which computes the shadow; naming the shadow in both SET and
  * WHERE makes the statement idempotent (a filled row no longer matches). */
 static const char *const SQL_TOUCH = "UPDATE %s SET %s = NULL WHERE %s IS NULL";
-/* %s trigger and function drop, then the swap */
+/* %s trigger and function drop, then the swap (plan_carry_contract wraps it) */
 static const char *const SQL_SWAP =
 	"%s; ALTER TABLE %s DROP COLUMN %s; ALTER TABLE %s RENAME COLUMN %s TO %s";
 
@@ -36,10 +41,12 @@ static const PgQuery__AlterTableCmd *type_cmd(const struct strategy_input *in)
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
 	const PgQuery__AlterTableCmd *c = type_cmd(in);
+	const PgQuery__RangeVar *rv = c ? in->node->alter_table_stmt->relation : NULL;
 
-	return c && !(c->def->column_def->raw_default == NULL &&
-		      plan_binary_coercible(ctx, in->node->alter_table_stmt->relation, c->name,
-					    c->def->column_def->type_name));
+	return c &&
+	       !(c->def->column_def->raw_default == NULL && !c->def->column_def->coll_clause &&
+		 plan_binary_coercible(ctx, rv, c->name, c->def->column_def->type_name)) &&
+	       !plan_carry_sibling_blocker(in, c->name) && !plan_carry_blocker(ctx, rv, c->name);
 }
 
 /* The value query: USING expression or CAST(c AS t), over NEW. */
@@ -70,25 +77,24 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	char *sname = sql_object_name(ctx, c->name, NULL, "pgphase_new");
 	char *rel = sql_rel(ctx, rv), *col = sql_ident(ctx, c->name);
 	char *shadow = sql_ident(ctx, sname);
+	struct plan_carry *carry =
+		plan_carry_load(ctx, in, rv, c->name, sname, c->name, c->def->column_def);
 	struct plan_sync sync = { rv, c->name, "pgphase_retype", shadow,
-				  c->def->column_def->type_name };
-	struct plan_column info;
+				  c->def->column_def->type_name, plan_carry_collate(carry),
+				  plan_carry_undo_first(ctx, carry) };
 	char *value, *swap, *touch;
 
-	if (plan_refuse_dependent_views(ctx, in, rv, c->name, "change the type of column", err) < 0)
-		return -1;
 	value = value_query(rv, c, ctx, err);
 	if (!value)
 		return -1;
 	sync.body = arena_printf(a, SQL_SYNC_BODY, shadow, value);
 	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
 		return -1;
-	swap = sql_renderf(ctx, err, SQL_SWAP, sync.unsync, rel, col, rel, shadow, col);
+	swap = arena_printf(a, SQL_SWAP, sync.unsync, rel, col, rel, shadow, col);
+	swap = plan_carry_contract(ctx, carry, swap, err);
 	touch = arena_printf(a, SQL_TOUCH, rel, shadow, shadow);
-	if (!swap || plan_backfill_text(ctx, by, in, touch, err) < 0)
-		return -1;
-	if (plan_column_info(ctx, rv, c->name, &info) && info.not_null &&
-	    plan_not_null_steps(ctx, by, in, rv, sname, false, err) < 0)
+	if (!swap || plan_backfill_text(ctx, by, in, touch, err) < 0 ||
+	    plan_carry_backfilled(ctx, by, in, carry, err) < 0)
 		return -1;
 	plan_add(ctx, by, in, PGPHASE_PHASE_CONTRACT, PGPHASE_TXN_OWN, swap, NULL);
 	return 0;

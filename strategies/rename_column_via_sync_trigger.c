@@ -1,15 +1,19 @@
 /*
  * rename-column-via-sync-trigger: RENAME COLUMN a TO b breaks the old app, which still says
- * a.  Expand adds b (a's type) and a trigger that keeps a and b equal both ways: on INSERT
- * whichever the writer set wins; on UPDATE a change to b wins, else b follows a.  Backfill
- * copies a to b in key-ordered batches.  Contract gives b a's NOT NULL (NULL count, validated
- * check, SET NOT NULL without a scan) and a's default (only now: a default on b during the
- * transition would hide which column an INSERT set), then drops the trigger, its function
- * and a, in one short transaction.
+ * a.  Expand adds b (a's type and collation) and a trigger that keeps a and b equal both
+ * ways: on INSERT whichever the writer set wins; on UPDATE a change to b wins, else b follows
+ * a.  Backfill copies a to b in key-ordered batches, then carries what hangs on a to b
+ * (src/plan/plan_carry_sql.c): indexes built CONCURRENTLY, constraints (foreign keys of
+ * other tables referencing a included) added NOT VALID and validated, NOT NULL proven by a
+ * validated check.  Contract, in one short transaction: NOT NULL and a's default on b (only
+ * now: a default on b during the transition would hide which column an INSERT set), drop
+ * the trigger, its function and a, give the indexes and constraints their names back,
+ * attach primary key and unique constraints USING INDEX, comment, privileges, statistics.
+ * The end schema is the one RENAME COLUMN gives, but for b's position.
  *
- * a's indexes and constraints other than NOT NULL are not carried over to b: add them in the
- * same migration (they are planned by their own strategies).  Views on a are refused at plan
- * time, because contract could not drop a.
+ * What cannot be carried exactly (plan_carry_blocker: views, triggers, policies, identity
+ * or generated columns, partitioned or inherited tables, ...) makes the strategy step
+ * aside: the statement runs as written.
  */
 #include "strategy.h"
 
@@ -24,18 +28,21 @@ static const char *const SQL_SYNC_BODY =
 	"  RETURN NEW;"
 	" END ";
 static const char *const SQL_COPY = "UPDATE %s SET %s = %s WHERE %s IS DISTINCT FROM %s";
-/* b's default when a has one (SQL_COPY_DEFAULT, else empty), the trigger and function drop
- * (plan_sync_column), table, a */
-static const char *const SQL_CONTRACT = "%s%s; ALTER TABLE %s DROP COLUMN IF EXISTS %s";
-static const char *const SQL_COPY_DEFAULT = "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT pgphase_slot_d; ";
+/* the trigger and function drop (plan_sync_column), table, a */
+static const char *const SQL_CONTRACT = "%s; ALTER TABLE %s DROP COLUMN IF EXISTS %s";
 
-static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
+static bool is_rename(const struct strategy_input *in)
 {
-	(void)ctx;
 	return in->node->node_case == PG_QUERY__NODE__NODE_RENAME_STMT &&
 	       in->node->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN &&
 	       in->node->rename_stmt->relation_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE &&
 	       in->node->rename_stmt->relation;
+}
+
+static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
+{
+	return is_rename(in) && !plan_carry_blocker(ctx, in->node->rename_stmt->relation,
+						    in->node->rename_stmt->subname);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
@@ -44,14 +51,14 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	struct pgphase_arena *ar = plan_arena(ctx);
 	const PgQuery__RenameStmt *r = in->node->rename_stmt;
 	const PgQuery__RangeVar *rv = r->relation;
+	struct plan_carry *carry =
+		plan_carry_load(ctx, in, rv, r->subname, r->newname, r->newname, NULL);
 	struct plan_column col;
 	bool known = plan_column_info(ctx, rv, r->subname, &col);
-	struct sql_graft d = { "d", col.dflt, NULL };
-	struct plan_sync sync = { rv, r->subname, "pgphase_sync", NULL, known ? col.type : NULL };
-	char *rel, *a, *b, *dflt, *contract;
+	struct plan_sync sync = { rv, r->subname, "pgphase_sync", NULL, known ? col.type : NULL,
+				  plan_carry_collate(carry), plan_carry_undo_first(ctx, carry) };
+	char *rel, *a, *b, *contract;
 
-	if (plan_refuse_dependent_views(ctx, in, rv, r->subname, "rename column", err) < 0)
-		return -1;
 	if (!sync.type) {
 		plan_fail(ctx, in, err, "cannot find the type of column \"%s\" of \"%s\"", r->subname,
 			  sql_rel_display(ctx, rv));
@@ -66,13 +73,11 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	sync.body = arena_printf(ar, SQL_SYNC_BODY, a, b);
 	if (plan_sync_column(ctx, by, in, &sync, err) < 0)
 		return -1;
-	dflt = col.dflt ? arena_printf(ar, SQL_COPY_DEFAULT, rel, b) : "";
-	contract = sql_render(ctx, arena_printf(ar, SQL_CONTRACT, dflt, sync.unsync, rel, a), &d, 1,
-			      err);
+	contract = plan_carry_contract(ctx, carry,
+				       arena_printf(ar, SQL_CONTRACT, sync.unsync, rel, a), err);
 	if (!contract ||
-	    plan_backfill_text(ctx, by, in, arena_printf(ar, SQL_COPY, rel, b, a, b, a), err) < 0)
-		return -1;
-	if (col.not_null && plan_not_null_steps(ctx, by, in, rv, r->newname, false, err) < 0)
+	    plan_backfill_text(ctx, by, in, arena_printf(ar, SQL_COPY, rel, b, a, b, a), err) < 0 ||
+	    plan_carry_backfilled(ctx, by, in, carry, err) < 0)
 		return -1;
 	plan_add(ctx, by, in, PGPHASE_PHASE_CONTRACT, PGPHASE_TXN_OWN, contract, NULL);
 	return 0;

@@ -194,6 +194,9 @@ struct plan_sync {
 	const char *column, *suffix;    /* trigger and function: <table>_<column>_<suffix> */
 	const char *new_column;         /* quoted */
 	const PgQuery__TypeName *type;  /* the new column's */
+	const char *collate;            /* " COLLATE ..." for the new column, or NULL */
+	const char *undo_first;         /* SQL text the column's undo runs before dropping it
+	                                   (constraints of other tables referencing it), or NULL */
 	const char *body;               /* the function's plpgsql body, " BEGIN ... END " */
 	const char *unsync;             /* out: SQL text dropping the trigger and its function,
 	                                   for contract (not yet rendered) */
@@ -205,6 +208,50 @@ struct plan_sync {
 int plan_sync_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 		     const struct strategy_input *in, struct plan_sync *s,
 		     struct pgphase_error *err);
+/*
+ * Carrying what hangs on a column (indexes, constraints both ways, NOT NULL, default,
+ * collation, comment, privileges, statistics, owned sequences) to the column that replaces
+ * it, for rename-column-via-sync-trigger and change-column-type-via-shadow-column
+ * (src/plan/plan_carry.c, src/plan/plan_carry_sql.c).  The end schema is the one the
+ * statement as written gives; only the column's position differs.
+ */
+struct plan_carry;
+/*
+ * Why what depends on the column cannot be carried without downtime or exactly (identity,
+ * generated, partitioned or inherited table, replica identity index, views, triggers,
+ * policies, exclusion constraints, ...: "<what> depends on it"), or NULL when it can (and
+ * offline, when nothing is known).  The strategy then does not match: the statement runs as
+ * written.  In the plan's arena.
+ */
+const char *plan_carry_blocker(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
+			       const char *column);
+/* The same for other sub-commands of in's whole ALTER TABLE on the column, or NULL. */
+const char *plan_carry_sibling_blocker(const struct strategy_input *in, const char *column);
+/*
+ * What to carry from column (catalog, plus DROP NOT NULL / DROP DEFAULT in the same
+ * statement when retype is given) to new_column, named final_column after contract; retype
+ * is the type change's column definition (its COLLATE), NULL for a rename (the old column's
+ * collation).  Never NULL.
+ */
+struct plan_carry *plan_carry_load(struct plan_ctx *ctx, const struct strategy_input *in,
+				   const PgQuery__RangeVar *rv, const char *column,
+				   const char *new_column, const char *final_column,
+				   const PgQuery__ColumnDef *retype);
+/* " COLLATE ..." for the new column's ADD COLUMN, or "". */
+const char *plan_carry_collate(const struct plan_carry *c);
+/* SQL text (unrendered) dropping the carried constraints, for the new column's undo: a
+ * rollback after backfill undoes only expand, and DROP COLUMN fails while foreign keys
+ * reference the new column; "" when none. */
+const char *plan_carry_undo_first(struct plan_ctx *ctx, const struct plan_carry *c);
+/* End of backfill: NOT NULL check validated, indexes built CONCURRENTLY under temporary
+ * names, constraints added NOT VALID and validated. */
+int plan_carry_backfilled(struct plan_ctx *ctx, const struct pgphase_strategy *by,
+			  const struct strategy_input *in, const struct plan_carry *c,
+			  struct pgphase_error *err);
+/* Contract's one transaction: what must happen before middle (the strategy's own SQL text:
+ * drop trigger and old column, rename), middle, then names, keys and properties; rendered. */
+char *plan_carry_contract(struct plan_ctx *ctx, const struct plan_carry *c, const char *middle,
+			  struct pgphase_error *err);
 /* The (split) ALTER TABLE statement deparsed with its one sub-command replaced by cmd. */
 char *strategy_alter_deparse(struct plan_ctx *ctx, const struct strategy_input *in,
 			     const PgQuery__AlterTableCmd *cmd, struct pgphase_error *err);

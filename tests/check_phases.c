@@ -168,17 +168,13 @@ START_TEST(test_online_plan_errors)
 	char *dir = setup("ALTER TABLE t RENAME COLUMN a TO b;\n");
 	struct th_run r;
 
+	/* a view on the column cannot be carried to a new column: the statement runs as written
+	   (tests/check_carry.c holds the end schema to psql's) */
 	th_exec("CREATE VIEW tv AS SELECT id, a FROM t");
-	fx_pgphase(&r, dir, "migrate");
-	th_assert_exit(&r, 2);
-	th_assert_contains(r.err, "002_change.sql:1:1: cannot rename column \"a\" of \"t\" without "
-				  "downtime: views depend on it (tv)");
-	th_run_release(&r);
-	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE version = 2"), 0);
-	th_write(dir, "m/002_change.sql", "ALTER TABLE t ALTER COLUMN a TYPE int USING length(a);\n");
-	fx_pgphase(&r, dir, "migrate");
-	th_assert_exit(&r, 2);
-	th_assert_contains(r.err, "views depend on it (tv)");
+	fx_pgphase(&r, dir, "plan");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, "as-written");
+	th_assert_not_contains(r.out, "rename-column-via-sync-trigger");
 	th_run_release(&r);
 	/* no key */
 	th_exec("CREATE TABLE nokey (a int NOT NULL, b text)");

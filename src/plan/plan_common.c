@@ -19,8 +19,8 @@ static const char *const SQL_VALIDATE = "ALTER TABLE %s VALIDATE CONSTRAINT %s";
 static const char *const SQL_COUNT_NULLS = "SELECT count(*) FROM %s WHERE %s IS NULL";
 static const char *const SQL_SET_NOT_NULL =
 	"ALTER TABLE %s ALTER COLUMN %s SET NOT NULL; ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s";
-static const char *const SQL_ADD_TYPED = "ALTER TABLE %s ADD COLUMN %s pgphase_type_t";
-static const char *const SQL_DROP_COLUMN = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";
+static const char *const SQL_ADD_TYPED = "ALTER TABLE %s ADD COLUMN %s pgphase_type_t%s";
+#define SQL_DROP_COLUMN_FMT "ALTER TABLE %s DROP COLUMN IF EXISTS %s"
 /* %1$s function, %2$s its plpgsql body (BEGIN ... END), %3$s trigger, %4$s table */
 static const char *const SQL_SYNC =
 	"CREATE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql AS $pgphase$%2$s$pgphase$;"
@@ -181,9 +181,12 @@ int plan_sync_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 	fn_rv.relname = fname; /* the function lives in the table's schema */
 	fn = sql_rel(ctx, &fn_rv);
 	unsync_text = arena_printf(ctx->arena, SQL_UNSYNC, trg, rel, fn);
-	add = sql_render(ctx, arena_printf(ctx->arena, SQL_ADD_TYPED, rel, s->new_column), &g, 1,
-			 err);
-	drop = add ? sql_renderf(ctx, err, SQL_DROP_COLUMN, rel, s->new_column) : NULL;
+	add = sql_render(ctx, arena_printf(ctx->arena, SQL_ADD_TYPED, rel, s->new_column,
+					     s->collate ? s->collate : ""), &g, 1, err);
+	drop = add ? sql_render(ctx, arena_printf(ctx->arena, "%s" SQL_DROP_COLUMN_FMT,
+						  s->undo_first ? s->undo_first : "", rel,
+						  s->new_column), NULL, 0, err)
+		   : NULL;
 	sync = drop ? sql_renderf(ctx, err, SQL_SYNC, fn, s->body, trg, rel) : NULL;
 	unsync = sync ? sql_render(ctx, unsync_text, NULL, 0, err) : NULL;
 	if (!unsync)

@@ -56,8 +56,10 @@ static const char *const SQL_COERCIBLE =
 /* Is any function of this name volatile?  NULL when no function has the name. */
 static const char *const SQL_VOLATILE = "SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1";
 
-/* Type oid of a type name, via a deparsed cast of NULL. */
-static const char *const SQL_TYPE_OID_TMPL = "SELECT pg_typeof(CAST(NULL AS pgphase_type_t))::oid";
+/* Type oid of a type name, via a deparsed cast of NULL; the second column's typmod (PQfmod)
+ * is the one the type name gives. */
+static const char *const SQL_TYPE_OID_TMPL =
+	"SELECT pg_typeof(CAST(NULL AS pgphase_type_t))::oid, CAST(NULL AS pgphase_type_t)";
 
 static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params)
 {
@@ -344,17 +346,29 @@ char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 	return out;
 }
 
-/* Typmod PostgreSQL would store for varchar(n) / character varying(n). */
-static long varchar_typmod(const PgQuery__TypeName *tn)
+/*
+ * Does changing a column's typmod from old to new (same type, named as format_type names it)
+ * need no rewrite?  PostgreSQL skips the length coercion, and so the rewrite, when the new
+ * typmod is unconstrained (-1) or the type's length-coercion support function calls the
+ * change a no-op: longer varchar / bit varying, numeric with more precision and the same
+ * scale, more fractional seconds for time and timestamp types.
+ */
+static bool typmod_change_free(const char *type, long old, long new)
 {
-	const PgQuery__Node *m;
-
-	if (tn->n_typmods != 1)
-		return -2;
-	m = tn->typmods[0];
-	if (m->node_case != PG_QUERY__NODE__NODE_A_CONST || m->a_const->val_case != PG_QUERY__A__CONST__VAL_IVAL)
-		return -2;
-	return (long)m->a_const->ival->ival + 4; /* VARHDRSZ */
+	if (new == old || new == -1)
+		return true;
+	if (old == -1)
+		return false; /* an unconstrained value may not fit */
+	if (strcmp(type, "character varying") == 0 || strcmp(type, "bit varying") == 0 ||
+	    strcmp(type, "timestamp without time zone") == 0 ||
+	    strcmp(type, "timestamp with time zone") == 0 ||
+	    strcmp(type, "time without time zone") == 0 || strcmp(type, "time with time zone") == 0)
+		return new >= old;
+	if (strcmp(type, "numeric") == 0)
+		/* typmod = ((precision << 16) | scale) + VARHDRSZ */
+		return ((old - 4) & 0xffff) == ((new - 4) & 0xffff) &&
+		       ((new - 4) >> 16) >= ((old - 4) >> 16);
+	return false;
 }
 
 bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
@@ -370,6 +384,7 @@ bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 	if (r && PQntuples(r) == 1) {
 		const char *oid = PQgetvalue(r, 0, 0); /* r is cleared after c */
 		const char *params[3] = { rel, column, oid };
+		long newmod = PQfmod(r, 1); /* the typmod the cast gives */
 		PGresult *c = ask(ctx, SQL_COERCIBLE, 3, params);
 
 		if (c && PQntuples(c) == 1) {
@@ -378,11 +393,11 @@ bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 			bool cast_b = strcmp(PQgetvalue(c, 0, 2), "t") == 0;
 			const char *dst = PQgetvalue(c, 0, 3);
 
-			if (tn->n_typmods == 0)
-				ok = same || cast_b;
-			else if (same && strcmp(dst, "character varying") == 0)
-				/* widening varchar(n) needs no rewrite; shrinking does */
-				ok = srcmod != -1 && varchar_typmod(tn) >= srcmod;
+			if (same)
+				ok = typmod_change_free(dst, srcmod, newmod);
+			else
+				/* another type: a binary cast and no length coercion after it */
+				ok = cast_b && newmod == -1;
 		}
 		PQclear(c);
 	}
