@@ -46,8 +46,14 @@ int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, const char 
  * it is valid, rebuild an INVALID one a bounded number of times (src/exec/exec_index.c). */
 int exec_index_run(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err);
 
-/* Sleep for a full-jitter exponential backoff; false when lock_retry_budget is spent. */
+/* Sleep for a full-jitter exponential backoff; false when lock_retry_budget is spent or the
+ * run was interrupted. */
 bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us);
+
+/* The step's error after its last lock timeout, saying why the retries stopped: interrupted,
+ * or the retry budget spent (attempts, seconds).  Returns -1. */
+int exec_lock_gave_up(struct exec_ctx *x, const struct pgphase_step *st, int attempts,
+		      int64_t started_us, struct pgphase_error *err);
 
 /* Turn the session's last query failure into "file:line:col: <server message>". */
 int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,

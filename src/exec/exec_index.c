@@ -110,6 +110,15 @@ static int build(struct exec_ctx *x, const struct pgphase_step *st, struct pgpha
 
 	if (exec_retrying(x, st, st->sql, err) == 0)
 		return 0;
+	if (pgphase_interrupted()) {
+		/* DROP INDEX CONCURRENTLY waits for the same transactions the build waited for:
+		   leave the INVALID index to the next run, which drops and rebuilds it */
+		pgphase_error_prefix(err, "interrupted while building index %s", st->target);
+		pgphase_error_hint(err, "an INVALID index may be left; the next run drops and "
+					"rebuilds it");
+		pgphase_error_release(&e2);
+		return -1;
+	}
 	/* do not leave an INVALID index behind (it would slow every write) */
 	if (index_valid(x, st, &e2) == 0 && db_exec(x->s, st->undo_sql, &e2) < 0)
 		pgphase_warn("could not drop INVALID index %s: %s", st->target, e2.message);

@@ -33,9 +33,10 @@ int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, const char 
 		pgphase_verbose("  %s:%d: %s", st->file, st->line, sql);
 		if (db_exec(x->s, sql, err) == 0)
 			return 0;
-		if (!(st->retry_lock && db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
-		      exec_backoff(x, attempt, started)))
+		if (!st->retry_lock || !db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE))
 			return exec_step_error(x->s, st, err);
+		if (!exec_backoff(x, attempt, started))
+			return exec_lock_gave_up(x, st, attempt + 1, started, err);
 	}
 }
 
