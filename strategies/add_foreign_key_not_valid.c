@@ -32,7 +32,8 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
 	const PgQuery__Constraint *c = fk(in);
 
-	return c && !c->skip_validation &&
+	/* the deparser writes ON DELETE SET NULL (cols) with no space before what follows */
+	return c && !c->skip_validation && !c->n_fk_del_set_cols &&
 	       !plan_is_partitioned(ctx, in->node->alter_table_stmt->relation) &&
 	       sql_round_trips(ctx, in->node);
 }

@@ -21,10 +21,13 @@ static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s"
 
 #define NAMEDATALEN 64
 
+static bool names_modelled(const PgQuery__IndexStmt *ix);
+
 static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
 	return in->node->node_case == PG_QUERY__NODE__NODE_INDEX_STMT &&
 	       !in->node->index_stmt->concurrent && in->node->index_stmt->relation &&
+	       (in->node->index_stmt->idxname[0] || names_modelled(in->node->index_stmt)) &&
 	       !plan_is_partitioned(ctx, in->node->index_stmt->relation) &&
 	       sql_round_trips(ctx, in->node);
 }
@@ -48,6 +51,84 @@ static struct plan_name_want want_of(struct plan_ctx *ctx, const PgQuery__IndexS
 }
 
 /*
+ * PostgreSQL's FigureColnameInternal for an index expression (what FigureIndexColname
+ * gives): the name and its strength (2 a real name, 1 a type's, 0 none: "expr").  -1 for
+ * expressions whose name is not modelled here: the statement then runs as written.
+ */
+static int figure_colname(const PgQuery__Node *n, const char **name)
+{
+	int s;
+
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_COLUMN_REF: {
+		const PgQuery__ColumnRef *cr = n->column_ref;
+
+		*name = cr->n_fields ? sql_str(cr->fields[cr->n_fields - 1]) : NULL;
+		return *name ? 2 : 0;
+	}
+	case PG_QUERY__NODE__NODE_FUNC_CALL:
+		*name = sql_str(n->func_call->funcname[n->func_call->n_funcname - 1]);
+		return *name ? 2 : 0;
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		s = figure_colname(n->type_cast->arg, name);
+		if (s < 0 || s > 1)
+			return s;
+		*name = sql_str(n->type_cast->type_name->names[n->type_cast->type_name->n_names - 1]);
+		return 1;
+	case PG_QUERY__NODE__NODE_COLLATE_CLAUSE:
+		return figure_colname(n->collate_clause->arg, name);
+	case PG_QUERY__NODE__NODE_CASE_EXPR:
+		*name = "case";
+		return 1;
+	case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+		*name = "coalesce";
+		return 2;
+	case PG_QUERY__NODE__NODE_ROW_EXPR:
+		*name = "row";
+		return 2;
+	case PG_QUERY__NODE__NODE_A_ARRAY_EXPR:
+		*name = "array";
+		return 2;
+	case PG_QUERY__NODE__NODE_A_EXPR:
+		if (n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF) {
+			*name = "nullif";
+			return 2;
+		}
+		return 0;
+	case PG_QUERY__NODE__NODE_A_CONST:
+	case PG_QUERY__NODE__NODE_BOOL_EXPR:
+	case PG_QUERY__NODE__NODE_NULL_TEST:
+	case PG_QUERY__NODE__NODE_BOOLEAN_TEST:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* An element's name in the index's default name (NULL: not modelled). */
+static const char *elem_name(const PgQuery__IndexElem *e)
+{
+	const char *name = NULL;
+
+	if (e->indexcolname && e->indexcolname[0])
+		return e->indexcolname;
+	if (e->name && e->name[0])
+		return e->name;
+	if (!e->expr || figure_colname(e->expr, &name) < 0)
+		return NULL;
+	return name ? name : "expr";
+}
+
+/* Can the default name be told without the server (every element's name modelled)? */
+static bool names_modelled(const PgQuery__IndexStmt *ix)
+{
+	for (size_t i = 0; i < ix->n_index_params + ix->n_index_including_params; i++)
+		if (!elem_name(elem(ix, i)))
+			return false;
+	return true;
+}
+
+/*
  * PostgreSQL's ChooseIndexColumnNames + ChooseIndexNameAddition: every column, INCLUDE ones
  * too, "expr" for an expression, a repeated name numbered (a, a1), joined by "_" and cut once
  * past NAMEDATALEN (makeObjectName shortens the rest).
@@ -60,9 +141,7 @@ static const char *name_addition(struct plan_ctx *ctx, const PgQuery__IndexStmt 
 
 	for (size_t i = 0; i < n; i++) {
 		const PgQuery__IndexElem *e = elem(ix, i);
-		const char *orig = e->indexcolname && e->indexcolname[0] ? e->indexcolname
-				   : e->name && e->name[0] ? e->name : "expr";
-		const char *name = orig;
+		const char *orig = elem_name(e), *name = orig;
 
 		for (int k = 1;; k++) {
 			size_t j = 0;
