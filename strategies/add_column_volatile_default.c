@@ -24,9 +24,12 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 	const PgQuery__Constraint *d =
 		cd ? strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) : NULL;
 
+	/* ADD COLUMN IF NOT EXISTS of an existing column does nothing: as written */
 	return d && d->raw_expr &&
+	       !strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn)->missing_ok &&
 	       !strategy_column_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
-	       plan_expr_volatile(ctx, d->raw_expr);
+	       plan_expr_volatile(ctx, d->raw_expr) &&
+	       sql_round_trips(ctx, in->node);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)

@@ -17,12 +17,14 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
 	const PgQuery__ColumnDef *cd = strategy_added_column(in);
 
-	(void)ctx;
-	return cd && (cd->is_not_null || has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL)) &&
+	/* ADD COLUMN IF NOT EXISTS of an existing column does nothing: as written */
+	return cd && !strategy_alter_cmd(in, PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn)->missing_ok &&
+	       (cd->is_not_null || has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL)) &&
 	       !has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT) &&
 	       !has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY) &&
 	       !has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED) &&
-	       !has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY);
+	       !has_constraint(cd, PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) &&
+	       sql_round_trips(ctx, in->node);
 }
 
 static const char *const SQL_DROP_COLUMN = "ALTER TABLE %s DROP COLUMN IF EXISTS %s";

@@ -6,9 +6,17 @@
  * PostgreSQL would set with a full scan: each key column gets the set-not-null-via-check
  * sequence (check NOT VALID in expand, validated at the end of backfill, SET NOT NULL without
  * a scan in contract) and the key is attached in contract.  Constraints with INCLUDE,
- * NULLS NOT DISTINCT, options, a tablespace or deferrability run as written.
+ * NULLS NOT DISTINCT, options, a tablespace or deferrability run as written, and so does
+ * any of them on a partitioned table (no CONCURRENTLY on the parent).  An unnamed key gets
+ * the name PostgreSQL would give it (<table>_<columns>_key, <table>_pkey, numbered while the
+ * name is taken); an explicit name taken by another relation is refused at plan time.
  */
+#include <string.h>
+
 #include "strategy.h"
+#include "plan/plan_names.h"
+
+#define NAMEDATALEN 64
 
 static const char *const SQL_BUILD_INDEX = "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)";
 static const char *const SQL_DROP_INDEX = "DROP INDEX CONCURRENTLY IF EXISTS %s";
@@ -34,9 +42,9 @@ static bool matches(struct plan_ctx *ctx, const struct strategy_input *in)
 {
 	const PgQuery__Constraint *k = key_constraint(in);
 
-	(void)ctx;
 	return k && !k->indexname[0] && k->n_keys > 0 && !k->n_including && !k->nulls_not_distinct &&
-	       !k->n_options && !k->indexspace[0] && !k->deferrable;
+	       !k->n_options && !k->indexspace[0] && !k->deferrable && !k->initdeferred &&
+	       !plan_is_partitioned(ctx, in->node->alter_table_stmt->relation);
 }
 
 static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
@@ -48,17 +56,29 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	PgQuery__RangeVar idx_rv = *rv;
 	char *rel = sql_rel(ctx, rv), *cols = "", *names = "", *name, *con, *target;
 	char *build, *drop = NULL, *attach = NULL, *detach = NULL;
+	const char **keys = arena_alloc(a, (k->n_keys + 1) * sizeof(*keys));
+	struct plan_name_want w = { rv, pk ? 'p' : 'u', true, true, keys, k->n_keys };
 	struct pgphase_step *st;
 
 	for (size_t i = 0; i < k->n_keys; i++) {
-		cols = arena_printf(a, "%s%s%s", cols, i ? ", " : "",
-				    sql_ident(ctx, sql_str(k->keys[i])));
-		names = arena_printf(a, "%s%s%s", names, i ? "_" : "", sql_str(k->keys[i]));
+		keys[i] = sql_str(k->keys[i]);
+		cols = arena_printf(a, "%s%s%s", cols, i ? ", " : "", sql_ident(ctx, keys[i]));
+		/* ChooseIndexNameAddition: cut once past NAMEDATALEN */
+		if (strlen(names) < NAMEDATALEN)
+			names = arena_printf(a, "%s%s%s", names, i ? "_" : "", keys[i]);
 	}
-	/* PostgreSQL's defaults: <table>_pkey, <table>_<cols>_key */
-	name = k->conname[0] ? k->conname
-			     : pk ? sql_object_name(ctx, rv->relname, NULL, "pkey")
-				  : sql_object_name(ctx, rv->relname, names, "key");
+	/* PostgreSQL's defaults: <table>_pkey, <table>_<cols>_key (ChooseIndexName) */
+	if (k->conname[0]) {
+		struct plan_name_want iw = w;
+
+		iw.contype = 0; /* an explicit name clashes only with a relation */
+		name = k->conname;
+		if (plan_name_refuse_taken(ctx, in, &iw, name, err) < 0)
+			return -1;
+	} else {
+		name = plan_choose_name(ctx, &w, rv->relname, pk ? NULL : names, pk ? "pkey" : "key",
+					false);
+	}
 	con = sql_ident(ctx, name);
 	idx_rv.relname = name;
 	target = sql_rel(ctx, &idx_rv);

@@ -121,6 +121,15 @@ char *sql_rel_display(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
 /* A PostgreSQL-style object name: "<a>_<b>_<suffix>" truncated so it fits in 63 bytes; b may
  * be NULL. */
 char *sql_object_name(struct plan_ctx *ctx, const char *a, const char *b, const char *suffix);
+/* A name pgphase makes for its own helper object (check, trigger, function):
+ * "<a>_<b>_<suffix>", or when longer than 63 bytes its start, "_", 8 hex digits of the
+ * SHA-256 of the whole name and "_<suffix>" (deterministic, unique in practice). */
+char *sql_helper_name(struct plan_ctx *ctx, const char *a, const char *b, const char *suffix);
+/* Does the deparser give back exactly node's statement (parsed again, locations aside)?
+ * Strategies that rebuild a user's statement refuse to match when not: libpg_query's
+ * deparser drops a few clauses (a constraint's NULLS NOT DISTINCT and WITH options, an FK's
+ * ON DELETE SET NULL (columns)), and the statement then runs as written. */
+bool sql_round_trips(struct plan_ctx *ctx, const PgQuery__Node *node);
 /* The string of a String node, or NULL. */
 const char *sql_str(const PgQuery__Node *n);
 /* The first column referenced anywhere under msg, or NULL. */

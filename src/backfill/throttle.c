@@ -35,6 +35,7 @@ void throttle_init(struct throttle *t, const struct pgphase_backfill_config *c)
 	t->lag_checked_us = 0;
 	t->lag_ms = 0;
 	t->paused = false;
+	t->max_lag_wait_ms = THROTTLE_MAX_LAG_WAIT_MS;
 }
 
 void throttle_release(struct throttle *t)
@@ -109,6 +110,8 @@ static int query_lag(struct throttle *t, struct pgphase_session *s, struct pgpha
 int throttle_wait_replicas(struct throttle *t, struct pgphase_session *s,
 			   bool (*keep_going)(void *), void *arg, struct pgphase_error *err)
 {
+	int64_t since = 0;
+
 	if (t->max_replica_lag_ms <= 0)
 		return 1;
 	for (;;) {
@@ -131,7 +134,21 @@ int throttle_wait_replicas(struct throttle *t, struct pgphase_session *s,
 				     lag / 1000, t->max_replica_lag_ms / 1000.0);
 		if (lag <= (double)t->max_replica_lag_ms)
 			return 1;
-		if (!backoff_sleep_until(now_us() + LAG_CHECK_US, keep_going, arg))
+		if (!since)
+			since = now_us();
+		if (now_us() - since > t->max_lag_wait_ms * 1000LL)
+			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "gave up waiting for replica "
+						 "lag to fall below %.1f s: still %.1f s after %.0f s "
+						 "(the backfill resumes where it stopped on the next run)",
+						 t->max_replica_lag_ms / 1000.0, lag / 1000,
+						 t->max_lag_wait_ms / 1000.0);
+		if (!backoff_sleep_until(now_us() + LAG_CHECK_US, keep_going, arg)) {
+			if (pgphase_interrupted())
+				return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted while "
+							 "waiting for replica lag (%.1f s) to fall "
+							 "below %.1f s", lag / 1000,
+							 t->max_replica_lag_ms / 1000.0);
 			return 0;
+		}
 	}
 }

@@ -15,6 +15,10 @@
 #include "pgphase/config.h"
 #include "pgphase/session.h"
 
+/* How long a replica-lag pause may last before the backfill fails (naming the lag): a
+ * standby that stopped replaying must not hold a run forever. */
+#define THROTTLE_MAX_LAG_WAIT_MS (30L * 60 * 1000)
+
 /* Largest batch the adaptive mode may choose. */
 #define THROTTLE_MAX_BATCH 100000L
 
@@ -28,6 +32,7 @@ struct throttle {
 	int64_t lag_checked_us; /* last replica-lag query (at most one per LAG_CHECK_US) */
 	double lag_ms;          /* its answer */
 	bool paused;            /* announced a replica-lag pause */
+	long max_lag_wait_ms;   /* longest pause (THROTTLE_MAX_LAG_WAIT_MS; tests shorten it) */
 };
 
 void throttle_init(struct throttle *t, const struct pgphase_backfill_config *c);
@@ -49,7 +54,8 @@ long throttle_adapt(const struct throttle *t, long size, int64_t elapsed_us, lon
 /*
  * Wait while any standby's replay lag exceeds the limit (no-op without a limit).
  * keep_going(arg) is polled; returns 1 to go on, 0 when keep_going said stop, -1 on a query
- * failure (err set).
+ * failure, on SIGINT/SIGTERM or when the lag stayed too high for max_lag_wait_ms (err says
+ * which, naming the lag).
  */
 int throttle_wait_replicas(struct throttle *t, struct pgphase_session *s,
 			   bool (*keep_going)(void *), void *arg, struct pgphase_error *err);

@@ -32,8 +32,19 @@ static unsigned bit(enum pgphase_phase p)
 
 /* Turn the last query failure into "file:line:col: <server message>" for the step; the
  * server's position is only meaningful for SQL run as written (it is the file's text). */
+static int step_error(struct pgphase_session *s, const struct pgphase_step *st, const char *lead,
+		      struct pgphase_error *err);
+
 int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
 		    struct pgphase_error *err)
+{
+	return step_error(s, st, pgphase_interrupted() && db_failed_with(s, SQLSTATE_QUERY_CANCELED)
+				 ? "interrupted: " : "", err);
+}
+
+/* The same with lead (e.g. why retries stopped) before the server's message. */
+static int step_error(struct pgphase_session *s, const struct pgphase_step *st, const char *lead,
+		      struct pgphase_error *err)
 {
 	int line = st->line, col = st->column;
 	bool as_written = strcmp(st->strategy, "as-written") == 0;
@@ -49,8 +60,7 @@ int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,
 		line = st->line + l - 1;
 	}
 	pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", st->file, line, col, "%s%s",
-			 pgphase_interrupted() && db_failed_with(s, SQLSTATE_QUERY_CANCELED)
-				 ? "interrupted: " : "", msg);
+			 lead, msg);
 	pgphase_error_detail(err, "statement: %s", st->sql);
 	free(msg);
 	return -1;
@@ -100,7 +110,8 @@ static void progress_update(struct exec_ctx *x, enum pgphase_phase phase, int ne
 /* Lock retries: 0.1 s, 0.2 s, ... at most 10 s apart, full jitter. */
 static const struct pgphase_backoff lock_backoff = { 100000, 10 * 1000000LL, false };
 
-/* Sleep for a full-jitter exponential backoff; false when the budget is spent. */
+/* Sleep for a full-jitter exponential backoff; false when the budget is spent or the run
+ * was interrupted (also while sleeping: SIGINT/SIGTERM end the sleep within 50 ms). */
 bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us)
 {
 	int64_t wait = backoff_next(&lock_backoff, attempt,
@@ -109,8 +120,23 @@ bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us)
 	if (wait < 0)
 		return false;
 	pgphase_info("  lock not available; retrying in %.2f s (attempt %d)", wait / 1e6, attempt + 1);
-	backoff_sleep(wait, NULL, NULL);
-	return true;
+	return backoff_sleep(wait, NULL, NULL);
+}
+
+int exec_lock_gave_up(struct exec_ctx *x, const struct pgphase_step *st, int attempts,
+		      int64_t started_us, struct pgphase_error *err)
+{
+	double secs = (now_us() - started_us) / 1e6;
+	char *lead = pgphase_interrupted()
+		? xasprintf("interrupted while waiting for a lock (%d attempt%s in %.1f s): ",
+			    attempts, attempts == 1 ? "" : "s", secs)
+		: xasprintf("gave up waiting for a lock after %d attempts in %.1f s "
+			    "(lock_retry_budget %.1f s): ", attempts, secs,
+			    x->s->cfg->lock_retry_budget_ms / 1000.0);
+
+	step_error(x->s, st, lead, err);
+	free(lead);
+	return -1;
 }
 
 /* Run steps [from, to) in one transaction together with their state update. */
@@ -148,10 +174,10 @@ static int run_txn_unit(struct exec_ctx *x, size_t from, size_t to, bool last_of
 			return -1; /* state write failed: nothing committed */
 		}
 		db_rollback(x->s);
-		if (retry_ok && db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
-		    exec_backoff(x, attempt, started))
-			continue;
-		return exec_step_error(x->s, &x->plan->steps[i], err);
+		if (!retry_ok || !db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE))
+			return exec_step_error(x->s, &x->plan->steps[i], err);
+		if (!exec_backoff(x, attempt, started))
+			return exec_lock_gave_up(x, &x->plan->steps[i], attempt + 1, started, err);
 	}
 }
 

@@ -37,8 +37,23 @@ int exec_plan(struct exec_ctx *x, const struct pgphase_state_row *row, struct pg
  */
 int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err);
 
-/* Sleep for a full-jitter exponential backoff; false when lock_retry_budget is spent. */
+/* Run sql (a step's, or its undo) outside a transaction, retrying lock timeouts within the
+ * budget; a failure becomes the step's error (exec_step_error). */
+int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, const char *sql,
+		  struct pgphase_error *err);
+
+/* The INDEX step: build CONCURRENTLY IF NOT EXISTS, check the name holds this index and that
+ * it is valid, rebuild an INVALID one a bounded number of times (src/exec/exec_index.c). */
+int exec_index_run(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err);
+
+/* Sleep for a full-jitter exponential backoff; false when lock_retry_budget is spent or the
+ * run was interrupted. */
 bool exec_backoff(struct exec_ctx *x, int attempt, int64_t started_us);
+
+/* The step's error after its last lock timeout, saying why the retries stopped: interrupted,
+ * or the retry budget spent (attempts, seconds).  Returns -1. */
+int exec_lock_gave_up(struct exec_ctx *x, const struct pgphase_step *st, int attempts,
+		      int64_t started_us, struct pgphase_error *err);
 
 /* Turn the session's last query failure into "file:line:col: <server message>". */
 int exec_step_error(struct pgphase_session *s, const struct pgphase_step *st,

@@ -3,9 +3,8 @@
  *
  *   SQL outside a transaction — retried on lock timeouts (55P03) with backoff; such steps
  *     are idempotent by construction (IF [NOT] EXISTS), so a rerun after a crash is safe.
- *   INDEX — CREATE INDEX CONCURRENTLY IF NOT EXISTS, then pg_index.indisvalid.  A failed or
- *     interrupted concurrent build leaves an INVALID index that IF NOT EXISTS would keep
- *     forever: it is dropped CONCURRENTLY and the build retried, at most INDEX_REBUILDS times.
+ *   INDEX — CREATE INDEX CONCURRENTLY IF NOT EXISTS, then the proof that the name holds
+ *     this index and that it is valid (src/exec/exec_index.c).
  *   BACKFILL — the backfill engine (include/pgphase/backfill.h) runs the step's spec (its
  *     statement, the key the planner resolved, the batch size): key-ordered batches that
  *     skip rows the app holds locked (swept up at the end), cursor and counters committed
@@ -25,14 +24,7 @@
 #include "state/state.h"
 #include "base/util.h"
 
-#define INDEX_REBUILDS 3
-
-/* Validity of an index by name: no row when it does not exist. */
-static const char *const SQL_INDEX_VALID =
-	"SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)";
-
-/* Run sql outside a transaction, retrying lock timeouts within the budget. */
-static int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, const char *sql,
+int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, const char *sql,
 			 struct pgphase_error *err)
 {
 	int64_t started = now_us();
@@ -41,57 +33,10 @@ static int exec_retrying(struct exec_ctx *x, const struct pgphase_step *st, cons
 		pgphase_verbose("  %s:%d: %s", st->file, st->line, sql);
 		if (db_exec(x->s, sql, err) == 0)
 			return 0;
-		if (!(st->retry_lock && db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE) &&
-		      exec_backoff(x, attempt, started)))
+		if (!st->retry_lock || !db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE))
 			return exec_step_error(x->s, st, err);
-	}
-}
-
-/* 1 valid, 0 invalid, -2 absent, -1 error */
-static int index_valid(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
-{
-	const char *params[1] = { st->target };
-	PGresult *r = db_query(x->s, SQL_INDEX_VALID, 1, params, PGRES_TUPLES_OK, err);
-	int v;
-
-	if (!r)
-		return -1;
-	v = PQntuples(r) == 0 ? -2 : strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	return v;
-}
-
-static int run_index(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
-{
-	int rebuilds = 0;
-
-	for (;;) {
-		int v = index_valid(x, st, err);
-
-		if (v == 1)
-			return 0;
-		if (v == -1)
-			return -1;
-		if (v == 0) {
-			if (rebuilds++ == INDEX_REBUILDS)
-				return pgphase_error_at(err, PGPHASE_EXIT_FAILED, "step-failed", st->file,
-							st->line, st->column,
-							"index %s is still INVALID after %d builds",
-							st->target, INDEX_REBUILDS);
-			pgphase_warn("index %s is INVALID (an interrupted concurrent build); dropping "
-				     "it and building again", st->target);
-			if (exec_retrying(x, st, st->undo_sql, err) < 0)
-				return -1;
-		}
-		if (exec_retrying(x, st, st->sql, err) < 0) {
-			struct pgphase_error e2 = PGPHASE_ERROR_INIT;
-
-			/* do not leave an INVALID index behind (it would slow every write) */
-			if (index_valid(x, st, &e2) == 0 && db_exec(x->s, st->undo_sql, &e2) < 0)
-				pgphase_warn("could not drop INVALID index %s: %s", st->target, e2.message);
-			pgphase_error_release(&e2);
-			return -1;
-		}
+		if (!exec_backoff(x, attempt, started))
+			return exec_lock_gave_up(x, st, attempt + 1, started, err);
 	}
 }
 
@@ -160,7 +105,7 @@ int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err)
 
 	switch (st->kind) {
 	case PGPHASE_STEP_INDEX:
-		return run_index(x, st, err);
+		return exec_index_run(x, st, err);
 	case PGPHASE_STEP_BACKFILL:
 		return exec_backfill_step(x, st, i, err);
 	case PGPHASE_STEP_CHECK_NULLS:

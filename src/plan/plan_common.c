@@ -11,6 +11,7 @@
  *                                                         check proves the column has no NULL
  */
 #include "plan/plan_int.h"
+#include "plan/plan_names.h"
 
 static const char *const SQL_ADD_NN_CHECK =
 	"ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID";
@@ -68,7 +69,9 @@ int plan_not_null_steps(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 			const char *column, bool check_in_expand, struct pgphase_error *err)
 {
 	char *rel = sql_rel(ctx, rv), *col = sql_ident(ctx, column);
-	char *con = sql_ident(ctx, sql_object_name(ctx, rv->relname, column, "not_null"));
+	const char *cols[1] = { column };
+	struct plan_name_want w = { rv, 'c', false, false, cols, 1 };
+	char *con = sql_ident(ctx, plan_choose_name(ctx, &w, rv->relname, column, "not_null", true));
 	enum pgphase_phase add_phase = check_in_expand ? PGPHASE_PHASE_EXPAND : PGPHASE_PHASE_CONTRACT;
 	enum pgphase_phase check_phase = check_in_expand ? PGPHASE_PHASE_BACKFILL : PGPHASE_PHASE_CONTRACT;
 	char *add, *undo = NULL, *count = NULL, *validate = NULL, *set = NULL;
@@ -174,7 +177,7 @@ int plan_sync_column(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 	PgQuery__RangeVar fn_rv = *s->rv;
 	struct sql_graft g = { "t", NULL, s->type };
 	char *rel = sql_rel(ctx, s->rv);
-	char *fname = sql_object_name(ctx, s->rv->relname, s->column, s->suffix);
+	char *fname = sql_helper_name(ctx, s->rv->relname, s->column, s->suffix);
 	char *trg = sql_ident(ctx, fname), *fn, *unsync_text, *add, *drop = NULL, *sync = NULL;
 	char *unsync = NULL;
 

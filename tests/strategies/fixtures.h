@@ -128,7 +128,7 @@ static const struct strat_fixture strat_fixtures[] = {
 	  " FROM pg_attribute a WHERE a.attrelid = 's'::regclass AND a.attname = 'n'",
 	  "truenumeric(12,2)2250750.00" },
 	{ "rename-table-via-view", FX_TABLE, FX_ROWS, "ALTER TABLE t RENAME TO t2;\n",
-	  { "expand txn rename-table-via-view | ALTER TABLE t RENAME TO t2;\nCREATE VIEW t AS SELECT * FROM t2",
+	  { "expand txn rename-table-via-view | ALTER TABLE t RENAME TO t2;\nCREATE VIEW t WITH (security_invoker=true) AS SELECT * FROM t2",
 	    "contract own rename-table-via-view | DROP VIEW IF EXISTS t" },
 	  "SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) FROM pg_class"
 	  " WHERE relname IN ('t', 't2')", "t2:r" },
