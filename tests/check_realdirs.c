@@ -35,6 +35,9 @@ static const struct realdir realdirs[] = {
 	 .known_bug = "refused: varchar(255) -> varchar(256) goes through the shadow-column "
 		      "strategy, which needs a key registry lacks (04; PostgreSQL widens without a "
 		      "rewrite); UPDATE whose WHERE names no column it sets (05)"},
+	{.name = "langfuse",
+	 .known_bug = "refused: BEGIN/COMMIT inside a migration (12; psql -1 runs the file with a "
+		      "warning)"},
 	{.name = "temporal",
 	 .known_bug = "phase ordering: v1.16 drops data_encoding and adds it back; the DROP COLUMN "
 		      "moves to contract after the ADD COLUMN, which fails \"already exists\""},

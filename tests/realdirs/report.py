@@ -76,21 +76,25 @@ def line_of(path, n, width=110):
 
 
 DIFF_KINDS = [
-    ("foreign key", r"FOREIGN KEY"),
-    ("NOT VALID", r"NOT VALID"),
-    ("primary key", r"PRIMARY KEY"),
-    ("unique constraint", r"ADD CONSTRAINT .* UNIQUE"),
-    ("unique index", r"CREATE UNIQUE INDEX"),
-    ("index", r"CREATE INDEX"),
-    ("check", r"CHECK \("),
+    ("NOT VALID constraint", r"\[NOT VALID\]"),
+    ("foreign key", r"^constraint .*: FOREIGN KEY"),
+    ("primary key", r"^constraint .*: PRIMARY KEY"),
+    ("unique constraint", r"^constraint .*: UNIQUE"),
+    ("check constraint", r"^constraint .*: CHECK"),
+    ("other constraint", r"^constraint "),
+    ("INVALID index", r"^index .*\[INVALID\]"),
+    ("unique index", r"^index CREATE UNIQUE INDEX"),
+    ("index", r"^index "),
     ("column order", r"^column order "),
-    ("trigger", r"CREATE TRIGGER"),
-    ("function", r"CREATE FUNCTION|\$\$|LANGUAGE"),
-    ("default", r"DEFAULT"),
-    ("NOT NULL", r"NOT NULL"),
-    ("view", r"CREATE VIEW"),
-    ("comment", r"^COMMENT ON"),
-    ("privilege", r"^(GRANT|REVOKE)"),
+    ("column (type, default, NOT NULL, ...)", r"^column "),
+    ("trigger", r"^trigger "),
+    ("function", r"^function "),
+    ("sequence", r"^sequence "),
+    ("view", r"^view "),
+    ("comment", r"^comment "),
+    ("table", r"^relation "),
+    ("type", r"^type "),
+    ("policy", r"^policy "),
 ]
 
 
@@ -145,6 +149,32 @@ def stmt_kind(sql):
     if w[0] == "ALTER" and len(w) > 1:
         return "ALTER " + w[1]
     return w[0]
+
+
+CAUSES = [
+    ("refused data change (UPDATE/DELETE/INSERT...SELECT not provably exactly-once, or no key)"
+     " — principle: run it as written instead", r"in batches|find the table's key"),
+    ("phase ordering (item 4): a statement moved to a later phase collides with a later one",
+     r"already exists"),
+    ("type change / rename with dependent objects (item 2)",
+     r"depend on it|used in a trigger|used by a view|used by a|cannot alter type"),
+    ("planner does not model earlier statements (item 3)",
+     r"creates only later|does not exist|cannot find the type|was dropped while"),
+    ("quoting (item 1)", r"syntax error|invalid name|quot"),
+    ("BEGIN/COMMIT in a migration refused (psql -1 runs the file, warning only)",
+     r"transaction control statement"),
+]
+
+
+def cause_of(key, stmt=""):
+    if re.search(r"in batches|find the table's key", key) and \
+            re.match(r"(?i)alter\s+table", stmt or ""):
+        return ("ALTER COLUMN TYPE rewritten through a shadow column and batches, which need a "
+                "key (item 3: rewrite-free type changes should run as written)")
+    for name, pat in CAUSES:
+        if re.search(pat, key):
+            return name
+    return "other: " + key[:120]
 
 
 def main():
@@ -252,6 +282,32 @@ def main():
             extra += "; psql itself stops at %s" % r[14].replace("\t", " ")
         p("- %s: %s @ %s, `%s`%s" % (r[0], src.get("url"), src.get("commit", "")[:12],
                                       src.get("path"), extra))
+
+    p("\n## Causes (isolated runs, one count per failing migration)\n")
+    p("| cause | migrations | directories |")
+    p("|---|---|---|")
+    causes = collections.OrderedDict()
+    for key, items in groups.items():
+        for i in items:
+            c = causes.setdefault(cause_of(key, i[3]), [0, set()])
+            c[0] += 1
+            c[1].add(i[0])
+    if hangs:
+        causes["hang: killed by the watchdog (item 1)"] = [len(hangs), set(h[0] for h in hangs)]
+    dk = collections.OrderedDict()
+    for (side, kind), items in diffs.items():
+        if kind == "column order":
+            label = "exit 0, column order differs (new column appended; documented difference?)"
+        elif side == "-":
+            label = "exit 0, schema differs: %s lost (item 2 carry-over, or item 4)" % kind
+        else:
+            label = "exit 0, schema differs: %s left behind or changed" % kind
+        c = dk.setdefault(label, [0, set()])
+        c[0] += len(items)
+        c[1].update(i[0] for i in items)
+    for label, (cnt, ps) in sorted(list(causes.items()) + list(dk.items()),
+                                   key=lambda kv: -kv[1][0]):
+        p("| %s | %d | %s |" % (label, cnt, ", ".join(sorted(ps))))
 
     p("\n## Full runs: first failure and schema diff\n")
     for r in rows:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Corpus runner: real migration directories through `pgphase migrate` against `psql -1`.
 #
-#   tests/realdirs/run.sh [--no-isolate] [--only N] PROJECTDIR...
+#   tests/realdirs/run.sh [--no-isolate] [--keep-full] [--only N] PROJECTDIR...
 #
 # Each PROJECTDIR (outside the repository, made by export.sh) holds src/ (the project's files
 # as they are) and SOURCE (url, commit, path, kind, license). For each one this script
@@ -14,6 +14,8 @@
 #      was before k, runs `pgphase plan --format json` and `pgphase migrate` on migration k
 #      alone, and diffs the result against psql's database after k. This finds every failing
 #      migration, not only the first, and counts the statements pgphase made safer.
+# --keep-full reuses a finished full run's results and redoes only the isolated runs;
+# --only N takes the first N migrations.
 # Results go to PROJECTDIR/result/; tests/realdirs/report.py writes the report from them.
 # A throwaway server is started (tests/pg.sh) and stopped on exit. Not run by `make check`.
 set -u
@@ -22,10 +24,12 @@ repo=$(cd "$here/../.." && pwd)
 PGPHASE=${PGPHASE:-$repo/build/pgphase}
 isolate=1
 only=0
+keep_full=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-isolate) isolate=0; shift ;;
 	--only) only=$2; shift 2 ;;
+	--keep-full) keep_full=1; shift ;;
 	*) break ;;
 	esac
 done
@@ -63,7 +67,13 @@ for proj in "$@"; do
 	name=$(basename "$proj")
 	kind=$(sed -n 's/^kind=//p' "$proj/SOURCE")
 	out=$proj/result
-	rm -rf "$proj/pgphase" "$out"
+	reuse=0
+	if [ "$keep_full" = 1 ] && [ -f "$out/migrate.rc" ]; then
+		reuse=1
+		rm -rf "$proj/pgphase" "$out/iso"
+	else
+		rm -rf "$proj/pgphase" "$out"
+	fi
 	mkdir -p "$out"
 	python3 "$here/layout.py" "$kind" "$proj/src" "$proj/pgphase" >"$out/layout.txt" || continue
 	dir=$proj/pgphase
@@ -92,42 +102,54 @@ for proj in "$@"; do
 		psql -X -q -d "$b" -c "$setup"
 	fi
 
-	# full run: psql on A, pgphase on B
-	k=0
-	psql_ok=0
-	: >"$out/psql.log"
-	while IFS=$'\t' read -r file orig mode <&3; do
-		k=$((k + 1))
-		echo "## $k $file" >>"$out/psql.log"
-		if ! psql_file "$a" "$dir/$file" "$mode" "$out/psql.log"; then
-			echo "$k	$file	$orig" >"$out/psql_failed"
-			break
-		fi
-		psql_ok=$k
-	done 3<"$dir/files.tsv"
-	echo "$psql_ok" >"$out/psql_applied"
-	# pgphase runs what psql could run (a directory psql cannot run has no oracle past that)
-	full=$out/full
-	mkdir -p "$full"
-	head -n "$psql_ok" "$dir/files.tsv" | while IFS=$'\t' read -r file orig mode; do
-		cp "$dir/$file" "$full/"
-		case "$file" in *.up.sql) cp "$dir/${file%.up.sql}.down.sql" "$full/" ;; esac
-	done
-	start=$(date +%s.%N)
-	run_pgphase $((120 + 3 * psql_ok)) "$out/migrate.log" migrate -d "dbname=$b" -m "$full"
-	echo $? >"$out/migrate.rc"
-	echo "$start $(date +%s.%N)" >"$out/migrate.time"
-	psql -X -At -d "$b" -c "SELECT count(*) FROM pgphase.migrations WHERE state = 'complete'" \
-		>"$out/pgphase_applied" 2>/dev/null || echo 0 >"$out/pgphase_applied"
-	dump "$a" >"$out/a.dump"
-	dump "$b" >"$out/b.dump"
-	diff "$out/a.dump" "$out/b.dump" >"$out/full.diff"
-	dropdb "$b"
+	if [ "$reuse" = 1 ]; then
+		psql_ok=$(cat "$out/psql_applied")
+		dropdb "$b"
+	else
+		# full run: psql on A, pgphase on B
+		k=0
+		psql_ok=0
+		: >"$out/psql.log"
+		while IFS=$'\t' read -r file orig mode <&3; do
+			k=$((k + 1))
+			echo "## $k $file" >>"$out/psql.log"
+			if ! psql_file "$a" "$dir/$file" "$mode" "$out/psql.log"; then
+				echo "$k	$file	$orig" >"$out/psql_failed"
+				break
+			fi
+			psql_ok=$k
+		done 3<"$dir/files.tsv"
+		echo "$psql_ok" >"$out/psql_applied"
+		# pgphase runs what psql could run (a directory psql cannot run has no oracle past that)
+		full=$out/full
+		mkdir -p "$full"
+		head -n "$psql_ok" "$dir/files.tsv" | while IFS=$'\t' read -r file orig mode; do
+			cp "$dir/$file" "$full/"
+			case "$file" in *.up.sql) cp "$dir/${file%.up.sql}.down.sql" "$full/" ;; esac
+		done
+		start=$(date +%s.%N)
+		run_pgphase $((120 + 3 * psql_ok)) "$out/migrate.log" migrate -d "dbname=$b" -m "$full"
+		echo $? >"$out/migrate.rc"
+		echo "$start $(date +%s.%N)" >"$out/migrate.time"
+		psql -X -At -d "$b" -c "SELECT count(*) FROM pgphase.migrations WHERE state = 'complete'" \
+			>"$out/pgphase_applied" 2>/dev/null || echo 0 >"$out/pgphase_applied"
+		dump "$a" >"$out/a.dump"
+		dump "$b" >"$out/b.dump"
+		diff "$out/a.dump" "$out/b.dump" >"$out/full.diff"
+		dropdb "$b"
 
+	fi
 	[ "$isolate" = 1 ] || { dropdb "$a"; continue; }
-	# isolate: every migration alone on psql's state before it
+	# isolate: every migration alone on psql's state before it. Database C follows A: pgphase
+	# runs migration k on C (its state schema dropped first, so k is its only migration),
+	# psql runs k on A; when pgphase failed or the schemas differ, C is copied from A again
+	# (copies only then: copying a database is the slow part). Data written by earlier
+	# migrations through pgphase stays in C; only the schema is compared.
 	dropdb "$a"; createdb "$a"
 	[ -z "$setup" ] || psql -X -q -d "$a" -c "$setup"
+	c=${a}_i
+	dropdb --if-exists "$c"
+	createdb -T "$a" "$c"
 	iso=$out/iso
 	mkdir -p "$iso"
 	k=0
@@ -138,22 +160,26 @@ for proj in "$@"; do
 		mkdir -p "$one"
 		cp "$dir/$file" "$one/"
 		case "$file" in *.up.sql) cp "$dir/${file%.up.sql}.down.sql" "$one/" ;; esac
-		c=${a}_i
-		dropdb --if-exists "$c"
-		createdb -T "$a" "$c"
+		psql -X -q -d "$c" -c 'DROP SCHEMA IF EXISTS pgphase CASCADE' >/dev/null 2>&1
 		run_pgphase 60 "$iso/$k/plan.json" plan --format json -d "dbname=$c" -m "$one"
 		echo $? >"$iso/$k/plan.rc"
 		run_pgphase 60 "$iso/$k/migrate.log" migrate -d "dbname=$c" -m "$one"
-		echo $? >"$iso/$k/migrate.rc"
+		mrc=$?
+		echo $mrc >"$iso/$k/migrate.rc"
 		psql_file "$a" "$dir/$file" "$mode" "$iso/$k/psql.log" </dev/null
-		if [ "$(cat "$iso/$k/migrate.rc")" = 0 ]; then
+		resync=1
+		if [ "$mrc" = 0 ]; then
 			dump "$a" >"$iso/$k/a.dump"
 			dump "$c" >"$iso/$k/b.dump"
-			diff "$iso/$k/a.dump" "$iso/$k/b.dump" >"$iso/$k/diff"
+			diff "$iso/$k/a.dump" "$iso/$k/b.dump" >"$iso/$k/diff" && resync=0
 			rm -f "$iso/$k/a.dump" "$iso/$k/b.dump"
 		fi
-		dropdb "$c"
+		if [ "$resync" = 1 ]; then
+			dropdb --force "$c"
+			createdb -T "$a" "$c"
+		fi
 		printf '%s\t%s\t%s\n' "$file" "$orig" "$mode" >"$iso/$k/file"
 	done 3<"$dir/files.tsv"
+	dropdb --force "$c"
 	dropdb "$a"
 done
