@@ -25,6 +25,9 @@ PGPHASE=${PGPHASE:-$repo/build/pgphase}
 isolate=1
 only=0
 keep_full=0
+# watchdog of an isolated run: one migration on an empty schema takes a second or two; a hang
+# (issue 14 item 1) is killed after this long (TERM, then KILL 5 s later)
+iso_timeout=${ISO_TIMEOUT:-20}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-isolate) isolate=0; shift ;;
@@ -128,7 +131,7 @@ for proj in "$@"; do
 			case "$file" in *.up.sql) cp "$dir/${file%.up.sql}.down.sql" "$full/" ;; esac
 		done
 		start=$(date +%s.%N)
-		run_pgphase $((120 + 3 * psql_ok)) "$out/migrate.log" migrate -d "dbname=$b" -m "$full"
+		run_pgphase $((120 + psql_ok)) "$out/migrate.log" migrate -d "dbname=$b" -m "$full"
 		echo $? >"$out/migrate.rc"
 		echo "$start $(date +%s.%N)" >"$out/migrate.time"
 		psql -X -At -d "$b" -c "SELECT count(*) FROM pgphase.migrations WHERE state = 'complete'" \
@@ -161,9 +164,9 @@ for proj in "$@"; do
 		cp "$dir/$file" "$one/"
 		case "$file" in *.up.sql) cp "$dir/${file%.up.sql}.down.sql" "$one/" ;; esac
 		psql -X -q -d "$c" -c 'DROP SCHEMA IF EXISTS pgphase CASCADE' >/dev/null 2>&1
-		run_pgphase 60 "$iso/$k/plan.json" plan --format json -d "dbname=$c" -m "$one"
+		run_pgphase "$iso_timeout" "$iso/$k/plan.json" plan --format json -d "dbname=$c" -m "$one"
 		echo $? >"$iso/$k/plan.rc"
-		run_pgphase 60 "$iso/$k/migrate.log" migrate -d "dbname=$c" -m "$one"
+		run_pgphase "$iso_timeout" "$iso/$k/migrate.log" migrate -d "dbname=$c" -m "$one"
 		mrc=$?
 		echo $mrc >"$iso/$k/migrate.rc"
 		psql_file "$a" "$dir/$file" "$mode" "$iso/$k/psql.log" </dev/null
