@@ -40,6 +40,10 @@ static const struct realdir realdirs[] = {
 		      "crate_owners.user_id) loses the UNIQUE constraints and the FK on the column "
 		      "(carry-over); DROP INDEX index_crates_name + CREATE UNIQUE INDEX of the same "
 		      "name (95) ends with no index (phase ordering)"},
+	{.name = "hatchet",
+	 .known_bug = "refused: UPDATE without WHERE (03); phase ordering: DROP COLUMN x, ADD "
+		      "COLUMN x in one ALTER fails \"already exists\" (05); mixed-case NOT NULL "
+		      "helper constraint lower-cased, then \"does not exist\" (07)"},
 	{.name = "kratos",
 	 .known_bug = "refused: INSERT ... SELECT without ON CONFLICT/NOT EXISTS (28)"},
 	{.name = "openmeter",

@@ -166,7 +166,10 @@ CAUSES = [
 ]
 
 
-def cause_of(key, stmt=""):
+def cause_of(key, stmt="", msg=""):
+    m = re.search(r'(?:constraint|index|relation|trigger) "([^"]*)"', msg)
+    if m and m.group(1) != m.group(1).lower() and "does not exist" in msg:
+        return "quoting (item 1): a mixed-case name was created lower-cased, then not found"
     if re.search(r"in batches|find the table's key", key) and \
             re.match(r"(?i)alter\s+table", stmt or ""):
         return ("ALTER COLUMN TYPE rewritten through a shadow column and batches, which need a "
@@ -289,7 +292,7 @@ def main():
     causes = collections.OrderedDict()
     for key, items in groups.items():
         for i in items:
-            c = causes.setdefault(cause_of(key, i[3]), [0, set()])
+            c = causes.setdefault(cause_of(key, i[3], i[2]), [0, set()])
             c[0] += 1
             c[1].add(i[0])
     if hangs:
