@@ -242,8 +242,11 @@ START_TEST(real_directory_same_schema_as_psql)
 		free(a);
 		free(b);
 	} else {
+		size_t len = strlen(mig.text);
+
+		/* the end of the output (Check's message size is limited; the error comes last) */
 		ck_assert_msg(mig.status == 0, "%s: pgphase migrate exit %d (psql -1 runs it):\n%s",
-			      rd->name, mig.status, mig.text);
+			      rd->name, mig.status, mig.text + (len > 1500 ? len - 1500 : 0));
 		th_assert_same_schema(db_psql, th_dbname());
 	}
 	free(mig.text);
