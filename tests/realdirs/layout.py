@@ -74,7 +74,9 @@ def collect(kind, src):
             if os.path.isfile(meta) and re.search(rb"run_in_transaction\s*=\s*false", read(meta)):
                 mode = "autocommit"
             dn = os.path.join(src, d, "down.sql")
-            items.append((d, d.split("_", 1)[-1], read(p),
+            # diesel's version is the part before the first '_' with the dashes removed
+            ver = d.split("_", 1)[0].replace("-", "")
+            items.append((ver, d.split("_", 1)[-1], read(p),
                           read(dn) if os.path.isfile(dn) else None, p, mode))
     elif kind in ("golang-migrate", "temporal-pairs"):
         for f in os.listdir(src):

@@ -53,8 +53,12 @@ dump() {
 psql_file() {
 	if [ "$3" = autocommit ]; then
 		psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$2" >>"$4" 2>&1
-	else
-		psql -X -q -1 -v ON_ERROR_STOP=1 -d "$1" -f "$2" >>"$4" 2>&1
+	elif ! psql -X -q -1 -v ON_ERROR_STOP=1 -d "$1" -f "$2" >>"$4" 2>&1; then
+		# a file holding CREATE INDEX CONCURRENTLY (Prisma runs such a file outside a
+		# transaction): the failed -1 run rolled back, so run it again statement by statement
+		grep -q 'cannot run inside a transaction block' "$4" || return 1
+		echo "(rerun without -1: the file cannot run inside a transaction block)" >>"$4"
+		psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$2" >>"$4" 2>&1
 	fi
 }
 
