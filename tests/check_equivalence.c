@@ -188,34 +188,24 @@ void eq_run(const struct eq_case *c)
 	"INSERT INTO \"Np\" SELECT g / 10, g % 10, 'v' FROM generate_series(1, 200) g;\n"
 
 /* Why known-bug cases fail today (the lead clears each flag as its fix merges). */
-#define BUG_IDX_HANG "quoted index name deparsed unquoted: lower-cased index, endless wait"
-#define BUG_NAME_SYNTAX "name with a space, quote or unicode deparsed unquoted: syntax error"
-#define BUG_CON_CASE "mixed-case constraint added lower-cased NOT VALID; its VALIDATE fails"
-#define BUG_NN_HELPER "NOT NULL helper check named from a mixed-case/odd table name, unquoted"
 #define BUG_PART_CONC "CONCURRENTLY is impossible on a partitioned table or index"
-#define BUG_PART_FK "PostgreSQL refuses NOT VALID foreign keys on a partitioned table"
-#define BUG_FK_TO_PART "VALIDATE leaves partition clones of an FK to a partitioned table invalid"
 
 static const struct eq_case cases[] = {
 	/* create-index-concurrently */
 	{ "index_plain", S_PLAIN, "CREATE INDEX t_a ON t (a);\n", D_PLAIN },
-	{ "index_quoted", S_MIXED, IDX_MIXED, D_MIXED,
-	  .known_bug = BUG_IDX_HANG },
+	{ "index_quoted", S_MIXED, IDX_MIXED, D_MIXED },
 	{ "index_space_quote", S_ODD,
 	  "CREATE INDEX \"idx \"\"odd\"\" one\" ON \"my \"\"odd\"\" table\" (\"the value\");\n",
-	  D_ODD,
-	  .known_bug = BUG_NAME_SYNTAX },
+	  D_ODD },
 	{ "index_unicode", S_UNI, "CREATE INDEX \"idx_été\" ON \"café\" (\"naïve\");\n", D_UNI },
-	{ "index_schema", S_SCHEMA, IDX_SCHEMA, D_SCHEMA,
-	  .known_bug = BUG_IDX_HANG },
+	{ "index_schema", S_SCHEMA, IDX_SCHEMA, D_SCHEMA },
 	{ "index_unique_composite", S_COMPOSITE,
 	  "CREATE UNIQUE INDEX lines_sku ON lines (order_id, sku);\n", D_COMPOSITE },
 	{ "index_partial_expression", S_MIXED,
 	  "CREATE INDEX mixed_lower ON \"MyTable\" (lower(\"Email\")) WHERE \"Val\" > 2;\n",
 	  D_MIXED },
 	{ "index_partitioned", S_PART, "CREATE INDEX ev_kind ON ev (kind);\n", D_PART,
-	  "CONCURRENTLY is impossible on a partitioned table",
-	  .known_bug = BUG_PART_CONC },
+	  "CONCURRENTLY is impossible on a partitioned table" },
 	{ "index_unnamed_comment", S_PLAIN,
 	  "CREATE INDEX ON t (b);\nCOMMENT ON INDEX t_b_idx IS 'by b';\n", D_PLAIN },
 	{ "index_rich_table", S_RICH, "CREATE INDEX acct_note ON acct (note) WHERE bal > 10;\n",
@@ -237,8 +227,7 @@ static const struct eq_case cases[] = {
 	{ "fk_quoted", S_QFK,
 	  "ALTER TABLE \"Orders\" ADD CONSTRAINT \"Orders_User_fk\" FOREIGN KEY (\"UserId\")"
 	  " REFERENCES \"Users\" (\"Id\");\n",
-	  D_QFK,
-	  .known_bug = BUG_CON_CASE },
+	  D_QFK },
 	{ "fk_composite_unnamed", S_COMPOSITE
 	  "CREATE TABLE shipments (id int PRIMARY KEY, order_id int, line_no int);\n"
 	  "INSERT INTO shipments SELECT g, 1 + g % 40, 1 + g % 5 FROM generate_series(1, 100) g;\n",
@@ -247,26 +236,22 @@ static const struct eq_case cases[] = {
 	{ "fk_schema_unicode_name", S_LINE_ITEMS,
 	  "ALTER TABLE \"App Schema\".\"line items\" ADD CONSTRAINT \"item → order\""
 	  " FOREIGN KEY (\"Order Id\") REFERENCES \"App Schema\".\"Orders\";\n",
-	  D_SCHEMA,
-	  .known_bug = BUG_NAME_SYNTAX },
+	  D_SCHEMA },
 	{ "fk_cascade_deferrable", S_FK,
 	  "ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users ON DELETE CASCADE"
 	  " DEFERRABLE INITIALLY DEFERRED;\n",
 	  D_FK },
 	{ "fk_from_partitioned", S_KINDS,
 	  "ALTER TABLE ev ADD CONSTRAINT ev_kind_fk FOREIGN KEY (kind) REFERENCES kinds;\n", D_PART,
-	  "PostgreSQL refuses NOT VALID foreign keys on partitioned tables",
-	  .known_bug = BUG_PART_FK },
+	  "PostgreSQL refuses NOT VALID foreign keys on partitioned tables" },
 	{ "fk_to_partitioned", S_EV_NOTES,
-	  "ALTER TABLE ev_notes ADD FOREIGN KEY (ev_id, ev_at) REFERENCES ev;\n", D_PART,
-	  .known_bug = BUG_FK_TO_PART },
+	  "ALTER TABLE ev_notes ADD FOREIGN KEY (ev_id, ev_at) REFERENCES ev;\n", D_PART },
 	/* add-check-not-valid */
 	{ "check_plain", S_PLAIN, "ALTER TABLE t ADD CONSTRAINT t_a_pos CHECK (a >= 0);\n",
 	  D_PLAIN },
 	{ "check_quoted", S_MIXED,
 	  "ALTER TABLE \"MyTable\" ADD CONSTRAINT \"Val Range\" CHECK (\"Val\" BETWEEN 0 AND 6);\n",
-	  D_MIXED,
-	  .known_bug = BUG_NAME_SYNTAX },
+	  D_MIXED },
 	{ "check_unnamed_unicode", S_UNI, "ALTER TABLE \"café\" ADD CHECK (\"naïve\" >= 0);\n",
 	  D_UNI },
 	{ "check_partitioned", S_PART, "ALTER TABLE ev ADD CONSTRAINT ev_n CHECK (n >= 0);\n",
@@ -275,42 +260,35 @@ static const struct eq_case cases[] = {
 	  "ALTER TABLE \"App Schema\".\"Orders\" ADD CONSTRAINT \"Total ≥ 0\""
 	  " CHECK (\"Total\" >= 0);\n"
 	  "COMMENT ON CONSTRAINT \"Total ≥ 0\" ON \"App Schema\".\"Orders\" IS 'no refunds';\n",
-	  D_SCHEMA,
-	  .known_bug = BUG_NAME_SYNTAX },
+	  D_SCHEMA },
 	/* set-not-null-via-check */
 	{ "not_null_plain", S_PLAIN, "ALTER TABLE t ALTER a SET NOT NULL;\n", D_PLAIN },
 	{ "not_null_quoted", S_MIXED, "ALTER TABLE \"MyTable\" ALTER \"Email\" SET NOT NULL;\n",
-	  D_MIXED,
-	  .known_bug = BUG_NN_HELPER },
+	  D_MIXED },
 	{ "not_null_schema", S_SCHEMA,
-	  "ALTER TABLE \"App Schema\".\"Orders\" ALTER note SET NOT NULL;\n", D_SCHEMA,
-	  .known_bug = BUG_NN_HELPER },
+	  "ALTER TABLE \"App Schema\".\"Orders\" ALTER note SET NOT NULL;\n", D_SCHEMA },
 	{ "not_null_partitioned", S_PART, "ALTER TABLE ev ALTER kind SET NOT NULL;\n", D_PART },
 	{ "not_null_space_quote", S_ODD,
-	  "ALTER TABLE \"my \"\"odd\"\" table\" ALTER \"the value\" SET NOT NULL;\n", D_ODD,
-	  .known_bug = BUG_NN_HELPER },
+	  "ALTER TABLE \"my \"\"odd\"\" table\" ALTER \"the value\" SET NOT NULL;\n", D_ODD },
 	{ "not_null_rich_table", S_RICH, "ALTER TABLE acct ALTER owner SET NOT NULL;\n", D_RICH },
 	/* add-unique-using-index */
 	{ "unique_plain", S_PLAIN, "ALTER TABLE t ADD CONSTRAINT t_b_key UNIQUE (b);\n", D_PLAIN },
 	{ "unique_quoted", S_MIXED,
-	  "ALTER TABLE \"MyTable\" ADD CONSTRAINT \"Uq\" UNIQUE (\"Email\");\n", D_MIXED,
-	  .known_bug = BUG_IDX_HANG },
+	  "ALTER TABLE \"MyTable\" ADD CONSTRAINT \"Uq\" UNIQUE (\"Email\");\n", D_MIXED },
 	{ "unique_unnamed_composite", S_COMPOSITE,
 	  "ALTER TABLE lines ADD UNIQUE (order_id, sku);\n", D_COMPOSITE },
 	{ "primary_key_plain", S_NOPK, "ALTER TABLE np ADD PRIMARY KEY (id);\n",
 	  EQ_DIGEST("ROW(id, v)", "np") },
 	{ "primary_key_composite_quoted", S_QNOPK,
 	  "ALTER TABLE \"Np\" ADD CONSTRAINT \"Np PK\" PRIMARY KEY (\"A\", \"B\");\n",
-	  EQ_DIGEST("ROW(\"A\", \"B\", v)", "\"Np\""),
-	  .known_bug = BUG_NAME_SYNTAX },
+	  EQ_DIGEST("ROW(\"A\", \"B\", v)", "\"Np\"") },
 	{ "unique_deferrable_schema", S_SCHEMA,
 	  "ALTER TABLE \"App Schema\".\"Orders\" ADD CONSTRAINT \"Orders note key\" UNIQUE (note)"
 	  " DEFERRABLE INITIALLY DEFERRED;\n",
 	  D_SCHEMA },
 	{ "unique_partitioned", S_PART,
 	  "ALTER TABLE ev ADD CONSTRAINT ev_id_at_kind UNIQUE (id, at, kind);\n", D_PART,
-	  "no concurrent index build on a partitioned table",
-	  .known_bug = BUG_PART_CONC },
+	  "no concurrent index build on a partitioned table" },
 };
 
 START_TEST(test_case)

@@ -12,13 +12,6 @@
 #include "check_equivalence.h"
 
 /* Why known-bug cases fail today (the lead clears each flag as its fix merges). */
-#define BUG_NN_HELPER "NOT NULL helper check named from a mixed-case/odd name, unquoted"
-#define BUG_CARRY_INDEX "indexes and CHECKs on the column are dropped, not carried over"
-#define BUG_CARRY_FK_IN "contract's DROP COLUMN fails: a foreign key references the old column"
-#define BUG_CARRY_FK_OUT "the column's foreign key is dropped, not carried over"
-#define BUG_CARRY_ATTRS "column grant, comment, statistics target (type change: default) lost"
-#define BUG_VIEW_REFUSE "refused at plan time: a view uses the column (psql renames it in place)"
-#define BUG_DROP_NOT_NULL "DROP NOT NULL in the same ALTER as the type change is ignored"
 
 /* Renamed or retyped columns are compared under their new name, as text. */
 #define D_PLAIN_RENAMED EQ_DIGEST("ROW(id, a, label)", "t")
@@ -37,12 +30,10 @@ static const struct eq_case cases[] = {
 	/* add-required-column */
 	{ "required_plain", T_PLAIN, "ALTER TABLE t ADD COLUMN c int NOT NULL;\n" },
 	{ "required_quoted", T_MIXED,
-	  "ALTER TABLE \"MyTable\" ADD COLUMN \"Required Col\" text NOT NULL;\n",
-	  .known_bug = BUG_NN_HELPER },
+	  "ALTER TABLE \"MyTable\" ADD COLUMN \"Required Col\" text NOT NULL;\n" },
 	{ "required_schema_fk", S_SHOPS,
 	  "ALTER TABLE \"App Schema\".\"Orders\" ADD COLUMN \"ShopId\" int NOT NULL"
-	  " REFERENCES \"App Schema\".shops;\n",
-	  .known_bug = BUG_NN_HELPER },
+	  " REFERENCES \"App Schema\".shops;\n" },
 	{ "required_partitioned", T_PART, "ALTER TABLE ev ADD COLUMN src text NOT NULL;\n" },
 	{ "required_check_collation", T_PLAIN,
 	  "ALTER TABLE t ADD COLUMN code text COLLATE \"C\" NOT NULL CHECK (code <> '');\n" },
@@ -70,33 +61,26 @@ static const struct eq_case cases[] = {
 	  D_MIXED_RENAMED },
 	{ "rename_column_indexed", S_MIXED_INDEXED,
 	  "ALTER TABLE \"MyTable\" RENAME COLUMN \"Email\" TO \"E-Mail Address\";\n",
-	  D_MIXED_RENAMED, "unique, partial and expression indexes and a CHECK on the column",
-	  .known_bug = BUG_CARRY_INDEX },
+	  D_MIXED_RENAMED, "unique, partial and expression indexes and a CHECK on the column" },
 	{ "rename_column_referenced", S_FK_ON, "ALTER TABLE users RENAME COLUMN id TO uid;\n",
 	  "SELECT (" EQ_DIGEST("ROW(uid, email)", "users") ") || (" EQ_DIGEST(
 		  "ROW(id, user_id, amount)", "orders") ")",
-	  "primary key referenced by a foreign key",
-	  .known_bug = BUG_CARRY_FK_IN },
+	  "primary key referenced by a foreign key" },
 	{ "rename_column_referencing", S_FK_ON,
 	  "ALTER TABLE orders RENAME COLUMN user_id TO customer_id;\n",
 	  "SELECT (" EQ_DIGEST("ROW(id, email)", "users") ") || (" EQ_DIGEST(
 		  "ROW(id, customer_id, amount)", "orders") ")",
-	  "foreign-key column",
-	  .known_bug = BUG_CARRY_FK_OUT },
+	  "foreign-key column" },
 	{ "rename_column_grant_comment", S_RICH, "ALTER TABLE acct RENAME COLUMN note TO remark;\n",
-	  EQ_DIGEST("ROW(id, owner, bal, remark)", "acct"), "column grant and comment",
-	  .known_bug = BUG_CARRY_ATTRS },
+	  EQ_DIGEST("ROW(id, owner, bal, remark)", "acct"), "column grant and comment" },
 	{ "rename_column_stats_default", S_RICH, "ALTER TABLE acct RENAME COLUMN bal TO balance;\n",
 	  EQ_DIGEST("ROW(id, owner, balance, note)", "acct"),
-	  "default, statistics target, comment, column grant",
-	  .known_bug = BUG_CARRY_ATTRS },
+	  "default, statistics target, comment, column grant" },
 	{ "rename_column_view_policy", S_RICH, "ALTER TABLE acct RENAME COLUMN owner TO holder;\n",
 	  EQ_DIGEST("ROW(id, holder, bal, note)", "acct"),
-	  "collation, index, view and RLS policy on the column",
-	  .known_bug = BUG_VIEW_REFUSE },
+	  "collation, index, view and RLS policy on the column" },
 	{ "rename_column_identity_pk", S_RICH, "ALTER TABLE acct RENAME COLUMN id TO acct_id;\n",
-	  EQ_DIGEST("ROW(acct_id, owner, bal, note)", "acct"), "identity primary key in a view",
-	  .known_bug = BUG_VIEW_REFUSE },
+	  EQ_DIGEST("ROW(acct_id, owner, bal, note)", "acct"), "identity primary key in a view" },
 	{ "rename_column_partitioned", S_PART, "ALTER TABLE ev RENAME COLUMN kind TO category;\n",
 	  EQ_DIGEST("ROW(id, at, category, n)", "ev") },
 	{ "rename_column_unicode", S_UNI,
@@ -110,17 +94,14 @@ static const struct eq_case cases[] = {
 	{ "type_plain", S_PLAIN, "ALTER TABLE t ALTER a TYPE bigint;\n", D_PLAIN },
 	{ "type_quoted", S_MIXED, "ALTER TABLE \"MyTable\" ALTER \"Val\" TYPE bigint;\n", D_MIXED },
 	{ "type_primary_key_referenced", S_FK_ON, "ALTER TABLE users ALTER id TYPE bigint;\n", D_FK,
-	  "primary key referenced by a foreign key",
-	  .known_bug = BUG_CARRY_FK_IN },
+	  "primary key referenced by a foreign key" },
 	{ "type_indexed", S_MIXED_INDEXED,
 	  "ALTER TABLE \"MyTable\" ALTER \"Email\" TYPE varchar(100);\n",
-	  D_MIXED, "unique, partial and expression indexes and a CHECK on the column",
-	  .known_bug = BUG_CARRY_INDEX },
+	  D_MIXED, "unique, partial and expression indexes and a CHECK on the column" },
 	{ "type_using", S_PLAIN, "ALTER TABLE t ALTER b TYPE int USING substr(b, 2)::int;\n",
 	  D_PLAIN },
 	{ "type_rich_table", S_RICH, "ALTER TABLE acct ALTER bal TYPE bigint;\n", D_RICH,
-	  "default, statistics target, comment, column grant",
-	  .known_bug = BUG_CARRY_ATTRS },
+	  "default, statistics target, comment, column grant" },
 	{ "type_partitioned", S_PART, "ALTER TABLE ev ALTER n TYPE bigint;\n", D_PART },
 	{ "type_numeric_widen_schema", S_SCHEMA,
 	  "ALTER TABLE \"App Schema\".\"Orders\" ALTER \"Total\" TYPE numeric(12,2);\n", D_SCHEMA,
@@ -130,8 +111,7 @@ static const struct eq_case cases[] = {
 	{ "type_same_type", S_PLAIN, "ALTER TABLE t ALTER a TYPE int;\n", D_PLAIN,
 	  "a no-op for PostgreSQL" },
 	{ "type_and_drop_not_null", S_PLAIN "ALTER TABLE t ALTER a SET NOT NULL;\n",
-	  "ALTER TABLE t ALTER a TYPE bigint, ALTER a DROP NOT NULL;\n", D_PLAIN,
-	  .known_bug = BUG_DROP_NOT_NULL },
+	  "ALTER TABLE t ALTER a TYPE bigint, ALTER a DROP NOT NULL;\n", D_PLAIN },
 };
 
 START_TEST(test_case)
