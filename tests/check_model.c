@@ -3,59 +3,23 @@
  * statement's effect is visible to the statements after it, in the same migration and in
  * later pending ones.  Each case runs `pgphase plan` (and `plan --offline` where the model
  * alone must answer), then `pgphase migrate`, and compares the end schema with what
- * `psql -1` gives on the same files in a second database (pg_dump --schema-only, the state
- * schema left out), plus the data of the pre-existing columns where the case changes data.
+ * `psql -1` gives on the same files in a second database (th_assert_same_schema: the schema
+ * snapshot, the state schema left out), plus the data of the pre-existing columns where the case changes data.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "harness.h"
 #include "pgphase/plan.h"
 #include "plan/plan_int.h"
 
 #define RUN(r, dir, ...) th_pgphase((r), (dir), __VA_ARGS__, NULL)
-#define PG_BIN "/usr/lib/postgresql/15/bin/"
 
 /* The existing table most cases change: a key, rows, and a column left for backfills. */
 static const char *const SETUP_T =
 	"CREATE TABLE t (id int PRIMARY KEY, a int NOT NULL, b int);\n"
 	"INSERT INTO t (id, a) SELECT g, g * 10 FROM generate_series(1, 50) g;\n";
-
-/* Output of a shell command (malloc'd); its exit status in *status. */
-static char *capture(const char *cmd, int *status)
-{
-	FILE *p = popen(cmd, "r");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, got;
-
-	ck_assert_msg(p != NULL, "popen %s", cmd);
-	do {
-		if (cap - len < 4096)
-			buf = realloc(buf, cap = cap * 2 + 4096);
-		got = fread(buf + len, 1, cap - len - 1, p);
-		len += got;
-	} while (got > 0);
-	buf[len] = '\0';
-	*status = pclose(p);
-	return buf;
-}
-
-/* Schema of dbname as pg_dump prints it, without the state schema, comments and the
- * per-dump \restrict keys. */
-static char *schema_of(const char *dbname)
-{
-	char cmd[512];
-	int st;
-	char *out;
-
-	snprintf(cmd, sizeof(cmd), PG_BIN "pg_dump --schema-only --no-owner -N pgphase -d '%s' "
-		 "| grep -v -e '^--' -e '^$' -e '^.restrict' -e '^.unrestrict'", dbname);
-	out = capture(cmd, &st);
-	ck_assert_msg(WIFEXITED(st), "pg_dump %s failed", dbname);
-	return out;
-}
 
 /* Run SQL on another database of the test server. */
 static void exec_on(const char *dbname, const char *sql)
@@ -81,27 +45,20 @@ static void exec_on(const char *dbname, const char *sql)
 static void assert_same_as_psql(const char *setup, const char *dir, const char *const *files,
 				const char *data_sql)
 {
-	char psql_db[128], cmd[1024];
-	char *a, *b;
-	int st;
+	char *psql_db = th_extra_db("psql");
 
-	snprintf(psql_db, sizeof(psql_db), "%s_psql", th_dbname());
-	th_exec((snprintf(cmd, sizeof(cmd), "CREATE DATABASE \"%s\"", psql_db), cmd));
 	exec_on(psql_db, setup);
 	for (size_t i = 0; files[i]; i++) {
-		char *out;
+		char *path, *out = NULL;
+		int st;
 
-		snprintf(cmd, sizeof(cmd), PG_BIN "psql -X -q -1 -v ON_ERROR_STOP=1 -d '%s' -f '%s/%s' 2>&1",
-			 psql_db, dir, files[i]);
-		out = capture(cmd, &st);
-		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "psql -1 %s: %s", files[i], out);
+		ck_assert(asprintf(&path, "%s/%s", dir, files[i]) > 0);
+		st = th_psql_file(psql_db, path, &out);
+		ck_assert_msg(st == 0, "psql -1 %s: %s", files[i], out);
 		free(out);
+		free(path);
 	}
-	a = schema_of(psql_db);
-	b = schema_of(th_dbname());
-	ck_assert_msg(strcmp(a, b) == 0, "schema after psql -1:\n%s\nschema after pgphase:\n%s", a, b);
-	free(a);
-	free(b);
+	th_assert_same_schema(psql_db, th_dbname());
 	if (data_sql) {
 		char *ci = th_conninfo_for(psql_db);
 		PGconn *c = PQconnectdb(ci);
@@ -118,7 +75,7 @@ static void assert_same_as_psql(const char *setup, const char *dir, const char *
 		PQfinish(c);
 		free(ci);
 	}
-	th_exec((snprintf(cmd, sizeof(cmd), "DROP DATABASE \"%s\"", psql_db), cmd));
+	free(psql_db);
 }
 
 /* `pgphase plan` (online, or offline), which must succeed; its output (malloc'd). */
