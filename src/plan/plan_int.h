@@ -76,6 +76,7 @@ struct plan_state_rel {
 	bool is_new;       /* created earlier in the migration being planned */
 	bool temp;         /* a temporary table (lives in the migration's session) */
 	bool all_columns;  /* a plain CREATE TABLE: the model knows every column */
+	bool maybe_old;    /* CREATE ... IF NOT EXISTS: the table may have been there already */
 	bool gone;         /* dropped or renamed away */
 	const char **key;  /* key columns the migrations tell (primary key), NULL-terminated */
 	bool key_known;    /* key is the answer even when NULL (created, or key added/dropped) */

@@ -325,7 +325,7 @@ bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const c
 		out->dflt = c->dflt;
 		return out->type != NULL;
 	}
-	if (r && r->created && r->all_columns && !c)
+	if (r && r->created && r->all_columns && !r->maybe_old && !c)
 		return false; /* the model knows every column of the table */
 	cat = r && r->created ? rv : plan_catalog_name(ctx, rv);
 	found = cat && info_from_catalog(ctx, cat, c ? c->catalog : column, out);

@@ -351,6 +351,7 @@ static void apply_create(struct plan_state *st, const PgQuery__CreateStmt *cs)
 	if (cs->if_not_exists && rel_find(st, cs->relation->schemaname, cs->relation->relname, NULL))
 		return;
 	r = rel_create(st, cs->relation);
+	r->pub.maybe_old = cs->if_not_exists;
 	r->pub.all_columns = !cs->n_inh_relations && !cs->partbound && !cs->of_typename;
 	for (size_t i = 0; i < cs->n_table_elts; i++) {
 		const PgQuery__Node *e = cs->table_elts[i];
@@ -372,7 +373,7 @@ static void apply_create_as(struct plan_state *st, const PgQuery__RangeVar *rv, 
 {
 	if (!rv || (if_not_exists && rel_find(st, rv->schemaname, rv->relname, NULL)))
 		return;
-	rel_create(st, rv);
+	rel_create(st, rv)->pub.maybe_old = if_not_exists;
 }
 
 static void rename_rel(struct plan_state *st, const PgQuery__RangeVar *rv, const char *schema,
