@@ -4,7 +4,8 @@
  * later pending ones.  Each case runs `pgphase plan` (and `plan --offline` where the model
  * alone must answer), then `pgphase migrate`, and compares the end schema with what
  * `psql -1` gives on the same files in a second database (th_assert_same_schema: the schema
- * snapshot, the state schema left out), plus the data of the pre-existing columns where the case changes data.
+ * snapshot, the state schema left out), plus the data of the pre-existing columns where
+ * the case changes data.
  */
 #include <stdio.h>
 #include <stdlib.h>
