@@ -72,8 +72,6 @@ struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strateg
 enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phase dflt);
 /* dflt moved up to the statement's phase marker, as plan_add() places a multi-phase step */
 enum pgphase_phase plan_phase_raised(const struct strategy_input *in, enum pgphase_phase dflt);
-/* Is the relation created earlier in this migration (so it needs no zero-downtime care)? */
-bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before);
 /* Plan-time input error at the statement: exit 2, "file:line:col: message". */
 int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -141,11 +139,40 @@ const PgQuery__Node *plan_parse_node(struct plan_ctx *ctx, const char *sql,
 
 /* ---- catalog questions (src/plan/plan_model.c) ---------------------------------------------- */
 
-/* Key columns of the table as the migrations tell them (--key, else CREATE TABLE's primary
- * key; the catalog's is pgphase_backfill_key's), a NULL-terminated list in ctx's arena; NULL
- * when none can be found. */
+/*
+ * The schema model (src/plan/plan_state.c) sees every statement before statement `before` of
+ * the migration (an index into its UP section: strategies pass in->origin), after the
+ * earlier migrations that are not complete on the database.  Questions without `before`
+ * are about the statement being planned.
+ */
+/* Is the relation created earlier in this migration, a temporary table included (so it
+ * needs no zero-downtime care)?  `ALTER TABLE t RENAME TO t_old; CREATE TABLE t ...`: the
+ * new t is new, t_old is not. */
+bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before);
+/* Is the column added earlier in this migration (or its table new)? */
+bool plan_is_new_column(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+			size_t before);
+/* The relation on the database that rv names now: rv itself when no statement touched the
+ * name, the catalog name of a table the migrations renamed, NULL for one they created or
+ * dropped.  In ctx's arena (or rv). */
+const PgQuery__RangeVar *plan_catalog_name(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
+/* Does the statement read or write a temporary table (one the migrations create, or one
+ * named in pg_temp)?  Such a data change cannot run in batches: the backfill engine works
+ * on other sessions, where the table does not exist. */
+bool plan_reads_temp_table(struct plan_ctx *ctx, const PgQuery__Node *node, size_t before);
+/* Does the statement run as written, whatever strategy would match: -- pgphase:as-is, a
+ * table new in this migration, a temporary table, or only columns added earlier in this
+ * migration (rename, type, NOT NULL, default, drop)?  The planner and the linter ask it
+ * before the registry. */
+bool plan_runs_as_written(struct plan_ctx *ctx, const struct strategy_input *in);
+
+/* Key columns of the table as the migrations tell them (--key, else the primary key its
+ * CREATE TABLE or ADD PRIMARY KEY declares; for a table the migrations renamed, the catalog
+ * key of the table it was; else the catalog's is pgphase_backfill_key's), a NULL-terminated
+ * list in ctx's arena; NULL when none can be found. */
 char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv);
-/* What the catalog (or an earlier CREATE TABLE) says about a column; nodes kept by ctx. */
+/* What the model (a column the migrations added or changed) and the catalog say about a
+ * column; nodes kept by ctx. */
 struct plan_column {
 	const PgQuery__TypeName *type; /* never NULL when found */
 	bool not_null;

@@ -180,7 +180,7 @@ static bool is_data_change(const PgQuery__Node *n)
 
 static int dispatch(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
-	if (!in->note->as_is && !plan_is_new_table(ctx, plan_stmt_relation(in->node), in->origin))
+	if (!plan_runs_as_written(ctx, in))
 		for (const struct pgphase_strategy *const *s = pgphase_strategies; *s; s++)
 			if ((*s)->matches(ctx, in))
 				return (*s)->plan(ctx, in, err);

@@ -14,12 +14,19 @@ struct plan_parsed {
 	struct plan_parsed *next;
 };
 
+struct plan_state;
+
 struct plan_ctx {
 	struct pgphase_plan *plan;
 	const struct pgphase_migration *m;
 	struct pgphase_plan_options opts;
 	struct pgphase_arena *arena; /* the plan's: strings, answers and scratch */
 	struct plan_parsed *parsed;  /* in the arena; their trees released at the end */
+	/* The schema model (src/plan/plan_state.c): NULL until first asked; in the arena, or
+	   the migration's cache when planning without a directory.  pos: the statement being
+	   planned (questions see the effects of the statements before it). */
+	struct plan_state *state;
+	size_t pos;
 };
 
 /* Release the parsed statements (the arena goes with the plan). */
@@ -44,4 +51,46 @@ int plan_check_dependencies(struct plan_ctx *ctx, struct pgphase_error *err);
 int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 		    struct pgphase_error *err);
 
+/* ---- the schema model (src/plan/plan_state.c) ------------------------------------------- */
+
+/*
+ * What the statements replayed so far did to one column.  Fields the migrations did not set
+ * are the catalog's (type NULL, not_null -1, dflt_known false).
+ */
+struct plan_state_col {
+	const char *name;              /* the column's name now */
+	const char *catalog;           /* the catalog column it is; NULL when the migrations add it */
+	const PgQuery__TypeName *type; /* the type the migrations gave it, or NULL */
+	int not_null;                  /* 1, 0, or -1: the catalog's */
+	bool dflt_known;               /* dflt is the answer (NULL: no default) */
+	const PgQuery__Node *dflt;
+	bool is_new;                   /* added earlier in the migration being planned */
+	bool gone;                     /* dropped or renamed away */
+};
+
+/* What they did to one relation (a table, or a view the migrations create). */
+struct plan_state_rel {
+	const char *schema, *name;          /* its name now (schema "" when unqualified) */
+	const char *cat_schema, *cat_name;  /* the catalog relation it is; NULL when created */
+	bool created;      /* by CREATE TABLE [AS] / SELECT INTO / CREATE VIEW in the migrations */
+	bool is_new;       /* created earlier in the migration being planned */
+	bool temp;         /* a temporary table (lives in the migration's session) */
+	bool all_columns;  /* a plain CREATE TABLE: the model knows every column */
+	bool maybe_old;    /* CREATE ... IF NOT EXISTS: the table may have been there already */
+	bool gone;         /* dropped or renamed away */
+	const char **key;  /* key columns the migrations tell (primary key), NULL-terminated */
+	bool key_known;    /* key is the answer even when NULL (created, or key added/dropped) */
+};
+
+/*
+ * The model at statement before of the migration being planned: earlier pending migrations
+ * replayed (those not complete on the database; offline every earlier one), then this
+ * migration's statements [0, before).  Also moves ctx->pos to before.  Never NULL.
+ */
+struct plan_state *plan_state_at(struct plan_ctx *ctx, size_t before);
+/* The model's entry for the relation rv names, or NULL when no statement touched the name. */
+const struct plan_state_rel *plan_state_rel(struct plan_state *st, const PgQuery__RangeVar *rv);
+/* The model's entry for a column of rel, or NULL when no statement touched it. */
+const struct plan_state_col *plan_state_col(struct plan_state *st,
+					    const struct plan_state_rel *rel, const char *column);
 #endif

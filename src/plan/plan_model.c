@@ -1,18 +1,24 @@
 /*
- * Catalog questions the strategies ask: a table's key (from the migrations only: the catalog's
- * is the backfill engine's, pgphase_backfill_key), a column's type, the views that
- * depend on a column, whether a type change is binary-coercible, whether an expression is
- * volatile.  Online, the database answers; tables that earlier migrations of the directory
- * create (maybe not applied yet: everything is planned before the first change) are answered
- * from their CREATE TABLE / ADD COLUMN statements.  Offline, only the migrations answer.
+ * The planner's catalog questions: is a relation or column new, what a name refers to on the
+ * database, a table's key, a column's type/NOT NULL/default, the views that depend on a
+ * column, whether a type change is binary-coercible, whether an expression is volatile, and
+ * whether a statement runs as written (plan_runs_as_written).
  *
- * Answers live in the plan's arena; the index of CREATE TABLE statements is a cache on the
- * migration (malloc'd, freed with it).
+ * Two sources, combined here: the schema model (src/plan/plan_state.c: what the statements
+ * before the one being planned did, earlier pending migrations included) answers for the
+ * objects the statements touched — a table renamed by the migration maps back to its
+ * catalog name, a column added by it is answered from its ColumnDef — and the database
+ * answers for everything else.  Offline only the model answers.  A table's key on the
+ * database is the backfill engine's (pgphase_backfill_key); the model's is what the
+ * migrations declare.
+ *
+ * Answers live in the plan's arena.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/db.h"
+#include "pgphase/backfill.h"
 #include "plan/plan_int.h"
 #include "base/util.h"
 
@@ -56,6 +62,9 @@ static const char *const SQL_COERCIBLE =
 /* Is any function of this name volatile?  NULL when no function has the name. */
 static const char *const SQL_VOLATILE = "SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1";
 
+/* A statement naming the table, for the backfill engine's key resolution ($1: the table). */
+static const char *const SQL_KEY_PROBE = "DELETE FROM %s";
+
 /* Type oid of a type name, via a deparsed cast of NULL; the second column's typmod (PQfmod)
  * is the one the type name gives. */
 static const char *const SQL_TYPE_OID_TMPL =
@@ -73,232 +82,6 @@ static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *c
 	return r;
 }
 
-/*
- * Index of the CREATE TABLE (and CREATE TABLE AS) statements the planner may ask about: this
- * migration's and earlier migrations', sorted by table name and then newest first.  Built
- * once per migration (the linter asks for every statement of a 20,000-statement file) and
- * kept on the migration, which frees it.
- */
-struct create_entry {
-	const char *relname;
-	size_t rank;                 /* 0 = newest: this migration's last statement */
-	size_t index;                /* statement index in this migration, when current */
-	bool current, ctas;
-	const PgQuery__RangeVar *rel;
-	const PgQuery__CreateStmt *cs; /* NULL for CREATE TABLE AS */
-};
-
-struct create_index {
-	const struct pgphase_migration_set *set; /* the set it was built with */
-	struct create_entry *e;
-	size_t n, cap;
-};
-
-static void create_index_free(void *p)
-{
-	struct create_index *ix = p;
-
-	if (!ix)
-		return;
-	free(ix->e);
-	free(ix);
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct create_entry *x = a, *y = b;
-	int c = strcmp(x->relname, y->relname);
-
-	return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
-}
-
-static void index_sql(struct create_index *ix, const struct pgphase_sql *sql, bool current,
-		      size_t *rank)
-{
-	for (size_t i = sql->n; i-- > 0;) {
-		const PgQuery__Node *n = sql->stmts[i].node;
-		struct create_entry e = { 0 };
-
-		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
-			e.rel = n->create_stmt->relation;
-			e.cs = n->create_stmt;
-		} else if (current && n->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT &&
-			   n->create_table_as_stmt->into) {
-			e.rel = n->create_table_as_stmt->into->rel;
-			e.ctas = true;
-		} else {
-			(*rank)++;
-			continue;
-		}
-		e.relname = e.rel->relname;
-		e.rank = (*rank)++;
-		e.index = i;
-		e.current = current;
-		GROW(ix->e, ix->cap, ix->n + 1);
-		ix->e[ix->n++] = e;
-	}
-}
-
-static struct create_index *creates(struct plan_ctx *ctx)
-{
-	/* the index is a cache on the migration: logically const */
-	struct pgphase_migration *m = (struct pgphase_migration *)ctx->m;
-	const struct pgphase_migration_set *set = ctx->opts.set;
-	struct create_index *ix = m->plan_index;
-	size_t rank = 0;
-
-	if (ix && ix->set == set)
-		return ix;
-	create_index_free(ix);
-	ix = xcalloc(1, sizeof(*ix));
-	ix->set = set;
-	index_sql(ix, &m->up.sql, true, &rank);
-	for (size_t i = set ? set->n : 0; i-- > 0;) {
-		struct pgphase_migration *o = &set->items[i];
-		struct pgphase_error e = PGPHASE_ERROR_INIT;
-
-		if (o->version < m->version && pgphase_migration_parse(o, &e) == 0)
-			index_sql(ix, &o->up.sql, false, &rank);
-		pgphase_error_release(&e);
-	}
-	if (ix->n)
-		qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
-	m->plan_index = ix;
-	m->plan_index_free = create_index_free;
-	return ix;
-}
-
-/* First entry for relname (entries of one name are contiguous), or NULL. */
-static const struct create_entry *first_named(const struct create_index *ix, const char *relname,
-					      const struct create_entry **end)
-{
-	size_t lo = 0, hi = ix->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(ix->e[mid].relname, relname) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (hi = lo; hi < ix->n && strcmp(ix->e[hi].relname, relname) == 0; hi++)
-		;
-	*end = ix->e + hi;
-	return lo < hi ? ix->e + lo : NULL;
-}
-
-static bool same_rel(const PgQuery__RangeVar *a, const PgQuery__RangeVar *b)
-{
-	/* an unqualified name may mean the qualified one: treat them as the same table */
-	return !a->schemaname[0] || !b->schemaname[0] || strcmp(a->schemaname, b->schemaname) == 0;
-}
-
-bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before)
-{
-	const struct create_entry *e, *end;
-
-	if (!rv)
-		return false;
-	for (e = first_named(creates(ctx), rv->relname, &end); e && e < end; e++)
-		if (e->current && e->index < before && same_rel(e->rel, rv))
-			return true;
-	return false;
-}
-
-/* The newest CREATE TABLE for rv: this migration, then earlier ones. */
-static const PgQuery__CreateStmt *find_create(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
-{
-	const struct create_entry *e, *end;
-
-	for (e = first_named(creates(ctx), rv->relname, &end); e && e < end; e++)
-		if (e->cs)
-			return e->cs;
-	return NULL;
-}
-
-static char **key_from_create(struct plan_ctx *ctx, const PgQuery__CreateStmt *cs)
-{
-	for (size_t i = 0; i < cs->n_table_elts; i++) {
-		const PgQuery__Node *e = cs->table_elts[i];
-
-		if (e->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-		    e->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
-			size_t n = e->constraint->n_keys;
-			char **key = arena_alloc(ctx->arena, (n + 1) * sizeof(*key));
-
-			for (size_t k = 0; k < n; k++)
-				key[k] = arena_strdup(ctx->arena, sql_str(e->constraint->keys[k]));
-			key[n] = NULL;
-			return key;
-		}
-		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
-			for (size_t c = 0; c < e->column_def->n_constraints; c++)
-				if (e->column_def->constraints[c]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-				    e->column_def->constraints[c]->constraint->contype ==
-					    PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
-					char **key = arena_alloc(ctx->arena, 2 * sizeof(*key));
-
-					key[0] = arena_strdup(ctx->arena, e->column_def->colname);
-					key[1] = NULL;
-					return key;
-				}
-	}
-	return NULL;
-}
-
-char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
-{
-	const PgQuery__CreateStmt *cs;
-	char **key = NULL;
-
-	/* the catalog's answer is the backfill engine's (pgphase_backfill_key): this is the
-	   model's, for offline plans and tables an earlier migration creates */
-	if (ctx->opts.key) {
-		/* --key a,b overrides whatever the migrations say */
-		char *copy = arena_strdup(ctx->arena, ctx->opts.key), *save = NULL;
-		size_t n = 0;
-
-		key = arena_alloc(ctx->arena, (strlen(copy) + 2) * sizeof(*key));
-		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			key[n++] = tok; /* copy is the key's own, in the arena */
-		key[n] = NULL;
-		return key;
-	}
-	cs = find_create(ctx, rv);
-	return cs ? key_from_create(ctx, cs) : NULL;
-}
-
-static bool info_from_migrations(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
-				 const char *column, struct plan_column *out)
-{
-	const PgQuery__CreateStmt *cs = find_create(ctx, rv);
-
-	for (size_t i = 0; cs && i < cs->n_table_elts; i++) {
-		const PgQuery__ColumnDef *cd;
-
-		if (cs->table_elts[i]->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF ||
-		    strcmp(cs->table_elts[i]->column_def->colname, column) != 0)
-			continue;
-		cd = cs->table_elts[i]->column_def;
-		out->type = cd->type_name;
-		out->not_null = cd->is_not_null;
-		for (size_t k = 0; k < cd->n_constraints; k++) {
-			const PgQuery__Constraint *c = cd->constraints[k]->constraint;
-
-			if (cd->constraints[k]->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
-				continue;
-			if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL ||
-			    c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
-				out->not_null = true;
-			if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT)
-				out->dflt = c->raw_expr;
-		}
-		return true;
-	}
-	return false;
-}
-
 /* The first target of "SELECT <text>" parsed with fmt, or NULL. */
 static const PgQuery__Node *parse_target(struct plan_ctx *ctx, const char *fmt, const char *text)
 {
@@ -312,14 +95,208 @@ static const PgQuery__Node *parse_target(struct plan_ctx *ctx, const char *fmt, 
 	return v;
 }
 
-bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
-		      struct plan_column *out)
+/* ---- the model's answers ------------------------------------------------------------- */
+
+bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before)
 {
-	const char *params[2] = { sql_rel(ctx, rv), column };
+	const struct plan_state_rel *r = plan_state_rel(plan_state_at(ctx, before), rv);
+
+	return r && !r->gone && r->is_new;
+}
+
+bool plan_is_new_column(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+			size_t before)
+{
+	struct plan_state *st = plan_state_at(ctx, before);
+	const struct plan_state_rel *r = plan_state_rel(st, rv);
+	const struct plan_state_col *c;
+
+	if (!r || r->gone)
+		return false;
+	if (r->is_new)
+		return true;
+	c = plan_state_col(st, r, column);
+	return c && !c->gone && c->is_new;
+}
+
+/* A RangeVar for (schema, name) in the arena. */
+static const PgQuery__RangeVar *make_rv(struct plan_ctx *ctx, const PgQuery__RangeVar *like,
+					const char *schema, const char *name)
+{
+	PgQuery__RangeVar *rv = arena_alloc(ctx->arena, sizeof(*rv));
+
+	*rv = *like;
+	rv->schemaname = (char *)(schema ? schema : "");
+	rv->relname = (char *)name;
+	rv->alias = NULL;
+	return rv;
+}
+
+const PgQuery__RangeVar *plan_catalog_name(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
+{
+	const struct plan_state_rel *r = plan_state_rel(plan_state_at(ctx, ctx->pos), rv);
+
+	if (!r)
+		return rv; /* untouched: the catalog's own */
+	if (r->gone || !r->cat_name)
+		return NULL; /* dropped, or created by the migrations */
+	if (strcmp(r->cat_name, rv->relname) == 0 && strcmp(r->cat_schema, rv->schemaname) == 0)
+		return rv;
+	return make_rv(ctx, rv, r->cat_schema, r->cat_name);
+}
+
+/* Every relation the statement names (RangeVar), for the temp-table question. */
+struct temp_walk {
+	struct plan_state *st;
+	bool found;
+};
+
+static enum sql_walk_next temp_visit(ProtobufCMessage *m, ProtobufCMessage **slot, void *arg)
+{
+	struct temp_walk *w = arg;
+	const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)m;
+	const struct plan_state_rel *r;
+
+	(void)slot;
+	if (m->descriptor != &pg_query__range_var__descriptor)
+		return SQL_WALK_CONTINUE;
+	if (rv->schemaname && strcmp(rv->schemaname, "pg_temp") == 0) {
+		w->found = true;
+		return SQL_WALK_STOP;
+	}
+	r = plan_state_rel(w->st, rv);
+	if (r && !r->gone && r->temp) {
+		w->found = true;
+		return SQL_WALK_STOP;
+	}
+	return SQL_WALK_CONTINUE;
+}
+
+bool plan_reads_temp_table(struct plan_ctx *ctx, const PgQuery__Node *node, size_t before)
+{
+	struct temp_walk w = { plan_state_at(ctx, before), false };
+
+	if (node)
+		sql_tree_walk(&node->base, 0, temp_visit, &w);
+	return w.found;
+}
+
+/*
+ * ALTER TABLE sub-commands on one column that need no care when the column is new.  Not SET
+ * NOT NULL: a column added to an existing table has its rows, and SET NOT NULL scans them all
+ * under ACCESS EXCLUSIVE, so it keeps the check dance (the common "add, fill, require").
+ */
+static bool column_cmd(const PgQuery__AlterTableCmd *c)
+{
+	switch (c->subtype) {
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStorage:
+		return c->name && c->name[0];
+	default:
+		return false;
+	}
+}
+
+/* Does the statement only change columns added earlier in this migration? */
+static bool only_new_columns(struct plan_ctx *ctx, const PgQuery__Node *n, size_t before)
+{
+	if (n->node_case == PG_QUERY__NODE__NODE_RENAME_STMT)
+		return n->rename_stmt->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN &&
+		       n->rename_stmt->relation &&
+		       plan_is_new_column(ctx, n->rename_stmt->relation, n->rename_stmt->subname,
+					  before);
+	if (n->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_STMT || !n->alter_table_stmt->n_cmds)
+		return false;
+	for (size_t i = 0; i < n->alter_table_stmt->n_cmds; i++) {
+		const PgQuery__Node *c = n->alter_table_stmt->cmds[i];
+
+		if (c->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ||
+		    !column_cmd(c->alter_table_cmd) ||
+		    !plan_is_new_column(ctx, n->alter_table_stmt->relation, c->alter_table_cmd->name,
+					before))
+			return false;
+	}
+	return true;
+}
+
+bool plan_runs_as_written(struct plan_ctx *ctx, const struct strategy_input *in)
+{
+	plan_state_at(ctx, in->origin); /* questions from here on are about this statement */
+	return (in->note && in->note->as_is) ||
+	       plan_is_new_table(ctx, plan_stmt_relation(in->node), in->origin) ||
+	       plan_reads_temp_table(ctx, in->node, in->origin) ||
+	       only_new_columns(ctx, in->node, in->origin);
+}
+
+/* The key the catalog gives the relation rv now names (the engine's own resolution). */
+static char **catalog_key(struct plan_ctx *ctx, const PgQuery__RangeVar *cat)
+{
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	struct pgphase_backfill_key key = { 0 };
+	struct pgphase_backfill_spec spec = { 0 };
+	char *sql = sql_renderf(ctx, &e, SQL_KEY_PROBE, sql_rel(ctx, cat));
+	char **out = NULL;
+
+	spec.stmt = sql ? plan_parse_node(ctx, sql, &e) : NULL;
+	if (spec.stmt && pgphase_backfill_key(ctx->opts.session, &spec, &key, &e) == 0) {
+		out = arena_alloc(ctx->arena, ((size_t)key.n + 1) * sizeof(*out));
+		for (int i = 0; i < key.n; i++)
+			out[i] = arena_strdup(ctx->arena, key.cols[i]);
+		out[key.n] = NULL;
+	}
+	pgphase_backfill_key_release(&key);
+	pgphase_error_release(&e);
+	return out;
+}
+
+char **plan_table_key(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
+{
+	const struct plan_state_rel *r;
+	const PgQuery__RangeVar *cat;
+	char **key = NULL;
+	size_t n = 0;
+
+	if (ctx->opts.key) {
+		/* --key a,b overrides whatever the migrations say */
+		char *copy = arena_strdup(ctx->arena, ctx->opts.key), *save = NULL;
+
+		key = arena_alloc(ctx->arena, (strlen(copy) + 2) * sizeof(*key));
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			key[n++] = tok; /* copy is the key's own, in the arena */
+		key[n] = NULL;
+		return key;
+	}
+	r = plan_state_rel(plan_state_at(ctx, ctx->pos), rv);
+	if (r && !r->gone && r->key_known) {
+		if (!r->key)
+			return NULL;
+		for (; r->key[n]; n++)
+			;
+		key = arena_alloc(ctx->arena, (n + 1) * sizeof(*key));
+		for (size_t i = 0; i <= n; i++)
+			key[i] = (char *)r->key[i];
+		return key;
+	}
+	/* a renamed table: the key of the catalog table it is (the engine resolves it again on
+	   the database when it runs, under the new name) */
+	cat = plan_catalog_name(ctx, rv);
+	if (cat && cat != rv && ctx->opts.session)
+		return catalog_key(ctx, cat);
+	return NULL;
+}
+
+/* The catalog's answer for (rel, column); false when it has none. */
+static bool info_from_catalog(struct plan_ctx *ctx, const PgQuery__RangeVar *rel,
+			      const char *column, struct plan_column *out)
+{
+	const char *params[2] = { sql_rel(ctx, rel), column };
 	PGresult *r = ask(ctx, SQL_COLUMN_INFO, 2, params);
 	bool found = false;
 
-	memset(out, 0, sizeof(*out));
 	if (r && PQntuples(r) > 0) {
 		const PgQuery__Node *v = parse_target(ctx, SQL_TYPE_CAST_TMPL, PQgetvalue(r, 0, 0));
 
@@ -331,15 +308,58 @@ bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const c
 		found = out->type != NULL;
 	}
 	PQclear(r);
-	return found || info_from_migrations(ctx, rv, column, out);
+	return found;
+}
+
+bool plan_column_info(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column,
+		      struct plan_column *out)
+{
+	struct plan_state *st = plan_state_at(ctx, ctx->pos);
+	const struct plan_state_rel *r = plan_state_rel(st, rv);
+	const struct plan_state_col *c = plan_state_col(st, r, column);
+	const PgQuery__RangeVar *cat;
+	bool found;
+
+	memset(out, 0, sizeof(*out));
+	if ((r && r->gone) || (c && c->gone))
+		return false;
+	if (c && !c->catalog) {
+		/* added by the migrations: its ColumnDef (and what later statements changed) */
+		out->type = c->type;
+		out->not_null = c->not_null == 1;
+		out->dflt = c->dflt;
+		return out->type != NULL;
+	}
+	if (r && r->created && r->all_columns && !r->maybe_old && !c)
+		return false; /* the model knows every column of the table */
+	cat = r && r->created ? rv : plan_catalog_name(ctx, rv);
+	found = cat && info_from_catalog(ctx, cat, c ? c->catalog : column, out);
+	if (!found && cat != rv)
+		/* renamed already on the database (a migration resumed after its expand) */
+		found = info_from_catalog(ctx, rv, c ? c->name : column, out);
+	if (!found)
+		return false;
+	if (c && c->type)
+		out->type = c->type;
+	if (c && c->not_null >= 0)
+		out->not_null = c->not_null == 1;
+	if (c && c->dflt_known)
+		out->dflt = c->dflt;
+	return true;
 }
 
 char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, const char *column)
 {
-	const char *params[2] = { sql_rel(ctx, rv), column };
-	PGresult *r = ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
+	struct plan_state *st = plan_state_at(ctx, ctx->pos);
+	const struct plan_state_col *c = plan_state_col(st, plan_state_rel(st, rv), column);
+	const PgQuery__RangeVar *cat = plan_catalog_name(ctx, rv);
+	const char *params[2] = { cat ? sql_rel(ctx, cat) : NULL, c ? c->catalog : column };
+	PGresult *r;
 	char *out = NULL;
 
+	if (!params[0] || !params[1])
+		return NULL; /* created or added by the migrations: no view can use it yet */
+	r = ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
 	if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
 		out = arena_strdup(ctx->arena, PQgetvalue(r, 0, 0));
 	PQclear(r);

@@ -101,6 +101,8 @@ int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 static bool strategy_one(struct plan_ctx *ctx, const struct strategy_input *in, const char **name,
 			 enum pgphase_phase *phase_out)
 {
+	if (plan_runs_as_written(ctx, in))
+		return false; /* e.g. one sub-command on a column added earlier */
 	for (const struct pgphase_strategy *const *s = pgphase_strategies; *s; s++) {
 		enum pgphase_phase phase;
 
@@ -164,7 +166,7 @@ bool pgphase_plan_strategy_for(const struct pgphase_migration *m, const PgQuery_
 	ctx.arena = scratch.arena;
 	ctx.m = m;
 	ctx.opts.pg_version = pg_version;
-	if (!plan_is_new_table(&ctx, plan_stmt_relation(in.node), in.origin)) {
+	if (!plan_runs_as_written(&ctx, &in)) {
 		const PgQuery__Node *n = in.node;
 
 		if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT &&
