@@ -74,6 +74,16 @@ enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phas
 enum pgphase_phase plan_phase_raised(const struct strategy_input *in, enum pgphase_phase dflt);
 /* Is the relation created earlier in this migration (so it needs no zero-downtime care)? */
 bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t before);
+/*
+ * The statement cannot be made safer (reason says why, for `plan`, the step's reason and the
+ * ran-as-written lint finding): run it as written in its place, as if no strategy matched.
+ * With strict (config strict = true, --strict) it is an input error instead (exit 2).
+ */
+int plan_as_written_because(struct plan_ctx *ctx, const struct strategy_input *in,
+			    const char *reason, struct pgphase_error *err);
+/* The temporary table created earlier in this migration that the statement reads, or NULL:
+ * it exists only in the migration's own session, so only that session may use it. */
+const char *plan_reads_temp_table(struct plan_ctx *ctx, const struct strategy_input *in);
 /* Plan-time input error at the statement: exit 2, "file:line:col: message". */
 int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -49,6 +49,8 @@ struct pgphase_step {
 	const char *undo_sql;  /* NULL when nothing to undo */
 	bool retry_lock;       /* lock_timeout (55P03) retries apply */
 	const char *strategy;  /* static name; "as-written" when run as written */
+	const char *reason;    /* why a statement a strategy would rewrite runs as written in
+	                          its place (not moved, not batched), or NULL */
 	int line, column;      /* origin statement in the UP file */
 	const char *file;      /* borrowed from the migration */
 	size_t origin;         /* index of the origin statement in the UP section */
@@ -97,6 +99,13 @@ struct pgphase_plan_options {
 	 * prints the statements a run will send.
 	 */
 	const char *state_schema;
+	/*
+	 * Refuse (exit 2, file:line:col and the reason) every statement that would run as
+	 * written because pgphase cannot make it safer: kept in place by the ordering rule, a
+	 * data change that cannot run in batches, a strategy declining.  Also taken from the
+	 * session's config (strict = true).
+	 */
+	bool strict;
 };
 
 /*

@@ -220,21 +220,115 @@ static int plan_statement(struct plan_ctx *ctx, const struct strategy_input *in,
 	return rc;
 }
 
+/*
+ * Steps run by (phase, stage), statement order kept inside each: a stable counting sort over
+ * the few (phase, stage) pairs, linear in the steps.
+ */
 static void sort_steps(struct pgphase_plan *plan)
 {
-	/* stable insertion sort by (phase, stage): statement order is kept inside each */
-	for (size_t i = 1; i < plan->n; i++) {
-		struct pgphase_step tmp = plan->steps[i];
-		size_t j = i;
+	enum { N_POS = 4 * 3 };
+	size_t at[N_POS + 1] = { 0 };
+	struct pgphase_step *sorted;
 
-		while (j > 0 && (plan->steps[j - 1].phase > tmp.phase ||
-				 (plan->steps[j - 1].phase == tmp.phase &&
-				  plan->steps[j - 1].stage > tmp.stage))) {
-			plan->steps[j] = plan->steps[j - 1];
-			j--;
-		}
-		plan->steps[j] = tmp;
+	if (plan->n < 2)
+		return;
+	for (size_t i = 0; i < plan->n; i++)
+		at[plan->steps[i].phase * 3 + plan->steps[i].stage + 1]++;
+	for (size_t p = 0; p < N_POS; p++)
+		at[p + 1] += at[p];
+	sorted = xmalloc(plan->n * sizeof(*sorted));
+	for (size_t i = 0; i < plan->n; i++)
+		sorted[at[plan->steps[i].phase * 3 + plan->steps[i].stage]++] = plan->steps[i];
+	memcpy(plan->steps, sorted, plan->n * sizeof(*sorted));
+	free(sorted);
+}
+
+int plan_as_written_because(struct plan_ctx *ctx, const struct strategy_input *in,
+			    const char *reason, struct pgphase_error *err)
+{
+	size_t first = ctx->plan->n;
+
+	if (ctx->strict) {
+		plan_fail(ctx, in, err, "strict: this statement would run as written, without "
+			  "pgphase's safer rewrite: %s", reason);
+		pgphase_error_hint(err, "change the statement or the migration so it can be made "
+					"safe, put \"-- pgphase:as-is\" before it to accept it as "
+					"written, or plan without strict");
+		return -1;
 	}
+	if (plan_as_written(ctx, in, err) < 0)
+		return -1;
+	for (size_t k = first; k < ctx->plan->n; k++)
+		ctx->plan->steps[k].reason = arena_strdup(ctx->arena, reason);
+	return 0;
+}
+
+int plan_pinned(struct plan_ctx *ctx, size_t i, const char *reason, struct pgphase_error *err)
+{
+	const struct pgphase_section *up = &ctx->m->up;
+	struct strategy_input in = { up->sql.stmts[i].node, &up->sql.stmts[i], &up->notes[i], i };
+
+	return plan_as_written_because(ctx, &in, reason, err);
+}
+
+/* Temporary tables the migration creates, in statement order (once per plan). */
+static void find_temps(struct plan_ctx *ctx)
+{
+	const struct pgphase_sql *sql = &ctx->m->up.sql;
+	size_t cap = 0, cap_at = 0;
+
+	ctx->temps_known = true;
+	for (size_t i = 0; i < sql->n; i++) {
+		const PgQuery__Node *n = sql->stmts[i].node;
+		const PgQuery__RangeVar *rv = NULL;
+
+		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_STMT)
+			rv = n->create_stmt->relation;
+		else if (n->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT &&
+			 n->create_table_as_stmt->into)
+			rv = n->create_table_as_stmt->into->rel;
+		else if (n->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && n->select_stmt->into_clause)
+			rv = n->select_stmt->into_clause->rel;
+		if (!rv || !rv->relpersistence || strcmp(rv->relpersistence, "t") != 0)
+			continue;
+		ctx->temps = plan_grow(ctx, ctx->temps, &cap, ctx->n_temps + 1, sizeof(*ctx->temps));
+		ctx->temp_at = plan_grow(ctx, ctx->temp_at, &cap_at, ctx->n_temps + 1,
+					 sizeof(*ctx->temp_at));
+		ctx->temps[ctx->n_temps] = rv->relname;
+		ctx->temp_at[ctx->n_temps++] = i;
+	}
+}
+
+struct temp_seen {
+	struct plan_ctx *ctx;
+	size_t before;
+	const char *found;
+};
+
+static enum sql_walk_next temp_visit(ProtobufCMessage *m, ProtobufCMessage **slot, void *arg)
+{
+	struct temp_seen *ts = arg;
+	const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)m;
+
+	(void)slot;
+	if (m->descriptor != &pg_query__range_var__descriptor)
+		return SQL_WALK_CONTINUE;
+	for (size_t k = 0; k < ts->ctx->n_temps; k++)
+		if (ts->ctx->temp_at[k] < ts->before && strcmp(ts->ctx->temps[k], rv->relname) == 0 &&
+		    (!rv->schemaname || !rv->schemaname[0] || strcmp(rv->schemaname, "pg_temp") == 0))
+			ts->found = ts->ctx->temps[k];
+	return ts->found ? SQL_WALK_STOP : SQL_WALK_CONTINUE;
+}
+
+const char *plan_reads_temp_table(struct plan_ctx *ctx, const struct strategy_input *in)
+{
+	struct temp_seen ts = { ctx, in->origin, NULL };
+
+	if (!ctx->temps_known)
+		find_temps(ctx);
+	if (ctx->n_temps)
+		sql_tree_walk(&in->node->base, 0, temp_visit, &ts);
+	return ts.found;
 }
 
 int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migration *m,
@@ -255,6 +349,11 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 		ctx.opts = *opts;
 	if (!ctx.opts.pg_version)
 		ctx.opts.pg_version = 15;
+	ctx.strict = ctx.opts.strict ||
+		     (ctx.opts.session && ctx.opts.session->cfg && ctx.opts.session->cfg->strict);
+	ctx.span_first = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.span_first));
+	ctx.span_n = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.span_n));
+	ctx.pinned = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.pinned));
 	for (size_t i = 0; i < up->sql.n; i++) {
 		const struct pgphase_stmt *stmt = &up->sql.stmts[i];
 		struct strategy_input in = { stmt->node, stmt, &up->notes[i], i };
@@ -278,10 +377,13 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 						"INSERT ... SELECT");
 			goto cleanup;
 		}
+		ctx.span_first[i] = plan->n;
+		ctx.pinned[i] = false;
 		if (plan_statement(&ctx, &in, err) < 0)
 			goto cleanup;
+		ctx.span_n[i] = plan->n - ctx.span_first[i];
 	}
-	if (plan_check_dependencies(&ctx, err) < 0)
+	if (plan_order(&ctx, err) < 0 || plan_check_renamed_tables(&ctx, err) < 0)
 		goto cleanup;
 	sort_steps(plan);
 	rc = 0;

@@ -20,6 +20,15 @@ struct plan_ctx {
 	struct pgphase_plan_options opts;
 	struct pgphase_arena *arena; /* the plan's: strings, answers and scratch */
 	struct plan_parsed *parsed;  /* in the arena; their trees released at the end */
+	bool strict;                 /* every as-written fall-back is an input error */
+	/* per UP statement: its steps plan->steps[span_first[i] .. + span_n[i]] (in statement
+	   order until the plan is sorted), and whether the ordering rule kept it in place */
+	size_t *span_first, *span_n;
+	bool *pinned;
+	/* temporary tables the migration creates: name and statement index (plan_deps.c) */
+	const char **temps;
+	size_t *temp_at, n_temps;
+	bool temps_known;
 };
 
 /* Release the parsed statements (the arena goes with the plan). */
@@ -35,10 +44,27 @@ void *plan_grow(struct plan_ctx *ctx, void *v, size_t *cap, size_t need, size_t 
 const PgQuery__RangeVar *plan_stmt_relation(const PgQuery__Node *node);
 
 /*
- * Check the finished plan for statements that depend on an object the migration creates only
- * in a later step (e.g. a CONTRACT statement using a table created after it).  Exit 2.
+ * The ordering rule (src/plan/plan_deps.c): a statement whose steps a strategy moved to a
+ * later phase is replanned as written in its place when a later statement (of this
+ * migration or a later one) runs earlier and touches what it touches; a conflict that a
+ * phase marker fixes is an input error (exit 2).  Needs the spans; keeps them current.
  */
-int plan_check_dependencies(struct plan_ctx *ctx, struct pgphase_error *err);
+int plan_order(struct plan_ctx *ctx, struct pgphase_error *err);
+/* Statements still using a table's old name after rename-table-via-view left a view. */
+int plan_check_renamed_tables(struct plan_ctx *ctx, struct pgphase_error *err);
+/* Replan UP statement i as written in its place, because of reason (plan.c). */
+int plan_pinned(struct plan_ctx *ctx, size_t i, const char *reason, struct pgphase_error *err);
+
+/* What a statement touches (src/plan/plan_touch.c): add(arg, key, write) per key. */
+struct plan_touch_sink {
+	void (*add)(void *arg, const char *key, bool write);
+	void *arg;
+	struct pgphase_arena *arena; /* keys are built here */
+};
+/* generated: a strategy's own SQL (its sync triggers change no row of their own). */
+void plan_touches(const PgQuery__Node *n, bool generated, struct plan_touch_sink *sink);
+/* A key in words: "the rows of \"t\"", "constraint \"c\" of \"t\"", ... */
+const char *plan_touch_display(struct pgphase_arena *a, const char *key);
 
 /* The as-written fallback: expand (or the marked phase), txn or none. */
 int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
