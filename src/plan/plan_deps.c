@@ -32,7 +32,7 @@
 struct touch {
 	uint32_t key;
 	unsigned char pos;
-	bool write;
+	unsigned char mode; /* enum plan_touch_mode */
 };
 
 struct stmt_touches {
@@ -115,9 +115,10 @@ struct collect {
 	struct stmt_touches *t;
 	unsigned char pos;
 	bool lookup_only;
+	bool checking; /* the step only verifies rows (a NULL count) */
 };
 
-static void add_touch(void *arg, const char *key, bool write)
+static void add_touch(void *arg, const char *key, enum plan_touch_mode mode)
 {
 	struct collect *c = arg;
 	struct stmt_touches *t = c->t;
@@ -131,7 +132,7 @@ static void add_touch(void *arg, const char *key, bool write)
 		if (id == UINT32_MAX)
 			return;
 		GROW(t->v, t->cap, t->n + 1);
-		t->v[t->n++] = (struct touch){ id, c->pos, write };
+		t->v[t->n++] = (struct touch){ id, c->pos, (unsigned char)mode };
 	}
 	if (c->pos < t->min_pos)
 		t->min_pos = c->pos;
@@ -141,9 +142,9 @@ static void add_touch(void *arg, const char *key, bool write)
 
 static void touches_of(struct collect *c, const PgQuery__Node *node, bool generated)
 {
-	struct plan_touch_sink sink = { add_touch, c, c->o->ctx->arena };
+	struct plan_touch_sink sink = { add_touch, c, c->o->ctx->arena, c->checking, generated };
 
-	plan_touches(node, generated, &sink);
+	plan_touches(node, &sink);
 }
 
 static void touches_of_text(struct collect *c, const char *sql, bool generated)
@@ -174,7 +175,7 @@ static void own_touches(struct order *o, size_t i)
 	struct plan_ctx *ctx = o->ctx;
 	const struct pgphase_stmt *stmt = &ctx->m->up.sql.stmts[i];
 	struct stmt_touches *t = &o->st[i];
-	struct collect c = { o, t, 0, false };
+	struct collect c = { o, t, 0, false, false };
 
 	reset(t);
 	t->line = stmt->line;
@@ -184,6 +185,7 @@ static void own_touches(struct order *o, size_t i)
 		bool as_written = strcmp(st->strategy, "as-written") == 0;
 
 		c.pos = POS(st->phase, st->stage);
+		c.checking = st->kind == PGPHASE_STEP_CHECK_NULLS;
 		if (as_written && ctx->span_n[i] == 1 && strcmp(st->sql, stmt->sql) == 0)
 			touches_of(&c, stmt->node, false); /* the statement itself: no reparse */
 		else if (st->kind == PGPHASE_STEP_BACKFILL && st->dml)
@@ -239,7 +241,7 @@ static void later_touches(struct order *o)
 			continue;
 		for (size_t i = 0; i < l->up.sql.n; i++) {
 			struct stmt_touches *t;
-			struct collect c = { o, NULL, 0, true };
+			struct collect c = { o, NULL, 0, true, false };
 			const struct pgphase_stmt_note *note = l->up.notes ? &l->up.notes[i] : NULL;
 
 			GROW(o->st, o->cap_st, o->n_all + 1);
@@ -272,7 +274,7 @@ static void note_conflict(struct conflict *cf, size_t n_own, size_t i, size_t j,
 static void find_conflicts(struct order *o, struct conflict *cf)
 {
 	size_t *start = xcalloc(o->nkeys + 1, sizeof(*start)), total = 0;
-	struct { uint32_t stmt; unsigned char pos; bool write; } *e;
+	struct { uint32_t stmt; unsigned char pos, mode; } *e;
 	size_t *fill;
 	unsigned char min_any = NO_POS, min_bar = NO_POS;
 	size_t j_any = 0, j_bar = 0;
@@ -293,7 +295,7 @@ static void find_conflicts(struct order *o, struct conflict *cf)
 
 			e[at].stmt = (uint32_t)i;
 			e[at].pos = t->pos;
-			e[at].write = t->write;
+			e[at].mode = t->mode;
 		}
 	for (size_t key = 0; key < o->nkeys; key++) {
 		unsigned char min_w = NO_POS, min_a = NO_POS;
@@ -304,16 +306,18 @@ static void find_conflicts(struct order *o, struct conflict *cf)
 
 			while (g > start[key] && e[g - 1].stmt == i)
 				g--;
+			/* i's change conflicts with any later touch run first; its read with a later
+			   change run first; its check with nothing (it verifies newer rows) */
 			for (size_t x = g; x < g_end; x++) {
-				if (e[x].write && min_a < e[x].pos)
+				if (e[x].mode == PLAN_TOUCH_WRITE && min_a < e[x].pos)
 					note_conflict(cf, o->n_own, i, ja, (uint32_t)key, e[x].pos, min_a);
-				else if (!e[x].write && min_w < e[x].pos)
+				else if (e[x].mode == PLAN_TOUCH_READ && min_w < e[x].pos)
 					note_conflict(cf, o->n_own, i, jw, (uint32_t)key, e[x].pos, min_w);
 			}
 			for (size_t x = g; x < g_end; x++) {
 				if (e[x].pos < min_a)
 					min_a = e[x].pos, ja = i;
-				if (e[x].write && e[x].pos < min_w)
+				if (e[x].mode == PLAN_TOUCH_WRITE && e[x].pos < min_w)
 					min_w = e[x].pos, jw = i;
 			}
 			g_end = g;

@@ -55,14 +55,22 @@ int plan_check_renamed_tables(struct plan_ctx *ctx, struct pgphase_error *err);
 /* Replan UP statement i as written in its place, because of reason (plan.c). */
 int plan_pinned(struct plan_ctx *ctx, size_t i, const char *reason, struct pgphase_error *err);
 
-/* What a statement touches (src/plan/plan_touch.c): add(arg, key, write) per key. */
+/*
+ * What a statement touches (src/plan/plan_touch.c): add(arg, key, mode) per key.  A check
+ * reads rows only to verify them (a unique index build, a constraint validation, a NULL
+ * count): run after a later data change it verifies the newer rows, which psql's order would
+ * have refused or verified alike, so only a change running after it conflicts.
+ */
+enum plan_touch_mode { PLAN_TOUCH_READ, PLAN_TOUCH_WRITE, PLAN_TOUCH_CHECK };
 struct plan_touch_sink {
-	void (*add)(void *arg, const char *key, bool write);
+	void (*add)(void *arg, const char *key, enum plan_touch_mode mode);
 	void *arg;
 	struct pgphase_arena *arena; /* keys are built here */
+	bool checking;               /* every read of rows is a check (a NULL count step) */
+	bool generated;              /* a strategy's own SQL: its sync triggers and helper
+	                                checks change no row's fate */
 };
-/* generated: a strategy's own SQL (its sync triggers change no row of their own). */
-void plan_touches(const PgQuery__Node *n, bool generated, struct plan_touch_sink *sink);
+void plan_touches(const PgQuery__Node *n, struct plan_touch_sink *sink);
 /* A key in words: "the rows of \"t\"", "constraint \"c\" of \"t\"", ... */
 const char *plan_touch_display(struct pgphase_arena *a, const char *key);
 

@@ -23,13 +23,19 @@
 #include "base/util.h"
 
 #define SEP "\x1f" /* between a key's parts: never in an identifier libpg_query returns */
+#define TR PLAN_TOUCH_READ
+#define TW PLAN_TOUCH_WRITE
+#define TC PLAN_TOUCH_CHECK
 
-static void key(struct plan_touch_sink *s, bool write, char kind, const char *a, const char *b)
+static void key(struct plan_touch_sink *s, enum plan_touch_mode mode, char kind, const char *a,
+		const char *b)
 {
 	if (!a || !a[0])
 		return;
+	if (s->checking && mode == TR && kind == 'd')
+		mode = TC;
 	s->add(s->arg, b ? arena_printf(s->arena, "%c" SEP "%s" SEP "%s", kind, a, b)
-			 : arena_printf(s->arena, "%c" SEP "%s", kind, a), write);
+			 : arena_printf(s->arena, "%c" SEP "%s", kind, a), mode);
 }
 
 /* The last name of a qualified-name list (List of String), and the one before it. */
@@ -80,13 +86,13 @@ static enum sql_walk_next visit(ProtobufCMessage *m, ProtobufCMessage **slot, vo
 	if (m->descriptor == &pg_query__range_var__descriptor) {
 		const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)m;
 
-		key(w->s, false, 'r', rv->relname, NULL);
+		key(w->s, TR, 'r', rv->relname, NULL);
 		if (w->data && rv != w->target)
-			key(w->s, false, 'd', rv->relname, NULL);
+			key(w->s, TR, 'd', rv->relname, NULL);
 	} else if (m->descriptor == &pg_query__column_ref__descriptor && w->columns_of) {
 		const PgQuery__ColumnRef *c = (const PgQuery__ColumnRef *)m;
 
-		key(w->s, false, 'c', w->columns_of, list_last(c->fields, c->n_fields));
+		key(w->s, TR, 'c', w->columns_of, list_last(c->fields, c->n_fields));
 	}
 	return SQL_WALK_CONTINUE;
 }
@@ -125,15 +131,15 @@ static void constraint(struct plan_touch_sink *s, const char *t, const PgQuery__
 		       c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE ||
 		       c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION;
 
-	key(s, true, 'k', t, c->conname);
+	key(s, TW, 'k', t, c->conname);
 	if (indexed)
-		key(s, true, 'r', c->conname, NULL);
+		key(s, TW, 'r', c->conname, NULL);
 	if (c->indexname && c->indexname[0])
-		key(s, true, 'r', c->indexname, NULL); /* USING INDEX renames it */
+		key(s, TW, 'r', c->indexname, NULL); /* USING INDEX renames it */
 	if (reads_rows(c))
-		key(s, false, 'd', t, NULL);
+		key(s, TC, 'd', t, NULL);
 	if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN && c->pktable && !c->skip_validation)
-		key(s, false, 'd', c->pktable->relname, NULL);
+		key(s, TC, 'd', c->pktable->relname, NULL);
 }
 
 static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__AlterTableCmd *c)
@@ -146,40 +152,40 @@ static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__A
 		if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
 			const PgQuery__ColumnDef *cd = def->column_def;
 
-			key(s, true, 'c', t, cd->colname);
+			key(s, TW, 'c', t, cd->colname);
 			for (size_t i = 0; i < cd->n_constraints; i++)
 				if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
 				    reads_rows(cd->constraints[i]->constraint))
-					key(s, false, 'd', t, NULL);
+					key(s, TC, 'd', t, NULL);
 		}
-		key(s, true, 's', t, NULL);
+		key(s, TR, 's', t, NULL);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumnRecurse:
-		key(s, true, 'c', t, c->name);
-		key(s, true, 's', t, NULL);
+		key(s, TW, 'c', t, c->name);
+		key(s, TR, 's', t, NULL);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
-		key(s, true, 'c', t, c->name);
-		key(s, true, 'd', t, NULL);
+		key(s, TW, 'c', t, c->name);
+		key(s, TW, 'd', t, NULL);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIdentity:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetIdentity:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropIdentity:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropExpression:
-		key(s, false, 'c', t, c->name);
-		key(s, true, 's', t, NULL); /* what an INSERT leaving the column out gets */
+		key(s, TR, 'c', t, c->name);
+		key(s, TR, 's', t, NULL); /* what an INSERT leaving the column out gets */
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
-		key(s, false, 'c', t, c->name);
-		key(s, false, 'd', t, NULL);
-		key(s, true, 's', t, NULL);
+		key(s, TC, 'c', t, c->name);
+		key(s, TC, 'd', t, NULL);
+		key(s, TR, 's', t, NULL);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
-		key(s, false, 'c', t, c->name);
-		key(s, true, 's', t, NULL);
-		key(s, true, 'd', t, NULL); /* a later change may write NULLs */
+		key(s, TR, 'c', t, c->name);
+		key(s, TR, 's', t, NULL);
+		key(s, TW, 'd', t, NULL); /* a later change may write NULLs */
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraintRecurse:
@@ -189,14 +195,15 @@ static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__A
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraintRecurse:
-		key(s, true, 'k', t, c->name);
-		key(s, true, 'r', c->name, NULL); /* a UNIQUE / PRIMARY KEY's index */
-		key(s, true, 'd', t, NULL);      /* a later change may break it */
+		key(s, TW, 'k', t, c->name);
+		key(s, TW, 'r', c->name, NULL); /* a UNIQUE / PRIMARY KEY's index */
+		if (!s->generated)
+			key(s, TW, 'd', t, NULL); /* a later change may break it */
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraintRecurse:
-		key(s, false, 'k', t, c->name);
-		key(s, false, 'd', t, NULL);
+		key(s, TR, 'k', t, c->name);
+		key(s, TC, 'd', t, NULL);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetOptions:
@@ -213,7 +220,7 @@ static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__A
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetTableSpace:
 		break; /* nothing a data change or another statement sees */
 	default:
-		key(s, true, 'd', t, NULL); /* triggers, rules, RLS, partitions, ...: coarse */
+		key(s, TW, 'd', t, NULL); /* triggers, rules, RLS, partitions, ...: coarse */
 		break;
 	}
 }
@@ -227,33 +234,33 @@ static void drop_object(struct plan_touch_sink *s, PgQuery__ObjectType type, con
 	switch (type) {
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE:
-		key(s, true, 'd', name, NULL);
-		key(s, true, 's', name, NULL);
+		key(s, TW, 'd', name, NULL);
+		key(s, TR, 's', name, NULL);
 		/* fall through */
 	case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX:
-		key(s, true, 'r', name, NULL);
+		key(s, TW, 'r', name, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_RULE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_POLICY:
-		key(s, true, type == PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER ? 'g'
+		key(s, TW, type == PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER ? 'g'
 			     : type == PG_QUERY__OBJECT_TYPE__OBJECT_RULE ? 'u' : 'p', prev, name);
-		key(s, true, 'd', prev, NULL); /* later changes of the table behave otherwise */
+		key(s, TW, 'd', prev, NULL); /* later changes of the table behave otherwise */
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_FUNCTION:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_ROUTINE:
-		key(s, true, 'f', name, NULL);
+		key(s, TW, 'f', name, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TYPE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_DOMAIN:
-		key(s, true, 'y', name, NULL);
+		key(s, TW, 'y', name, NULL);
 		break;
 	default:
-		key(s, true, 'o', arena_printf(s->arena, "%d", (int)type), name);
+		key(s, TW, 'o', arena_printf(s->arena, "%d", (int)type), name);
 		break;
 	}
 }
@@ -269,15 +276,15 @@ static void rename_touch(struct plan_touch_sink *s, const PgQuery__RenameStmt *r
 	case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX:
-		key(s, true, 'r', t, NULL);
-		key(s, true, 'r', r->newname, NULL);
-		key(s, true, 'd', t, NULL);
-		key(s, true, 's', t, NULL);
+		key(s, TW, 'r', t, NULL);
+		key(s, TW, 'r', r->newname, NULL);
+		key(s, TW, 'd', t, NULL);
+		key(s, TR, 's', t, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN:
-		key(s, true, 'c', t, r->subname);
-		key(s, true, 'c', t, r->newname);
-		key(s, true, 's', t, NULL);
+		key(s, TW, 'c', t, r->subname);
+		key(s, TW, 'c', t, r->newname);
+		key(s, TR, 's', t, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_RULE:
@@ -285,30 +292,30 @@ static void rename_touch(struct plan_touch_sink *s, const PgQuery__RenameStmt *r
 		char k = r->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER ? 'g'
 			 : r->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_RULE ? 'u' : 'p';
 
-		key(s, true, k, t, r->subname);
-		key(s, true, k, t, r->newname);
+		key(s, TW, k, t, r->subname);
+		key(s, TW, k, t, r->newname);
 		break;
 	}
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TABCONSTRAINT:
-		key(s, true, 'k', t, r->subname);
-		key(s, true, 'k', t, r->newname);
-		key(s, true, 'r', r->subname, NULL);
-		key(s, true, 'r', r->newname, NULL);
+		key(s, TW, 'k', t, r->subname);
+		key(s, TW, 'k', t, r->newname);
+		key(s, TW, 'r', r->subname, NULL);
+		key(s, TW, 'r', r->newname, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_FUNCTION:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE:
-		key(s, true, 'f', last_name(r->object, NULL), NULL);
-		key(s, true, 'f', r->newname, NULL);
+		key(s, TW, 'f', last_name(r->object, NULL), NULL);
+		key(s, TW, 'f', r->newname, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TYPE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_DOMAIN:
-		key(s, true, 'y', last_name(r->object, NULL), NULL);
-		key(s, true, 'y', r->newname, NULL);
+		key(s, TW, 'y', last_name(r->object, NULL), NULL);
+		key(s, TW, 'y', r->newname, NULL);
 		break;
 	default:
-		key(s, true, 'o', arena_printf(s->arena, "%d", (int)r->rename_type),
+		key(s, TW, 'o', arena_printf(s->arena, "%d", (int)r->rename_type),
 		    last_name(r->object, NULL));
-		key(s, true, 'o', arena_printf(s->arena, "%d", (int)r->rename_type), r->newname);
+		key(s, TW, 'o', arena_printf(s->arena, "%d", (int)r->rename_type), r->newname);
 		break;
 	}
 }
@@ -324,7 +331,7 @@ static void data_change(struct plan_touch_sink *s, const PgQuery__Node *n)
 		t = n->update_stmt->relation;
 		for (size_t i = 0; i < n->update_stmt->n_target_list; i++)
 			if (n->update_stmt->target_list[i]->node_case == PG_QUERY__NODE__NODE_RES_TARGET)
-				key(s, true, 'c', t->relname,
+				key(s, TR, 'c', t->relname,
 				    n->update_stmt->target_list[i]->res_target->name);
 		break;
 	case PG_QUERY__NODE__NODE_DELETE_STMT:
@@ -332,20 +339,20 @@ static void data_change(struct plan_touch_sink *s, const PgQuery__Node *n)
 		break;
 	case PG_QUERY__NODE__NODE_INSERT_STMT:
 		t = n->insert_stmt->relation;
-		key(s, false, 's', t->relname, NULL);
+		key(s, TW, 's', t->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_MERGE_STMT:
 		t = n->merge_stmt->relation;
-		key(s, false, 's', t->relname, NULL);
+		key(s, TW, 's', t->relname, NULL);
 		break;
 	default:
 		return;
 	}
-	key(s, true, 'd', t->relname, NULL);
+	key(s, TW, 'd', t->relname, NULL);
 	walk(s, &n->base, true, t, t->relname);
 }
 
-void plan_touches(const PgQuery__Node *n, bool generated, struct plan_touch_sink *s)
+void plan_touches(const PgQuery__Node *n, struct plan_touch_sink *s)
 {
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_UPDATE_STMT:
@@ -359,44 +366,46 @@ void plan_touches(const PgQuery__Node *n, bool generated, struct plan_touch_sink
 		walk(s, &n->base, true, NULL, NULL);
 		if (n->node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT &&
 		    n->create_table_as_stmt->into && n->create_table_as_stmt->into->rel)
-			key(s, true, 'r', n->create_table_as_stmt->into->rel->relname, NULL);
+			key(s, TW, 'r', n->create_table_as_stmt->into->rel->relname, NULL);
 		return;
 	case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
 		for (size_t i = 0; i < n->truncate_stmt->n_relations; i++)
 			if (n->truncate_stmt->relations[i]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR)
-				key(s, true, 'd', n->truncate_stmt->relations[i]->range_var->relname, NULL);
+				key(s, TW, 'd', n->truncate_stmt->relations[i]->range_var->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_COPY_STMT:
 		if (n->copy_stmt->relation) {
-			key(s, n->copy_stmt->is_from, 'd', n->copy_stmt->relation->relname, NULL);
-			key(s, false, 's', n->copy_stmt->relation->relname, NULL);
+			key(s, n->copy_stmt->is_from ? TW : TR, 'd', n->copy_stmt->relation->relname,
+			    NULL);
+			if (n->copy_stmt->is_from)
+				key(s, TW, 's', n->copy_stmt->relation->relname, NULL);
 		}
 		break;
 	case PG_QUERY__NODE__NODE_DO_STMT:
 	case PG_QUERY__NODE__NODE_CALL_STMT:
-		s->add(s->arg, "*", true); /* anything at all */
+		s->add(s->arg, "*", TW); /* anything at all */
 		return;
 	case PG_QUERY__NODE__NODE_CREATE_STMT:
-		key(s, true, 'r', n->create_stmt->relation->relname, NULL);
+		key(s, TW, 'r', n->create_stmt->relation->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_VIEW_STMT:
-		key(s, true, 'r', n->view_stmt->view->relname, NULL);
+		key(s, TW, 'r', n->view_stmt->view->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_SEQ_STMT:
-		key(s, true, 'r', n->create_seq_stmt->sequence->relname, NULL);
+		key(s, TW, 'r', n->create_seq_stmt->sequence->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_SEQ_STMT:
-		key(s, true, 'r', n->alter_seq_stmt->sequence->relname, NULL);
+		key(s, TW, 'r', n->alter_seq_stmt->sequence->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_INDEX_STMT: {
 		const PgQuery__IndexStmt *ix = n->index_stmt;
 
-		key(s, true, 'r', ix->idxname, NULL);
+		key(s, TW, 'r', ix->idxname, NULL);
 		if (ix->unique || ix->primary)
-			key(s, false, 'd', ix->relation->relname, NULL);
+			key(s, TC, 'd', ix->relation->relname, NULL);
 		for (size_t i = 0; i < ix->n_index_params; i++)
 			if (ix->index_params[i]->node_case == PG_QUERY__NODE__NODE_INDEX_ELEM)
-				key(s, false, 'c', ix->relation->relname,
+				key(s, TR, 'c', ix->relation->relname,
 				    ix->index_params[i]->index_elem->name);
 		break;
 	}
@@ -419,47 +428,47 @@ void plan_touches(const PgQuery__Node *n, bool generated, struct plan_touch_sink
 		const PgQuery__CreateTrigStmt *tg = n->create_trig_stmt;
 		const char *t = tg->relation->relname;
 
-		key(s, true, 'g', t, tg->trigname);
-		key(s, false, 'f', list_last(tg->funcname, tg->n_funcname), NULL);
+		key(s, TW, 'g', t, tg->trigname);
+		key(s, TR, 'f', list_last(tg->funcname, tg->n_funcname), NULL);
 		for (size_t i = 0; i < tg->n_columns; i++)
-			key(s, false, 'c', t, sql_str(tg->columns[i]));
-		if (!generated) /* a sync trigger of a strategy copies values; a user's changes rows */
-			key(s, true, 'd', t, NULL);
+			key(s, TR, 'c', t, sql_str(tg->columns[i]));
+		if (!s->generated) /* a sync trigger of a strategy copies values; a user's changes rows */
+			key(s, TW, 'd', t, NULL);
 		walk(s, tg->when_clause ? &tg->when_clause->base : NULL, false, NULL, t);
 		break;
 	}
 	case PG_QUERY__NODE__NODE_RULE_STMT:
-		key(s, true, 'u', n->rule_stmt->relation->relname, n->rule_stmt->rulename);
-		key(s, true, 'd', n->rule_stmt->relation->relname, NULL);
+		key(s, TW, 'u', n->rule_stmt->relation->relname, n->rule_stmt->rulename);
+		key(s, TW, 'd', n->rule_stmt->relation->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT:
-		key(s, true, 'p', n->create_policy_stmt->table->relname,
+		key(s, TW, 'p', n->create_policy_stmt->table->relname,
 		    n->create_policy_stmt->policy_name);
-		key(s, true, 'd', n->create_policy_stmt->table->relname, NULL);
+		key(s, TW, 'd', n->create_policy_stmt->table->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_POLICY_STMT:
-		key(s, true, 'p', n->alter_policy_stmt->table->relname,
+		key(s, TW, 'p', n->alter_policy_stmt->table->relname,
 		    n->alter_policy_stmt->policy_name);
-		key(s, true, 'd', n->alter_policy_stmt->table->relname, NULL);
+		key(s, TW, 'd', n->alter_policy_stmt->table->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
-		key(s, true, 'f', list_last(n->create_function_stmt->funcname,
+		key(s, TW, 'f', list_last(n->create_function_stmt->funcname,
 					    n->create_function_stmt->n_funcname), NULL);
 		return; /* its body is text: nothing to walk */
 	case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
-		key(s, true, 'y', n->composite_type_stmt->typevar->relname, NULL);
-		key(s, true, 'r', n->composite_type_stmt->typevar->relname, NULL);
+		key(s, TW, 'y', n->composite_type_stmt->typevar->relname, NULL);
+		key(s, TW, 'r', n->composite_type_stmt->typevar->relname, NULL);
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
-		key(s, true, 'y', list_last(n->create_enum_stmt->type_name,
+		key(s, TW, 'y', list_last(n->create_enum_stmt->type_name,
 					    n->create_enum_stmt->n_type_name), NULL);
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
-		key(s, true, 'y', list_last(n->alter_enum_stmt->type_name,
+		key(s, TW, 'y', list_last(n->alter_enum_stmt->type_name,
 					    n->alter_enum_stmt->n_type_name), NULL);
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
-		key(s, true, 'y', list_last(n->create_domain_stmt->domainname,
+		key(s, TW, 'y', list_last(n->create_domain_stmt->domainname,
 					    n->create_domain_stmt->n_domainname), NULL);
 		break;
 	default:
