@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pgphase/snapshot.h"
 
 static char dbname[64];
+static char *extra_dbs[16];
+static int nextra_dbs;
 static char conninfo[512];
 static char *tmpdirs[64];
 static int ntmpdirs;
@@ -84,6 +87,12 @@ void th_db_teardown(void)
 	c = connect_to("postgres");
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
 	exec_on(c, sql);
+	for (int i = 0; i < nextra_dbs; i++) {
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", extra_dbs[i]);
+		exec_on(c, sql);
+		free(extra_dbs[i]);
+	}
+	nextra_dbs = 0;
 	PQfinish(c);
 	dbname[0] = '\0';
 }
@@ -285,4 +294,79 @@ void th_pgphase(struct th_run *r, const char *dir, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	th_cli(r, NULL, NULL, argv);
+}
+
+/* ---- equivalence helpers ------------------------------------------------------------- */
+
+char *th_extra_db(const char *suffix)
+{
+	char name[64], sql[160];
+	PGconn *c;
+	int len;
+
+	ck_assert_msg(dbname[0], "th_extra_db needs the db fixture");
+	ck_assert_msg(nextra_dbs < 16, "too many extra databases");
+	len = snprintf(name, sizeof(name), "%s_", dbname);
+	/* the suffix is kept to [a-z0-9_] so the name needs no quoting */
+	for (const char *p = suffix; *p && len < 63; p++)
+		name[len++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
+	name[len] = '\0';
+	c = connect_to("postgres");
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0", name);
+	exec_on(c, sql);
+	PQfinish(c);
+	extra_dbs[nextra_dbs++] = strdup(name);
+	return strdup(name);
+}
+
+int th_psql_file(const char *db, const char *file, char **out)
+{
+	char outpath[] = "/tmp/pgphase-psql.XXXXXX";
+	int fd = mkstemp(outpath), st;
+	pid_t pid;
+
+	ck_assert_int_ge(fd, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* PGHOST and PGPORT come from the environment tests/run.sh exported */
+		const char *argv[] = { "psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-U",
+				       "postgres", "-d", db, "-f", file, NULL };
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	lseek(fd, 0, SEEK_SET);
+	if (out)
+		*out = slurp_fd(fd);
+	close(fd);
+	unlink(outpath);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+char *th_snapshot(const char *db)
+{
+	static const char *const exclude[] = { "pgphase", NULL };
+	struct pgphase_snapshot_options opts = { .exclude_schemas = exclude };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	PGconn *c = connect_to(db);
+	char *text = pgphase_snapshot_take(c, &opts, &err);
+
+	ck_assert_msg(text != NULL, "snapshot of %s failed: %s", db, err.message);
+	PQfinish(c);
+	return text;
+}
+
+void th_assert_same_schema(const char *db_psql, const char *db_pgphase)
+{
+	char *a = th_snapshot(db_psql), *b = th_snapshot(db_pgphase);
+	char *diff = pgphase_snapshot_diff(a, b);
+
+	free(a);
+	free(b);
+	ck_assert_msg(diff == NULL,
+		      "schemas differ (- only after psql -1, + only after pgphase):\n%s", diff);
 }
