@@ -51,6 +51,8 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 	const char *temp = plan_reads_temp_table(ctx, in);
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	const char *why;
+	size_t first;
+	bool offline;
 
 	if (temp)
 		return plan_as_written_because(ctx, in, arena_printf(plan_arena(ctx),
@@ -69,8 +71,13 @@ static int plan(struct plan_ctx *ctx, const struct strategy_input *in, struct pg
 		return -1;
 	}
 	why = refusal(ctx, &e);
+	offline = !plan_options(ctx)->session && e.kind && strcmp(e.kind, "backfill-key") == 0;
 	pgphase_error_release(&e);
-	return plan_as_written_because(ctx, in, why, err);
+	first = plan_step_count(ctx);
+	if (plan_as_written_because(ctx, in, why, err) < 0)
+		return -1;
+	plan_mark_offline(ctx, first, offline);
+	return 0;
 }
 
 static enum pgphase_phase last_phase(const struct strategy_input *in)

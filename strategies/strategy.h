@@ -81,6 +81,9 @@ bool plan_is_new_table(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, size_t
  */
 int plan_as_written_because(struct plan_ctx *ctx, const struct strategy_input *in,
 			    const char *reason, struct pgphase_error *err);
+/* Steps planned so far, and: mark the reasons of the steps from first on as offline-only. */
+size_t plan_step_count(struct plan_ctx *ctx);
+void plan_mark_offline(struct plan_ctx *ctx, size_t first, bool offline);
 /* The temporary table created earlier in this migration that the statement reads, or NULL:
  * it exists only in the migration's own session, so only that session may use it. */
 const char *plan_reads_temp_table(struct plan_ctx *ctx, const struct strategy_input *in);

@@ -51,6 +51,9 @@ struct pgphase_step {
 	const char *strategy;  /* static name; "as-written" when run as written */
 	const char *reason;    /* why a statement a strategy would rewrite runs as written in
 	                          its place (not moved, not batched), or NULL */
+	bool reason_offline;   /* the reason is all an offline plan can tell (no table key
+	                          without the catalog): planned with the database it may be
+	                          made safe */
 	int line, column;      /* origin statement in the UP file */
 	const char *file;      /* borrowed from the migration */
 	size_t origin;         /* index of the origin statement in the UP section */
@@ -131,6 +134,16 @@ size_t pgphase_plan_count(const struct pgphase_plan *plan, enum pgphase_phase ph
 void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const char *state);
 /* The plan as a JSON object (malloc'd compact text). */
 char *pgphase_plan_json(const struct pgphase_plan *plan, const char *state);
+
+/*
+ * Why each UP statement of m runs as written although pgphase would rewrite it (kept in
+ * place by the ordering rule, a data change it cannot batch, a strategy declining), planned
+ * offline for PostgreSQL pg_version: an array of m->up.sql.n reasons, NULL where there is
+ * none; NULL when m cannot be planned or has no UP statement.  The linter's ran-as-written
+ * rule asks this.  Free with pgphase_plan_fallbacks_free (the array and its strings).
+ */
+char **pgphase_plan_fallbacks(const struct pgphase_migration *m, int pg_version);
+void pgphase_plan_fallbacks_free(char **reasons, size_t n);
 
 /*
  * The strategy registry as seen from outside (pgphase plan, lint --list-rules): name and

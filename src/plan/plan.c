@@ -263,6 +263,17 @@ int plan_as_written_because(struct plan_ctx *ctx, const struct strategy_input *i
 	return 0;
 }
 
+size_t plan_step_count(struct plan_ctx *ctx)
+{
+	return ctx->plan->n;
+}
+
+void plan_mark_offline(struct plan_ctx *ctx, size_t first, bool offline)
+{
+	for (size_t k = first; k < ctx->plan->n; k++)
+		ctx->plan->steps[k].reason_offline = offline;
+}
+
 int plan_pinned(struct plan_ctx *ctx, size_t i, const char *reason, struct pgphase_error *err)
 {
 	const struct pgphase_section *up = &ctx->m->up;
@@ -409,6 +420,36 @@ size_t pgphase_plan_count(const struct pgphase_plan *plan, enum pgphase_phase ph
 	for (size_t i = 0; i < plan->n; i++)
 		n += plan->steps[i].phase == phase;
 	return n;
+}
+
+char **pgphase_plan_fallbacks(const struct pgphase_migration *m, int pg_version)
+{
+	struct pgphase_plan_options opts = { pg_version, NULL, NULL, NULL };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_plan plan;
+	char **reasons;
+
+	if (!m || m->up.sql.n == 0 || pgphase_plan_migration(&plan, m, &opts, &err) < 0) {
+		pgphase_error_release(&err);
+		return NULL;
+	}
+	reasons = xcalloc(m->up.sql.n, sizeof(*reasons));
+	for (size_t i = 0; i < plan.n; i++) {
+		const struct pgphase_step *st = &plan.steps[i];
+
+		if (st->reason && !st->reason_offline && st->origin < m->up.sql.n &&
+		    !reasons[st->origin])
+			reasons[st->origin] = xstrdup(st->reason);
+	}
+	pgphase_plan_release(&plan);
+	return reasons;
+}
+
+void pgphase_plan_fallbacks_free(char **reasons, size_t n)
+{
+	for (size_t i = 0; reasons && i < n; i++)
+		free(reasons[i]);
+	free(reasons);
 }
 
 bool pgphase_strategy_info(size_t i, const char **name, const char **summary)

@@ -169,6 +169,18 @@ static void reset(struct stmt_touches *t)
 	t->valid = true;
 }
 
+/*
+ * Steps that run the user's own statement (as written, or moved to contract verbatim): their
+ * triggers and constraint drops change what later data changes do.  Other strategies' steps
+ * create and drop helpers of their own (sync triggers, NOT NULL checks) that do not.
+ */
+static bool users_own(const struct pgphase_step *st)
+{
+	return strcmp(st->strategy, "as-written") == 0 ||
+	       strcmp(st->strategy, strategy_defer_destructive_to_contract.name) == 0 ||
+	       strcmp(st->strategy, strategy_drop_index_concurrently.name) == 0;
+}
+
 /* Statement i of this migration, from the steps planned for it. */
 static void own_touches(struct order *o, size_t i)
 {
@@ -189,9 +201,9 @@ static void own_touches(struct order *o, size_t i)
 		if (as_written && ctx->span_n[i] == 1 && strcmp(st->sql, stmt->sql) == 0)
 			touches_of(&c, stmt->node, false); /* the statement itself: no reparse */
 		else if (st->kind == PGPHASE_STEP_BACKFILL && st->dml)
-			touches_of_text(&c, st->dml, !as_written);
+			touches_of_text(&c, st->dml, false);
 		else
-			touches_of_text(&c, st->sql, !as_written);
+			touches_of_text(&c, st->sql, !users_own(st));
 	}
 }
 

@@ -68,7 +68,8 @@ void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const c
 		fprintf(out, "  %2zu. %-8s %-4s %-36s %s:%d:%d\n", i + 1, pgphase_phase_name(st->phase),
 			pgphase_txn_mode_name(st->txn), st->strategy, st->file, st->line, st->column);
 		if (st->reason) {
-			fputs("      why as written: ", out);
+			fputs(st->reason_offline ? "      why as written (offline: the database may "
+						   "know a key): " : "      why as written: ", out);
 			print_indented(out, st->reason, 6);
 		}
 		if (st->kind == PGPHASE_STEP_BACKFILL && st->key.n > 0) {
@@ -106,6 +107,8 @@ static json_t *step_json(const struct pgphase_step *st)
 	json_object_set_new(o, "undo_sql", st->undo_sql ? json_string(st->undo_sql) : json_null());
 	json_object_set_new(o, "retry_lock", json_boolean(st->retry_lock));
 	json_object_set_new(o, "reason", st->reason ? json_string(st->reason) : json_null());
+	if (st->reason_offline)
+		json_object_set_new(o, "reason_offline", json_true());
 	if (st->target)
 		json_object_set_new(o, "target", json_string(st->target));
 	if (st->kind == PGPHASE_STEP_BACKFILL) {

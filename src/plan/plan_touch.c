@@ -27,15 +27,26 @@
 #define TW PLAN_TOUCH_WRITE
 #define TC PLAN_TOUCH_CHECK
 
+/*
+ * Keys are compared without case: a name that differs only in case is more likely the same
+ * object written with and without quotes than a second object, and a false match only keeps
+ * a statement in place.
+ */
 static void key(struct plan_touch_sink *s, enum plan_touch_mode mode, char kind, const char *a,
 		const char *b)
 {
+	char *k;
+
 	if (!a || !a[0])
 		return;
 	if (s->checking && mode == TR && kind == 'd')
 		mode = TC;
-	s->add(s->arg, b ? arena_printf(s->arena, "%c" SEP "%s" SEP "%s", kind, a, b)
-			 : arena_printf(s->arena, "%c" SEP "%s", kind, a), mode);
+	k = b ? arena_printf(s->arena, "%c" SEP "%s" SEP "%s", kind, a, b)
+	      : arena_printf(s->arena, "%c" SEP "%s", kind, a);
+	for (char *p = k; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	s->add(s->arg, k, mode);
 }
 
 /* The last name of a qualified-name list (List of String), and the one before it. */
