@@ -51,12 +51,18 @@ enum how { MIGRATE, STAGED };
 static void equivalent(const char *const *name, const char *const *sql, enum how how,
 		       const char *check)
 {
-	char *dir = th_tmpdir(), *db_psql = th_extra_db("psql"), *db_pg = th_extra_db("pgp");
-	char *ci = th_conninfo_for(db_pg);
+	static int seq;
+	char sp[32], sg[32], *dir = th_tmpdir(), *db_psql, *db_pg;
+	char *ci;
 	static const char *const staged[] = { "expand", "backfill", "contract", NULL };
 	static const char *const once[] = { "migrate", NULL };
 	struct th_run r;
 
+	snprintf(sp, sizeof(sp), "psql%d", seq);
+	snprintf(sg, sizeof(sg), "pgp%d", seq++);
+	db_psql = th_extra_db(sp);
+	db_pg = th_extra_db(sg);
+	ci = th_conninfo_for(db_pg);
 	for (size_t i = 0; name[i]; i++) {
 		char *path, *out = NULL;
 
@@ -397,7 +403,7 @@ START_TEST(test_strict_refuses)
 		th_run_release(&r);
 		th_pgphase(&r, m, "plan", "--offline", NULL);
 		th_assert_exit(&r, 0);
-		th_assert_contains(r.out, "why as written: not batched");
+		th_assert_contains(r.out, "not batched: cannot run UPDATE on \"nokey\" in batches");
 		th_run_release(&r);
 		free(cfg);
 		free(m);

@@ -63,12 +63,25 @@ struct order {
 
 /* ---- interned keys ---- */
 
+/* Keys are compared without (ASCII) case; the first spelling met is kept for messages. */
+static unsigned char fold(char c)
+{
+	return (unsigned char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+static bool same_key(const char *a, const char *b)
+{
+	for (; *a && fold(*a) == fold(*b); a++, b++)
+		;
+	return *a == *b || fold(*a) == fold(*b);
+}
+
 static uint64_t hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ fold(*s)) * 1099511628211ULL;
 	return h;
 }
 
@@ -98,7 +111,7 @@ static uint32_t intern(struct order *o, const char *key, bool lookup_only)
 	if (!o->nslots)
 		return UINT32_MAX;
 	for (i = hash(key) & (o->nslots - 1); o->slots[i]; i = (i + 1) & (o->nslots - 1))
-		if (strcmp(o->keys[o->slots[i] - 1], key) == 0)
+		if (same_key(o->keys[o->slots[i] - 1], key))
 			return o->slots[i] - 1;
 	if (lookup_only)
 		return UINT32_MAX;

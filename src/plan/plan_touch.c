@@ -43,10 +43,7 @@ static void key(struct plan_touch_sink *s, enum plan_touch_mode mode, char kind,
 		mode = TC;
 	k = b ? arena_printf(s->arena, "%c" SEP "%s" SEP "%s", kind, a, b)
 	      : arena_printf(s->arena, "%c" SEP "%s", kind, a);
-	for (char *p = k; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	s->add(s->arg, k, mode);
+	s->add(s->arg, k, mode); /* compared without case by the receiver (plan_deps.c) */
 }
 
 /* The last name of a qualified-name list (List of String), and the one before it. */
