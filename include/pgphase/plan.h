@@ -112,9 +112,12 @@ struct pgphase_plan_options {
 };
 
 /*
- * Plan m (which must be parsed).  Input problems (BEGIN/COMMIT in a file pgphase wraps, DDL
- * in a BACKFILL section, a statement depending on an object the migration creates only
- * later, a column that views depend on, a table without a usable key) fail with exit code 2
+ * Plan m (which must be parsed).  A statement a strategy would move to a later phase runs
+ * as written in its place when a later statement (of m, or of a later migration of
+ * opts->set) runs first and touches what it touches; so does a data change the engine
+ * cannot batch; such steps carry a reason.  Input problems (BEGIN/COMMIT in a file pgphase
+ * wraps, DDL in a BACKFILL section, an ordering conflict a phase marker fixes in place, a
+ * column that views depend on, with strict any as-written fall-back) fail with exit code 2
  * and "file:line:col: ...", before anything changes (plan is then empty, nothing to release).
  * Release with pgphase_plan_release(), which frees the steps and the arena holding their
  * strings at once.
