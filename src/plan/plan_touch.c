@@ -148,6 +148,12 @@ static void constraint(struct plan_touch_sink *s, const char *t, const PgQuery__
 		key(s, TC, 'd', t, NULL);
 	if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN && c->pktable && !c->skip_validation)
 		key(s, TC, 'd', c->pktable->relname, NULL);
+	/* the columns it is on: a later-running change of one would drop or break it */
+	for (size_t i = 0; i < c->n_keys; i++)
+		key(s, TR, 'c', t, sql_str(c->keys[i]));
+	for (size_t i = 0; i < c->n_fk_attrs; i++)
+		key(s, TR, 'c', t, sql_str(c->fk_attrs[i]));
+	walk(s, c->raw_expr ? &c->raw_expr->base : NULL, false, NULL, t);
 }
 
 static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__AlterTableCmd *c)
@@ -174,8 +180,7 @@ static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__A
 		key(s, TR, 's', t, NULL);
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
-		key(s, TW, 'c', t, c->name);
-		key(s, TW, 'd', t, NULL);
+		key(s, TW, 'c', t, c->name); /* its values too (USING): whoever reads the column */
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIdentity:
@@ -256,7 +261,8 @@ static void drop_object(struct plan_touch_sink *s, PgQuery__ObjectType type, con
 	case PG_QUERY__OBJECT_TYPE__OBJECT_POLICY:
 		key(s, TW, type == PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER ? 'g'
 			     : type == PG_QUERY__OBJECT_TYPE__OBJECT_RULE ? 'u' : 'p', prev, name);
-		key(s, TW, 'd', prev, NULL); /* later changes of the table behave otherwise */
+		if (!s->generated) /* later changes of the table behave otherwise */
+			key(s, TW, 'd', prev, NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_FUNCTION:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE:
