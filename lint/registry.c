@@ -41,7 +41,8 @@ extern const struct pgphase_lint_rule
 	lint_rule_identifier_too_long, lint_rule_duplicate_column_assignment,
 	lint_rule_transaction_control, lint_rule_domain_with_constraint, lint_rule_missing_down,
 	lint_rule_fk_without_index, lint_rule_unbatched_data_change,
-	lint_rule_backfill_not_idempotent, lint_rule_destructive_in_expand;
+	lint_rule_backfill_not_idempotent, lint_rule_destructive_in_expand,
+	lint_rule_ran_as_written;
 
 const struct pgphase_lint_rule *const pgphase_lint_rules[] = {
 	&lint_rule_drop_table,
@@ -101,6 +102,7 @@ const struct pgphase_lint_rule *const pgphase_lint_rules[] = {
 	&lint_rule_unbatched_data_change,
 	&lint_rule_backfill_not_idempotent,
 	&lint_rule_destructive_in_expand,
+	&lint_rule_ran_as_written,
 
 	&lint_rule_syntax_error,
 	&lint_rule_duplicate_version,

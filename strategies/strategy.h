@@ -72,6 +72,16 @@ struct pgphase_step *plan_add(struct plan_ctx *ctx, const struct pgphase_strateg
 enum pgphase_phase plan_phase(const struct strategy_input *in, enum pgphase_phase dflt);
 /* dflt moved up to the statement's phase marker, as plan_add() places a multi-phase step */
 enum pgphase_phase plan_phase_raised(const struct strategy_input *in, enum pgphase_phase dflt);
+/*
+ * The statement cannot be made safer (reason says why, for `plan`, the step's reason and the
+ * ran-as-written lint finding): run it as written in its place, as if no strategy matched.
+ * With strict (config strict = true, --strict) it is an input error instead (exit 2).
+ */
+int plan_as_written_because(struct plan_ctx *ctx, const struct strategy_input *in,
+			    const char *reason, struct pgphase_error *err);
+/* Steps planned so far, and: mark the reasons of the steps from first on as offline-only. */
+size_t plan_step_count(struct plan_ctx *ctx);
+void plan_mark_offline(struct plan_ctx *ctx, size_t first, bool offline);
 /* Plan-time input error at the statement: exit 2, "file:line:col: message". */
 int plan_fail(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -138,6 +138,18 @@ void pgphase_backfill_result_release(struct pgphase_backfill_result *res);
  * "-- pgphase:as-is" never get here.
  */
 int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgphase_error *err);
+/*
+ * What the engine itself needs (the planner and the engine call this): the same checks
+ * without the idempotence requirement.  An UPDATE whose WHERE names no column it sets, or an
+ * INSERT ... SELECT without ON CONFLICT or NOT EXISTS, still runs exactly once per row: each
+ * batch changes the rows of its key range (cursor, hi] and commits the cursor with them, and
+ * the sweep changes only the keys a batch skipped (locked by the application), forgetting
+ * each in the transaction that changes it.  Nothing re-reads the predicate to find rows
+ * "still to do".  (A row whose key the application changes during the backfill may be
+ * walked twice or not at all; pgphase_backfill_check's idempotent forms are immune.)
+ */
+int pgphase_backfill_check_batchable(const struct pgphase_backfill_spec *spec,
+				     struct pgphase_error *err);
 
 /*
  * The table a backfill statement walks: an UPDATE's or DELETE's table, an INSERT ...

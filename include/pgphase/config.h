@@ -60,6 +60,7 @@ struct pgphase_config {
 	long lock_retry_budget_ms;
 	long statement_timeout_ms;
 	long lock_wait_ms;  /* --lock-wait: how long to wait for another run's lock */
+	bool strict;        /* refuse what cannot be made safer instead of running it as written */
 	struct pgphase_backfill_config backfill;
 	struct pgphase_webhook_config *webhooks;
 	size_t n_webhooks;

@@ -49,6 +49,11 @@ struct pgphase_step {
 	const char *undo_sql;  /* NULL when nothing to undo */
 	bool retry_lock;       /* lock_timeout (55P03) retries apply */
 	const char *strategy;  /* static name; "as-written" when run as written */
+	const char *reason;    /* why a statement a strategy would rewrite runs as written in
+	                          its place (not moved, not batched), or NULL */
+	bool reason_offline;   /* the reason is all an offline plan can tell (no table key
+	                          without the catalog): planned with the database it may be
+	                          made safe */
 	int line, column;      /* origin statement in the UP file */
 	const char *file;      /* borrowed from the migration */
 	size_t origin;         /* index of the origin statement in the UP section */
@@ -97,12 +102,22 @@ struct pgphase_plan_options {
 	 * prints the statements a run will send.
 	 */
 	const char *state_schema;
+	/*
+	 * Refuse (exit 2, file:line:col and the reason) every statement that would run as
+	 * written because pgphase cannot make it safer: kept in place by the ordering rule, a
+	 * data change that cannot run in batches, a strategy declining.  Also taken from the
+	 * session's config (strict = true).
+	 */
+	bool strict;
 };
 
 /*
- * Plan m (which must be parsed).  Input problems (BEGIN/COMMIT in a file pgphase wraps, DDL
- * in a BACKFILL section, a statement depending on an object the migration creates only
- * later, a column that views depend on, a table without a usable key) fail with exit code 2
+ * Plan m (which must be parsed).  A statement a strategy would move to a later phase runs
+ * as written in its place when a later statement (of m, or of a later migration of
+ * opts->set) runs first and touches what it touches; so does a data change the engine
+ * cannot batch; such steps carry a reason.  Input problems (BEGIN/COMMIT in a file pgphase
+ * wraps, DDL in a BACKFILL section, an ordering conflict a phase marker fixes in place, a
+ * column that views depend on, with strict any as-written fall-back) fail with exit code 2
  * and "file:line:col: ...", before anything changes (plan is then empty, nothing to release).
  * Release with pgphase_plan_release(), which frees the steps and the arena holding their
  * strings at once.
@@ -122,6 +137,16 @@ size_t pgphase_plan_count(const struct pgphase_plan *plan, enum pgphase_phase ph
 void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const char *state);
 /* The plan as a JSON object (malloc'd compact text). */
 char *pgphase_plan_json(const struct pgphase_plan *plan, const char *state);
+
+/*
+ * Why each UP statement of m runs as written although pgphase would rewrite it (kept in
+ * place by the ordering rule, a data change it cannot batch, a strategy declining), planned
+ * offline for PostgreSQL pg_version: an array of m->up.sql.n reasons, NULL where there is
+ * none; NULL when m cannot be planned or has no UP statement.  The linter's ran-as-written
+ * rule asks this.  Free with pgphase_plan_fallbacks_free (the array and its strings).
+ */
+char **pgphase_plan_fallbacks(const struct pgphase_migration *m, int pg_version);
+void pgphase_plan_fallbacks_free(char **reasons, size_t n);
 
 /*
  * The strategy registry as seen from outside (pgphase plan, lint --list-rules): name and

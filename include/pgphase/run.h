@@ -28,6 +28,7 @@ struct pgphase_run_options {
 	                                lock, no state or events: only the engine's chunks) */
 	const char *state_schema;    /* plan without a session: the configured state schema
 	                                (NULL: "pgphase"); with one, the session's */
+	bool strict;                 /* plan without a session: the configured strict */
 };
 
 struct pgphase_run_report {

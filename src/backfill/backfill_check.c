@@ -177,7 +177,8 @@ static bool has_anti_join(const PgQuery__Node *where, const PgQuery__RangeVar *t
  * LIMIT, window, set operation), into another table, and able to tell rows already copied:
  * ON CONFLICT DO NOTHING / DO UPDATE, or a NOT EXISTS anti-join against the target.
  */
-static int check_insert(const struct pgphase_backfill_spec *spec, struct pgphase_error *err)
+static int check_insert(const struct pgphase_backfill_spec *spec, bool idempotent,
+			struct pgphase_error *err)
 {
 	const PgQuery__InsertStmt *ins = spec->stmt->insert_stmt;
 	const PgQuery__SelectStmt *sel;
@@ -217,6 +218,8 @@ static int check_insert(const struct pgphase_backfill_spec *spec, struct pgphase
 	if (same_table(src, ins->relation))
 		return refuse(spec, err, "cannot run INSERT ... SELECT in batches when it reads the "
 					 "table it inserts into: the walk would meet its own rows");
+	if (!idempotent)
+		return 0; /* each source key range is copied once: its cursor commits with it */
 	if (ins->on_conflict_clause &&
 	    (ins->on_conflict_clause->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_NOTHING ||
 	     ins->on_conflict_clause->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE))
@@ -236,7 +239,8 @@ static int check_insert(const struct pgphase_backfill_spec *spec, struct pgphase
 	return rc;
 }
 
-int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgphase_error *err)
+static int check(const struct pgphase_backfill_spec *spec, bool idempotent,
+		 struct pgphase_error *err)
 {
 	const PgQuery__Node *st = spec->stmt;
 	bool upd = st && st->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
@@ -246,7 +250,7 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 	int rc;
 
 	if (st && st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT)
-		return check_insert(spec, err);
+		return check_insert(spec, idempotent, err);
 	if (!st || (!upd && st->node_case != PG_QUERY__NODE__NODE_DELETE_STMT))
 		return refuse(spec, err, "only UPDATE, DELETE and INSERT ... SELECT statements can "
 					 "run as a backfill");
@@ -266,7 +270,7 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 		sql_tree_walk(&where->base, 0, find_set_column, &ns);
 	if (ns.current_of)
 		return refuse(spec, err, "cannot run UPDATE/DELETE ... WHERE CURRENT OF in batches");
-	if (!upd || ns.found)
+	if (!upd || ns.found || !idempotent)
 		return 0;
 	what = xasprintf("UPDATE of \"%s\" cannot run in batches: its WHERE clause %s, so it "
 			 "cannot tell rows already changed from pending ones and a rerun would "
@@ -278,6 +282,17 @@ int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgph
 				"\"-- pgphase:as-is\" before it to run it once as written");
 	free(what);
 	return rc;
+}
+
+int pgphase_backfill_check(const struct pgphase_backfill_spec *spec, struct pgphase_error *err)
+{
+	return check(spec, true, err);
+}
+
+int pgphase_backfill_check_batchable(const struct pgphase_backfill_spec *spec,
+				     struct pgphase_error *err)
+{
+	return check(spec, false, err);
 }
 
 /* ---- rendering --------------------------------------------------------------------- */

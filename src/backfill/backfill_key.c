@@ -204,7 +204,7 @@ int bf_describe(struct bf_job *j, struct pgphase_error *err)
 	const PgQuery__RangeVar *rv;
 	char *q;
 
-	if (pgphase_backfill_check(j->spec, err) < 0)
+	if (pgphase_backfill_check_batchable(j->spec, err) < 0)
 		return -1;
 	rv = pgphase_backfill_source(st);
 	j->update = st->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;

@@ -300,6 +300,14 @@ static int read_setting(struct reader *r, const config_setting_t *s, int id,
 		if (get_duration(r, s, &v) < 0)
 			return -1;
 		break;
+	case PGOPT_T_BOOL: {
+		bool b = false;
+
+		if (get_bool(r, s, &b) < 0)
+			return -1;
+		v = b;
+		break;
+	}
 	case PGOPT_T_LIST:
 		pgphase_option_claim(cfg, id, PGPHASE_SOURCE_FILE);
 		return get_string_list(r, s, (char ***)field, (size_t *)((char *)cfg + o->count_offset));

@@ -89,6 +89,10 @@ const struct pgphase_option pgphase_options[PGOPT_COUNT] = {
 	[PGOPT_LOCK_WAIT] = { .flag = "lock-wait", .key = "lock_wait", .type = PGOPT_T_DURATION,
 		.unit = "s", .def = "0s", .commands = ALL, .metavar = "SECS",
 		.help = "wait this long for another run's lock, then exit 4", FIELD(lock_wait_ms) },
+	[PGOPT_STRICT] = { .flag = "strict", .key = "strict", .type = PGOPT_T_BOOL,
+		.def = "false", .commands = RUNNERS | CMD(PLAN),
+		.help = "refuse at plan time (exit 2) every statement pgphase cannot make safer, "
+			"instead of running it as written in its place", FIELD(strict) },
 	[PGOPT_QUIET] = { .flag = "quiet", .short_flag = 'q', .type = PGOPT_T_SWITCH,
 		.commands = ALL, .help = "warnings and errors only" },
 	[PGOPT_VERBOSE] = { .flag = "verbose", .short_flag = 'v', .type = PGOPT_T_SWITCH,
@@ -206,7 +210,9 @@ static void *field(struct pgphase_config *cfg, int id)
 
 void pgphase_option_store_long(struct pgphase_config *cfg, int id, long v)
 {
-	if (pgphase_options[id].size == sizeof(int))
+	if (pgphase_options[id].type == PGOPT_T_BOOL)
+		*(bool *)field(cfg, id) = v != 0;
+	else if (pgphase_options[id].size == sizeof(int))
 		*(int *)field(cfg, id) = (int)v;
 	else
 		*(long *)field(cfg, id) = v;
@@ -268,6 +274,14 @@ int pgphase_option_parse(int id, const char *text, const char *origin, long *v,
 	const struct pgphase_option *o = &pgphase_options[id];
 	char buf[128];
 
+	if (o->type == PGOPT_T_BOOL) {
+		if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+			*v = text[0] == 't';
+			return 0;
+		}
+		return pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s: expected true or false, "
+					 "got \"%s\"", origin, text);
+	}
 	if (o->type == PGOPT_T_DURATION) {
 		if (parse_duration(o, text, v) == 0)
 			return 0;

@@ -47,7 +47,7 @@ enum pgphase_option_id {
 	PGOPT_FORMAT,
 	/* settings (config key and/or flag) */
 	PGOPT_DATABASE, PGOPT_MIGRATIONS, PGOPT_MODULE, PGOPT_STATE_SCHEMA, PGOPT_SCHEMA,
-	PGOPT_LOCK_TIMEOUT, PGOPT_LOCK_RETRY_BUDGET, PGOPT_STATEMENT_TIMEOUT, PGOPT_LOCK_WAIT,
+	PGOPT_LOCK_TIMEOUT, PGOPT_LOCK_RETRY_BUDGET, PGOPT_STATEMENT_TIMEOUT, PGOPT_LOCK_WAIT, PGOPT_STRICT,
 	PGOPT_BATCH_SIZE, PGOPT_SLEEP, PGOPT_MAX_RPS, PGOPT_TARGET_BATCH_TIME,
 	PGOPT_MAX_REPLICA_LAG, PGOPT_WORKERS,
 	PGOPT_PG_VERSION, PGOPT_LINT_DISABLE, PGOPT_LINT_ERROR, PGOPT_LINT_WARNING,
@@ -64,6 +64,7 @@ enum pgphase_option_type {
 	PGOPT_T_STRING,   /* char * */
 	PGOPT_T_INT,      /* long or int (by field size), within min..max */
 	PGOPT_T_DURATION, /* long milliseconds; a bare number on the command line is in .unit */
+	PGOPT_T_BOOL,     /* bool: true/false in the file, a flag without a value sets it */
 	PGOPT_T_LIST,     /* NULL-terminated char ** plus a size_t count (config file only) */
 	PGOPT_T_WEBHOOKS, /* the webhooks list of groups (src/base/config.c reads it) */
 };

@@ -23,6 +23,7 @@ int cmd_plan(struct cli *cli, struct pgphase_error *err)
 	o.to_set = cli->to != NULL;
 	o.key = cli->key;
 	o.state_schema = cli->cfg.state_schema;
+	o.strict = cli->cfg.strict;
 	if (cli_load(cli, &set, err) < 0)
 		return -1;
 	if (cli->offline) {

@@ -164,6 +164,9 @@ static void md_type(const struct pgphase_option *o, FILE *out)
 	case PGOPT_T_DURATION:
 		fputs("duration", out);
 		break;
+	case PGOPT_T_BOOL:
+		fputs("boolean", out);
+		break;
 	case PGOPT_T_LIST:
 		fputs("list of strings", out);
 		break;
@@ -207,7 +210,7 @@ static void config_line(const struct pgphase_option *o, const char *name, const 
 	const char *v = value ? value : o->def;
 	char line[160];
 
-	if (o->type == PGOPT_T_INT)
+	if (o->type == PGOPT_T_INT || o->type == PGOPT_T_BOOL)
 		snprintf(line, sizeof(line), "%s%s%s = %s;", value ? "" : "# ", indent, name,
 			 v ? v : "0");
 	else if (o->type == PGOPT_T_LIST)

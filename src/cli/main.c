@@ -101,7 +101,8 @@ static void build_getopt(struct option *longs, char *shorts)
 	*shorts++ = ':';
 	for (int i = 0; i < PGOPT_COUNT; i++) {
 		const struct pgphase_option *o = &pgphase_options[i];
-		int has_arg = o->type == PGOPT_T_SWITCH ? no_argument : required_argument;
+		int has_arg = o->type == PGOPT_T_SWITCH || o->type == PGOPT_T_BOOL ? no_argument
+										  : required_argument;
 
 		if (!o->flag)
 			continue;
@@ -173,8 +174,9 @@ static int take_option(struct cli *cli, struct flags *f, int id, const char *arg
 	case PGOPT_RULE: add_rule_ids(&cli->only_rules, arg); break;
 	case PGOPT_EXCLUDE_RULE: add_rule_ids(&cli->exclude_rules, arg); break;
 	default:
-		return pgphase_option_set_text(&cli->cfg, id, arg, PGPHASE_SOURCE_FLAG, origin,
-					       err);
+		return pgphase_option_set_text(&cli->cfg, id,
+					       pgphase_options[id].type == PGOPT_T_BOOL ? "true" : arg,
+					       PGPHASE_SOURCE_FLAG, origin, err);
 	}
 	return 0;
 }

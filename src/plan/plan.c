@@ -180,10 +180,18 @@ static bool is_data_change(const PgQuery__Node *n)
 
 static int dispatch(struct plan_ctx *ctx, const struct strategy_input *in, struct pgphase_error *err)
 {
-	if (!plan_runs_as_written(ctx, in))
+	if (!plan_runs_as_written(ctx, in)) {
 		for (const struct pgphase_strategy *const *s = pgphase_strategies; *s; s++)
 			if ((*s)->matches(ctx, in))
 				return (*s)->plan(ctx, in, err);
+	} else if (is_data_change(in->node) &&
+		   !plan_is_new_table(ctx, plan_stmt_relation(in->node), in->origin) &&
+		   plan_reads_temp_table(ctx, in->node, in->origin)) {
+		/* a data change on an existing table that could have been batched */
+		return plan_as_written_because(ctx, in, "not batched: it uses a temporary table of "
+					       "the migration, which exists only in the "
+					       "migration's own session", err);
+	}
 	return plan_as_written(ctx, in, err);
 }
 
@@ -220,21 +228,66 @@ static int plan_statement(struct plan_ctx *ctx, const struct strategy_input *in,
 	return rc;
 }
 
+/*
+ * Steps run by (phase, stage), statement order kept inside each: a stable counting sort over
+ * the few (phase, stage) pairs, linear in the steps.
+ */
 static void sort_steps(struct pgphase_plan *plan)
 {
-	/* stable insertion sort by (phase, stage): statement order is kept inside each */
-	for (size_t i = 1; i < plan->n; i++) {
-		struct pgphase_step tmp = plan->steps[i];
-		size_t j = i;
+	enum { N_POS = 4 * 3 };
+	size_t at[N_POS + 1] = { 0 };
+	struct pgphase_step *sorted;
 
-		while (j > 0 && (plan->steps[j - 1].phase > tmp.phase ||
-				 (plan->steps[j - 1].phase == tmp.phase &&
-				  plan->steps[j - 1].stage > tmp.stage))) {
-			plan->steps[j] = plan->steps[j - 1];
-			j--;
-		}
-		plan->steps[j] = tmp;
+	if (plan->n < 2)
+		return;
+	for (size_t i = 0; i < plan->n; i++)
+		at[plan->steps[i].phase * 3 + plan->steps[i].stage + 1]++;
+	for (size_t p = 0; p < N_POS; p++)
+		at[p + 1] += at[p];
+	sorted = xmalloc(plan->n * sizeof(*sorted));
+	for (size_t i = 0; i < plan->n; i++)
+		sorted[at[plan->steps[i].phase * 3 + plan->steps[i].stage]++] = plan->steps[i];
+	memcpy(plan->steps, sorted, plan->n * sizeof(*sorted));
+	free(sorted);
+}
+
+int plan_as_written_because(struct plan_ctx *ctx, const struct strategy_input *in,
+			    const char *reason, struct pgphase_error *err)
+{
+	size_t first = ctx->plan->n;
+
+	if (ctx->strict) {
+		plan_fail(ctx, in, err, "strict: this statement would run as written, without "
+			  "pgphase's safer rewrite: %s", reason);
+		pgphase_error_hint(err, "change the statement or the migration so it can be made "
+					"safe, put \"-- pgphase:as-is\" before it to accept it as "
+					"written, or plan without strict");
+		return -1;
 	}
+	if (plan_as_written(ctx, in, err) < 0)
+		return -1;
+	for (size_t k = first; k < ctx->plan->n; k++)
+		ctx->plan->steps[k].reason = arena_strdup(ctx->arena, reason);
+	return 0;
+}
+
+size_t plan_step_count(struct plan_ctx *ctx)
+{
+	return ctx->plan->n;
+}
+
+void plan_mark_offline(struct plan_ctx *ctx, size_t first, bool offline)
+{
+	for (size_t k = first; k < ctx->plan->n; k++)
+		ctx->plan->steps[k].reason_offline = offline;
+}
+
+int plan_pinned(struct plan_ctx *ctx, size_t i, const char *reason, struct pgphase_error *err)
+{
+	const struct pgphase_section *up = &ctx->m->up;
+	struct strategy_input in = { up->sql.stmts[i].node, &up->sql.stmts[i], &up->notes[i], i };
+
+	return plan_as_written_because(ctx, &in, reason, err);
 }
 
 int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migration *m,
@@ -255,6 +308,11 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 		ctx.opts = *opts;
 	if (!ctx.opts.pg_version)
 		ctx.opts.pg_version = 15;
+	ctx.strict = ctx.opts.strict ||
+		     (ctx.opts.session && ctx.opts.session->cfg && ctx.opts.session->cfg->strict);
+	ctx.span_first = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.span_first));
+	ctx.span_n = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.span_n));
+	ctx.pinned = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.pinned));
 	for (size_t i = 0; i < up->sql.n; i++) {
 		const struct pgphase_stmt *stmt = &up->sql.stmts[i];
 		struct strategy_input in = { stmt->node, stmt, &up->notes[i], i };
@@ -278,10 +336,13 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 						"INSERT ... SELECT");
 			goto cleanup;
 		}
+		ctx.span_first[i] = plan->n;
+		ctx.pinned[i] = false;
 		if (plan_statement(&ctx, &in, err) < 0)
 			goto cleanup;
+		ctx.span_n[i] = plan->n - ctx.span_first[i];
 	}
-	if (plan_check_dependencies(&ctx, err) < 0)
+	if (plan_order(&ctx, err) < 0 || plan_check_renamed_tables(&ctx, err) < 0)
 		goto cleanup;
 	sort_steps(plan);
 	rc = 0;
@@ -307,6 +368,36 @@ size_t pgphase_plan_count(const struct pgphase_plan *plan, enum pgphase_phase ph
 	for (size_t i = 0; i < plan->n; i++)
 		n += plan->steps[i].phase == phase;
 	return n;
+}
+
+char **pgphase_plan_fallbacks(const struct pgphase_migration *m, int pg_version)
+{
+	struct pgphase_plan_options opts = { pg_version, NULL, NULL, NULL };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct pgphase_plan plan;
+	char **reasons;
+
+	if (!m || m->up.sql.n == 0 || pgphase_plan_migration(&plan, m, &opts, &err) < 0) {
+		pgphase_error_release(&err);
+		return NULL;
+	}
+	reasons = xcalloc(m->up.sql.n, sizeof(*reasons));
+	for (size_t i = 0; i < plan.n; i++) {
+		const struct pgphase_step *st = &plan.steps[i];
+
+		if (st->reason && !st->reason_offline && st->origin < m->up.sql.n &&
+		    !reasons[st->origin])
+			reasons[st->origin] = xstrdup(st->reason);
+	}
+	pgphase_plan_release(&plan);
+	return reasons;
+}
+
+void pgphase_plan_fallbacks_free(char **reasons, size_t n)
+{
+	for (size_t i = 0; reasons && i < n; i++)
+		free(reasons[i]);
+	free(reasons);
 }
 
 bool pgphase_strategy_info(size_t i, const char **name, const char **summary)

@@ -127,7 +127,7 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 	spec.file = ctx->m->up.file;
 	spec.line = in->stmt->line;
 	spec.column = in->stmt->column;
-	if (pgphase_backfill_check(&spec, err) < 0)
+	if (pgphase_backfill_check_batchable(&spec, err) < 0)
 		goto cleanup;
 	if (resolve_key(ctx, &spec, rv, &key, &model, err) < 0) {
 		if (phase > ctx->opts.done_through)

@@ -1,6 +1,7 @@
 /*
  * Printing plans: text for people (one block per step: number, phase, transaction mode,
- * strategy, origin, then the SQL and its undo indented) and JSON for tools (one object per
+ * strategy, origin, why it runs as written when pgphase could not make it safer, then the
+ * SQL and its undo indented) and JSON for tools (one object per
  * migration, built with jansson).  Both are deterministic: the same files and catalog give
  * the same bytes.  A backfill step shows its key and the batch statements the engine's
  * generator rendered (the planner stored them); nothing here renders SQL.
@@ -66,6 +67,11 @@ void pgphase_plan_print_text(FILE *out, const struct pgphase_plan *plan, const c
 
 		fprintf(out, "  %2zu. %-8s %-4s %-36s %s:%d:%d\n", i + 1, pgphase_phase_name(st->phase),
 			pgphase_txn_mode_name(st->txn), st->strategy, st->file, st->line, st->column);
+		if (st->reason) {
+			fputs(st->reason_offline ? "      why as written (offline: the database may "
+						   "know a key): " : "      why as written: ", out);
+			print_indented(out, st->reason, 6);
+		}
 		if (st->kind == PGPHASE_STEP_BACKFILL && st->key.n > 0) {
 			print_backfill(out, st);
 			continue; /* no undo: a data change is undone by DOWN only */
@@ -100,6 +106,9 @@ static json_t *step_json(const struct pgphase_step *st)
 	json_object_set_new(o, "sql", json_string(st->sql));
 	json_object_set_new(o, "undo_sql", st->undo_sql ? json_string(st->undo_sql) : json_null());
 	json_object_set_new(o, "retry_lock", json_boolean(st->retry_lock));
+	json_object_set_new(o, "reason", st->reason ? json_string(st->reason) : json_null());
+	if (st->reason_offline)
+		json_object_set_new(o, "reason_offline", json_true());
 	if (st->target)
 		json_object_set_new(o, "target", json_string(st->target));
 	if (st->kind == PGPHASE_STEP_BACKFILL) {

@@ -47,8 +47,10 @@ int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *s
 	int rc = -1;
 
 	memset(&state, 0, sizeof(state));
-	if (!s)
+	if (!s) {
 		popts.state_schema = o->state_schema;
+		popts.strict = o->strict;
+	}
 	if (s) {
 		popts.pg_version = PQserverVersion(s->conn) / 10000;
 		if (pgphase_state_load(s, &state, err) < 0)
