@@ -323,12 +323,16 @@ static void run_section(struct pgphase_lint_ctx *ctx, struct lint_section *sec)
 	ctx->sec = NULL;
 }
 
+static int lint_mig_seq; /* see run_file */
+
 static void run_file(struct pgphase_lint_ctx *ctx, struct lint_file *f)
 {
 	ctx->m = f->m->loaded ? f->m : NULL;
 	if (!ctx->m)
 		return;
-	ctx->mig_seq++;
+	/* unique in the process, not only in this run: rules keep per-migration caches keyed
+	   by it, and a later run's migration may sit at the same address */
+	ctx->mig_seq = __atomic_add_fetch(&lint_mig_seq, 1, __ATOMIC_RELAXED);
 	ctx->linting = f->lint;
 	ctx->named = f->named;
 	ctx->no_transaction = ctx->m->no_transaction;

@@ -132,7 +132,7 @@ struct pgphase_lint_ctx {
 	bool named;             /* the file has a migration name (not a loose SQL file) */
 	bool linting;           /* false while walking context-only migrations */
 	bool has_down;          /* the migration has a DOWN section or .down.sql file */
-	int mig_seq;            /* sequence number of the current migration */
+	int mig_seq;            /* the current migration's number, unique in the process */
 	int txn;                /* bumped at each COMMIT / ROLLBACK */
 	bool in_txn_block;      /* inside an explicit BEGIN ... COMMIT */
 	int enum_txn;           /* txn of the last ALTER TYPE ... ADD VALUE (values pending) */

@@ -115,6 +115,12 @@ static void check_transaction_control(struct pgphase_lint_ctx *ctx,
 
 	if (ctx->raw)
 		return;
+	/* a BEGIN ... COMMIT block is read, not run: pgphase's own transaction is it (src/sql/
+	   txn_blocks.c); an inner block's statements get the planner's ran-as-written finding */
+	if (k == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN ||
+	    k == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START ||
+	    k == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT)
+		return;
 	lint_report(ctx, st, -1,
 		    "remove it; use -- pgphase:no-transaction for statements that must run outside "
 		    "a transaction (pgphase detects most of them itself)",

@@ -163,19 +163,89 @@ START_TEST(no_transaction_file_resumes_after_failure)
 }
 END_TEST
 
-START_TEST(transaction_control_rejected)
+/*
+ * The file's own BEGIN ... COMMIT (src/sql/txn_blocks.c): a wrapper is pgphase's own
+ * transaction; an inner block (Prisma's enum change) runs as written, together, in place;
+ * ROLLBACK/SAVEPOINT are refused before anything changes.  psql -1 is the oracle.
+ */
+START_TEST(transaction_control_blocks)
 {
 	struct th_run r;
-	char *dir = th_tmpdir();
+	char *dir = th_tmpdir(), *bad = th_tmpdir(), *v;
+	const char *setup = "CREATE TYPE \"Kind\" AS ENUM ('A', 'B', 'C');\n"
+			    "CREATE TABLE obs (id int PRIMARY KEY, k \"Kind\" NOT NULL);\n"
+			    "INSERT INTO obs VALUES (1, 'A'), (2, 'B');\n";
+	const char *enum_change =
+		"BEGIN;\n"
+		"CREATE TYPE \"Kind_new\" AS ENUM ('A', 'B');\n"
+		"ALTER TABLE obs ALTER COLUMN k TYPE \"Kind_new\" USING (k::text::\"Kind_new\");\n"
+		"ALTER TYPE \"Kind\" RENAME TO \"Kind_old\";\n"
+		"ALTER TYPE \"Kind_new\" RENAME TO \"Kind\";\n"
+		"DROP TYPE \"Kind_old\";\n"
+		"COMMIT;\n"
+		"ALTER TABLE obs ADD COLUMN note text;\n"
+		"DROP INDEX IF EXISTS nothing_here;\n";
+	char *psql_db = th_extra_db("txn"), *path;
 
-	th_write(dir, "001_t.sql", "BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;\n");
+	th_exec(setup);
+	th_write(dir, "001_wrap.sql", "BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;\n");
+	th_write(dir, "002_enum.sql", enum_change);
+	RUN(&r, dir, "plan");
+	th_assert_exit(&r, 0);
+	/* no step runs the file's BEGIN or COMMIT (a step's SQL is indented by six) */
+	th_assert_not_contains(r.out, "\n      BEGIN");
+	th_assert_not_contains(r.out, "\n      COMMIT");
+	th_assert_contains(r.out, "inside the file's BEGIN ... COMMIT block (line 1)");
+	th_run_release(&r);
 	RUN(&r, dir, "migrate");
+	th_assert_exit(&r, 0);
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE state = 'complete'"), 2);
+	v = th_value("SELECT format_type(atttypid, NULL) FROM pg_attribute "
+		     "WHERE attrelid = 'obs'::regclass AND attname = 'k'");
+	ck_assert_str_eq(v, "\"Kind\"");
+	free(v);
+	/* the same files through psql -1 end in the same schema */
+	{
+		char *ci = th_conninfo_for(psql_db);
+		PGconn *c = PQconnectdb(ci);
+		PGresult *res = PQexec(c, setup);
+
+		ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		PQfinish(c);
+		free(ci);
+	}
+	if (asprintf(&path, "%s/001_wrap.sql", dir) < 0)
+		abort();
+	ck_assert_int_eq(th_psql_file(psql_db, path, NULL), 0);
+	free(path);
+	if (asprintf(&path, "%s/002_enum.sql", dir) < 0)
+		abort();
+	ck_assert_int_eq(th_psql_file(psql_db, path, NULL), 0);
+	free(path);
+	th_assert_same_schema(psql_db, th_dbname());
+	/* strict refuses the block's statements: they cannot be made safer */
+	th_write(bad, "001_enum.sql", enum_change);
+	RUN(&r, bad, "--module", "bad", "plan", "--strict");
 	th_assert_exit(&r, 2);
-	th_assert_contains(r.err, "001_t.sql:1:1: transaction control statement");
+	th_assert_contains(r.err, "001_enum.sql:2:1: strict");
+	th_run_release(&r);
+	/* ROLLBACK and SAVEPOINT keep their meaning only in a transaction of their own */
+	th_write(bad, "001_enum.sql", "CREATE TABLE u (a int);\nSAVEPOINT s;\nCREATE TABLE w (a int);\n");
+	RUN(&r, bad, "--module", "bad", "migrate");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "001_enum.sql:2:1: SAVEPOINT in a migration");
 	th_assert_contains(r.err, "hint:");
 	th_run_release(&r);
-	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_class WHERE relname = 't'"), 0);
-	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgphase'"), 0);
+	th_write(bad, "001_enum.sql", "BEGIN;\nCREATE TABLE u (a int);\nROLLBACK;\n");
+	RUN(&r, bad, "--module", "bad", "migrate");
+	th_assert_exit(&r, 2);
+	th_assert_contains(r.err, "001_enum.sql:3:1: ROLLBACK in a migration");
+	th_run_release(&r);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pg_class WHERE relname = 'u'"), 0);
+	free(psql_db);
+	free(bad);
 	free(dir);
 }
 END_TEST
@@ -330,7 +400,7 @@ Suite *migrate_suite(void)
 	tcase_add_test(tc, failure_leaves_nothing_and_stops);
 	tcase_add_test(tc, non_transactional_statements_run_outside);
 	tcase_add_test(tc, no_transaction_file_resumes_after_failure);
-	tcase_add_test(tc, transaction_control_rejected);
+	tcase_add_test(tc, transaction_control_blocks);
 	tcase_add_test(tc, rollback_steps_to_and_missing_down);
 	tcase_add_test(tc, migrate_to_and_dry_run);
 	tcase_add_test(tc, checksum_change_refused);

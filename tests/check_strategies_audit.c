@@ -38,12 +38,14 @@ static const struct audit_case cases[] = {
 	  "ALTER TABLE pt ADD CONSTRAINT \"Pt Ck\" CHECK (a > 0);\n"
 	  "ALTER TABLE pt ALTER COLUMN b SET NOT NULL;\n",
 	  { "add-check-not-valid", "set-not-null-via-check" } },
-	{ "foreign key referencing a partitioned table",
+	/* as written: PostgreSQL 15's VALIDATE leaves the per-partition clones of such a key
+	   not validated (the snapshot's convalidated shows it; pg_dump does not) */
+	{ "foreign key referencing a partitioned table runs as written",
 	  "CREATE TABLE pk (id int PRIMARY KEY) PARTITION BY RANGE (id);\n"
 	  "CREATE TABLE pk1 PARTITION OF pk FOR VALUES FROM (0) TO (1000);\n" T,
 	  "INSERT INTO pk SELECT g FROM generate_series(1, 500) g; " T_ROWS,
 	  "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES pk (id) ON DELETE CASCADE"
-	  " DEFERRABLE INITIALLY DEFERRED;\n", { "add-foreign-key-not-valid" } },
+	  " DEFERRABLE INITIALLY DEFERRED;\n", { "as-written" } },
 	{ "ON DELETE SET NULL (columns), which the deparser loses, runs as written", P T,
 	  P_ROWS T_ROWS,
 	  "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES p (id)"

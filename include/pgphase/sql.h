@@ -99,6 +99,24 @@ void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
  */
 bool pgphase_sql_tree_copied(void);
 
+/*
+ * What a statement is with respect to the file's own BEGIN ... COMMIT (src/sql/txn_blocks.c):
+ * BOUNDARY, a BEGIN/COMMIT pgphase's one transaction per migration already provides (not
+ * run); INSIDE, a statement of a block that does not span the whole section (run as written,
+ * in place, with the block's others; begin_line is its BEGIN's line).
+ */
+struct pgphase_txn_role {
+	enum { PGPHASE_TXN_ROLE_NONE, PGPHASE_TXN_ROLE_BOUNDARY, PGPHASE_TXN_ROLE_INSIDE } kind;
+	int begin_line;
+};
+/*
+ * Roles of sql's statements (*out: calloc'd, one per statement; free()).  ROLLBACK,
+ * SAVEPOINT, RELEASE, PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED, nested BEGIN and a
+ * COMMIT closing nothing before further statements are input errors (exit 2, file:line:col).
+ */
+int pgphase_sql_txn_roles(const struct pgphase_sql *sql, const char *file,
+			  struct pgphase_txn_role **out, struct pgphase_error *err);
+
 /* True when PostgreSQL refuses node inside a transaction block. */
 bool pgphase_node_no_transaction(const PgQuery__Node *node);
 /* True for BEGIN / COMMIT / ROLLBACK / SAVEPOINT / ... */

@@ -294,6 +294,7 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 			   const struct pgphase_plan_options *opts, struct pgphase_error *err)
 {
 	const struct pgphase_section *up = &m->up;
+	struct pgphase_txn_role *roles = NULL;
 	struct plan_ctx ctx;
 	int rc = -1;
 
@@ -313,21 +314,27 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 	ctx.span_first = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.span_first));
 	ctx.span_n = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.span_n));
 	ctx.pinned = arena_alloc(ctx.arena, (up->sql.n + 1) * sizeof(*ctx.pinned));
+	if (pgphase_sql_txn_roles(&up->sql, up->file, &roles, err) < 0)
+		goto cleanup;
 	for (size_t i = 0; i < up->sql.n; i++) {
 		const struct pgphase_stmt *stmt = &up->sql.stmts[i];
 		struct strategy_input in = { stmt->node, stmt, &up->notes[i], i };
 
-		if (stmt->transaction_control) {
+		ctx.span_first[i] = plan->n;
+		ctx.span_n[i] = 0;
+		ctx.pinned[i] = false;
+		if (stmt->transaction_control && m->no_transaction) {
 			pgphase_error_at(err, PGPHASE_EXIT_USAGE, "transaction-control", up->file,
 					 stmt->line, stmt->column,
-					 "transaction control statement in a migration: %s",
-					 stmt->sql);
-			pgphase_error_hint(err, "pgphase runs each migration in its own transaction and "
-						"commits its state with it; remove BEGIN/COMMIT, or put "
-						"\"-- pgphase:no-transaction\" at the top to run each "
-						"statement on its own");
+					 "transaction control statement in a -- pgphase:no-transaction "
+					 "migration: %s", stmt->sql);
+			pgphase_error_hint(err, "a no-transaction migration runs each statement on "
+						"its own; drop the directive to run the file in one "
+						"transaction (BEGIN ... COMMIT blocks are accepted there)");
 			goto cleanup;
 		}
+		if (roles[i].kind == PGPHASE_TXN_ROLE_BOUNDARY)
+			continue; /* pgphase's own transaction is the file's */
 		if (up->notes[i].phase == PGPHASE_PHASE_BACKFILL && !is_data_change(stmt->node)) {
 			plan_fail(&ctx, &in, err, "%s in a BACKFILL section: the backfill phase only "
 				  "changes data", pgphase_node_kind(stmt->node));
@@ -336,10 +343,17 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 						"INSERT ... SELECT");
 			goto cleanup;
 		}
-		ctx.span_first[i] = plan->n;
-		ctx.pinned[i] = false;
-		if (plan_statement(&ctx, &in, err) < 0)
+		if (roles[i].kind == PGPHASE_TXN_ROLE_INSIDE) {
+			/* the file made these atomic together: phases must not pull them apart */
+			ctx.pinned[i] = true;
+			if (plan_as_written_because(&ctx, &in, arena_printf(ctx.arena, "inside the "
+						    "file's BEGIN ... COMMIT block (line %d): its "
+						    "statements run together, as written",
+						    roles[i].begin_line), err) < 0)
+				goto cleanup;
+		} else if (plan_statement(&ctx, &in, err) < 0) {
 			goto cleanup;
+		}
 		ctx.span_n[i] = plan->n - ctx.span_first[i];
 	}
 	if (plan_order(&ctx, err) < 0 || plan_check_renamed_tables(&ctx, err) < 0)
@@ -347,6 +361,7 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 	sort_steps(plan);
 	rc = 0;
 cleanup:
+	free(roles);
 	plan_ctx_release(&ctx);
 	if (rc < 0)
 		pgphase_plan_release(plan);

@@ -36,37 +36,53 @@ static int forget_progress(struct pgphase_session *s, const struct pgphase_migra
 	return rc;
 }
 
-static int down_in_transaction(const struct pgphase_migration *m, struct pgphase_error *err)
+/*
+ * 1 when the DOWN section runs in one transaction, 0 when statement by statement, -1 on a
+ * transaction control statement it cannot keep: in a transaction, the file's own BEGIN ...
+ * COMMIT (block or wrapper) is what pgphase's transaction already does (*roles says which
+ * statements to skip, src/sql/txn_blocks.c); outside one, any is refused.
+ */
+static int down_in_transaction(const struct pgphase_migration *m,
+			       struct pgphase_txn_role **roles, struct pgphase_error *err)
 {
-	for (size_t i = 0; i < m->down.sql.n; i++) {
+	bool txn = !m->no_transaction;
+
+	for (size_t i = 0; i < m->down.sql.n && txn; i++)
+		txn = !m->down.sql.stmts[i].no_transaction;
+	for (size_t i = 0; i < m->down.sql.n && !txn; i++) {
 		const struct pgphase_stmt *st = &m->down.sql.stmts[i];
 
 		if (st->transaction_control)
 			return pgphase_error_at(err, PGPHASE_EXIT_USAGE, "transaction-control",
 						m->down.file, st->line, st->column,
-						"transaction control statement in a DOWN section: %s",
-						st->sql);
-		if (st->no_transaction)
-			return 0;
+						"transaction control statement in a DOWN section that "
+						"runs outside a transaction: %s", st->sql);
 	}
-	return m->no_transaction ? 0 : 1;
+	if (pgphase_sql_txn_roles(&m->down.sql, m->down.file, roles, err) < 0)
+		return -1;
+	return txn ? 1 : 0;
 }
 
 static int run_down(struct pgphase_session *s, const struct pgphase_migration *m,
 		    struct pgphase_run_report *rep, struct pgphase_error *err)
 {
 	int64_t t0 = now_us();
-	int txn = down_in_transaction(m, err);
+	struct pgphase_txn_role *roles = NULL;
+	int txn = down_in_transaction(m, &roles, err);
 	struct pgphase_event ev = { "rollback.completed", NULL, "succeeded", 0, -1, NULL };
 	size_t i;
 
 	if (txn < 0)
 		return -1;
-	if (txn && db_exec(s, "BEGIN", err) < 0)
+	if (txn && db_exec(s, "BEGIN", err) < 0) {
+		free(roles);
 		return -1;
+	}
 	for (i = 0; i < m->down.sql.n; i++) {
 		const struct pgphase_stmt *st = &m->down.sql.stmts[i];
 
+		if (roles[i].kind == PGPHASE_TXN_ROLE_BOUNDARY)
+			continue; /* the file's BEGIN/COMMIT: our transaction is it */
 		if (db_exec(s, st->sql, err) < 0) {
 			struct pgphase_step fake = { .sql = st->sql, .file = m->down.file,
 						     .line = st->line, .column = st->column };
@@ -83,10 +99,12 @@ static int run_down(struct pgphase_session *s, const struct pgphase_migration *m
 			if (state_write_failure(s, m, &fail, &e2) < 0)
 				pgphase_warn("could not record the failure: %s", e2.message);
 			pgphase_error_release(&e2);
+			free(roles);
 			return -1;
 		}
 		rep->steps++;
 	}
+	free(roles);
 	ev.duration_ms = (now_us() - t0) / 1000;
 	if (forget_progress(s, m, err) < 0 || state_delete(s, m, &ev, 1, err) < 0) {
 		db_rollback(s);
@@ -270,8 +288,15 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 			goto cleanup;
 		}
 		ran[i] = (size_t)-1;
-		if (down_in_transaction(todo[i], err) < 0)
-			goto cleanup;
+		{
+			/* checked before anything is rolled back */
+			struct pgphase_txn_role *roles = NULL;
+			int txn = down_in_transaction(todo[i], &roles, err);
+
+			free(roles);
+			if (txn < 0)
+				goto cleanup;
+		}
 	}
 	if (o->dry_run) {
 		for (size_t i = 0; i < n; i++)
