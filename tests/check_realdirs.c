@@ -31,33 +31,14 @@ struct realdir {
 };
 
 static const struct realdir realdirs[] = {
-	{.name = "harbor",
-	 .known_bug = "refused: varchar(255) -> varchar(256) goes through the shadow-column "
-		      "strategy, which needs a key registry lacks (04; PostgreSQL widens without a "
-		      "rewrite); UPDATE whose WHERE names no column it sets (05)"},
-	{.name = "cratesio",
-	 .known_bug = "exit 0, schema differs: RENAME COLUMN (21 versions.package_id, 100 "
-		      "crate_owners.user_id) loses the UNIQUE constraints and the FK on the column "
-		      "(carry-over); DROP INDEX index_crates_name + CREATE UNIQUE INDEX of the same "
-		      "name (95) ends with no index (phase ordering)"},
-	{.name = "hatchet",
-	 .known_bug = "refused: UPDATE without WHERE (03); phase ordering: DROP COLUMN x, ADD "
-		      "COLUMN x in one ALTER fails \"already exists\" (05); mixed-case NOT NULL "
-		      "helper constraint lower-cased, then \"does not exist\" (07)"},
-	{.name = "kratos",
-	 .known_bug = "refused: INSERT ... SELECT without ON CONFLICT/NOT EXISTS (28)"},
-	{.name = "openmeter",
-	 .known_bug = "phase ordering: one ALTER TABLE drops constraint X and adds X again (08); "
-		      "the DROP moves to contract, the ADD fails \"already exists\""},
-	{.name = "langfuse",
-	 .known_bug = "refused: BEGIN/COMMIT inside a migration (12; psql -1 runs the file with a "
-		      "warning)"},
-	{.name = "temporal",
-	 .known_bug = "phase ordering: v1.16 drops data_encoding and adds it back; the DROP COLUMN "
-		      "moves to contract after the ADD COLUMN, which fails \"already exists\""},
-	{.name = "umami",
-	 .known_bug = "refused: UPDATE whose WHERE names no column it sets (02, 04, 05); column "
-		      "renames append the new column at the end (06, column order)"},
+	{.name = "harbor"},
+	{.name = "cratesio"},
+	{.name = "hatchet"},
+	{.name = "kratos"},
+	{.name = "openmeter"},
+	{.name = "langfuse"},
+	{.name = "temporal"},
+	{.name = "umami"},
 };
 
 #define NREALDIRS ((int)(sizeof(realdirs) / sizeof(realdirs[0])))

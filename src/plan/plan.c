@@ -195,6 +195,60 @@ static int dispatch(struct plan_ctx *ctx, const struct strategy_input *in, struc
 	return plan_as_written(ctx, in, err);
 }
 
+/*
+ * The object an ALTER TABLE sub-command adds or drops ("c" column, "k" constraint) and its
+ * name, or NULL for a sub-command that only changes one.
+ */
+static const char *added_or_dropped(const PgQuery__AlterTableCmd *c, char *kind)
+{
+	switch (c->subtype) {
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+		*kind = 'c';
+		return c->def && c->def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF
+			       ? c->def->column_def->colname : NULL;
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+		*kind = 'c';
+		return c->name;
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+		*kind = 'k';
+		return c->def && c->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT
+			       ? c->def->constraint->conname : NULL;
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
+		*kind = 'k';
+		return c->name;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * A sub-command that drops or adds a column or constraint another sub-command of the same
+ * statement also names (`DROP COLUMN x, ADD COLUMN x …`, `DROP CONSTRAINT k, ADD CONSTRAINT
+ * k …`: Prisma writes these): split, the drop would move to contract behind the re-creation.
+ * Its name, or NULL.  Quadratic in the sub-commands of one statement only.
+ */
+static const char *readded_name(const PgQuery__AlterTableStmt *a)
+{
+	for (size_t i = 0; i < a->n_cmds; i++) {
+		char ki = 0, kj = 0;
+		const char *ni = a->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD
+					 ? added_or_dropped(a->cmds[i]->alter_table_cmd, &ki) : NULL;
+
+		if (!ni || !ni[0])
+			continue;
+		for (size_t j = i + 1; j < a->n_cmds; j++) {
+			const PgQuery__AlterTableCmd *c = a->cmds[j]->node_case ==
+								  PG_QUERY__NODE__NODE_ALTER_TABLE_CMD
+							  ? a->cmds[j]->alter_table_cmd : NULL;
+			const char *nj = c ? added_or_dropped(c, &kj) : NULL;
+
+			if (nj && ki == kj && strcmp(ni, nj) == 0)
+				return ni;
+		}
+	}
+	return NULL;
+}
+
 /* An ALTER TABLE whose sub-commands a strategy wants one by one is planned per sub-command. */
 static int plan_statement(struct plan_ctx *ctx, const struct strategy_input *in,
 			  struct pgphase_error *err)
@@ -208,6 +262,14 @@ static int plan_statement(struct plan_ctx *ctx, const struct strategy_input *in,
 	if (n->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_STMT || n->alter_table_stmt->n_cmds < 2 ||
 	    in->note->as_is || plan_is_new_table(ctx, n->alter_table_stmt->relation, in->origin))
 		return dispatch(ctx, in, err);
+	{
+		const char *again = readded_name(n->alter_table_stmt);
+
+		if (again)
+			return plan_as_written_because(ctx, in, arena_printf(ctx->arena,
+				"its sub-commands drop and add \"%s\" again: they keep their order, "
+				"as written", again), err);
+	}
 	n_parts = sql_alter_split(n, NULL, 0, &parts);
 	for (size_t k = 0; k < n_parts && !split; k++) {
 		struct strategy_input sub = *in;

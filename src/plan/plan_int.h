@@ -123,4 +123,11 @@ const struct plan_state_rel *plan_state_rel(struct plan_state *st, const PgQuery
 /* The model's entry for a column of rel, or NULL when no statement touched it. */
 const struct plan_state_col *plan_state_col(struct plan_state *st,
 					    const struct plan_state_rel *rel, const char *column);
+/*
+ * Did the statements before `before` (this migration's and earlier pending ones') drop or
+ * rename away the relation or index called name (schema NULL or "": any)?  The catalog still
+ * shows it at plan time, but it is gone when the statement runs.
+ */
+bool plan_name_freed(struct plan_ctx *ctx, const char *schema, const char *name, size_t before);
+
 #endif

@@ -194,17 +194,18 @@ int plan_name_refuse_taken(struct plan_ctx *ctx, const struct strategy_input *in
 {
 	char *what = NULL;
 
-	if (plan_name_state(ctx, w, name, &what) >= 0)
-		return 0;
+	if (plan_name_state(ctx, w, name, &what) >= 0 ||
+	    plan_name_freed(ctx, w->rv ? w->rv->schemaname : NULL, name, in->origin))
+		return 0; /* free, or an earlier statement drops what holds it now */
 	plan_fail(ctx, in, err, "relation \"%s\" already exists: %s", name,
 		  what ? what : "another object");
 	pgphase_error_hint(err, "choose another name, or drop that object earlier in the migration");
 	return -1;
 }
 
-/* Is the relation a partitioned table (relkind 'p')?  $1 qualified name. */
+/* Is the relation a partitioned table or index (relkind 'p', 'I')?  $1 qualified name. */
 static const char *const SQL_PARTITIONED =
-	"SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass($1)";
+	"SELECT relkind IN ('p', 'I') FROM pg_class WHERE oid = to_regclass($1)";
 
 bool plan_is_partitioned(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 {

@@ -310,3 +310,15 @@ const struct plan_state_col *plan_state_col(struct plan_state *st,
 	c = st_col_find(r, column, &tombstone);
 	return c ? c : tombstone ? &gone : NULL;
 }
+
+bool plan_name_freed(struct plan_ctx *ctx, const char *schema, const char *name, size_t before)
+{
+	struct plan_state *st = plan_state_at(ctx, before);
+	struct st_ent *e = st_map_find(&st->idx, name, schema, NULL);
+	bool tombstone = false;
+
+	/* the newest entry of the name says what the statements before did with it */
+	if (e)
+		return ((const struct st_idx *)e->val)->gone;
+	return !st_rel_find(st, schema, name, &tombstone) && tombstone;
+}
