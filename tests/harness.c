@@ -22,6 +22,13 @@ static char conninfo[512];
 static char *tmpdirs[64];
 static int ntmpdirs;
 
+/* The harness's own NOTICEs ("database ... does not exist, skipping") are not news. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static PGconn *connect_to(const char *db)
 {
 	char *ci = th_conninfo_for(db);
@@ -30,6 +37,7 @@ static PGconn *connect_to(const char *db)
 	free(ci);
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "cannot connect to test server: %s",
 		      PQerrorMessage(c));
+	PQsetNoticeProcessor(c, quiet, NULL);
 	return c;
 }
 
