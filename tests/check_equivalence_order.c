@@ -101,6 +101,19 @@ static const struct eq_case cases[] = {
 	  "CHECK (a > -1000);\n",
 	  "ALTER TABLE t DROP CONSTRAINT \"T a\", ADD CONSTRAINT \"T a\" CHECK (a > -5000);\n",
 	  D_PLAIN },
+	/* langfuse 0090: a foreign key binds to a unique index of the referenced table as it is
+	   when added; the drop of the old index must stay before it */
+	{ "order_drop_unique_then_fk",
+	  "CREATE TABLE sess (id text NOT NULL, project text NOT NULL, PRIMARY KEY (id));\n"
+	  "CREATE UNIQUE INDEX sess_id_project_key ON sess (id, project);\n"
+	  "CREATE TABLE tr (id int PRIMARY KEY, sid text, project text);\n"
+	  "INSERT INTO sess VALUES ('a', 'p');\nINSERT INTO tr VALUES (1, 'a', 'p');\n",
+	  "DROP INDEX sess_id_project_key;\n"
+	  "ALTER TABLE sess DROP CONSTRAINT sess_pkey, ADD CONSTRAINT sess_pkey PRIMARY KEY "
+	  "(id, project);\n"
+	  "ALTER TABLE tr ADD CONSTRAINT tr_sess_fkey FOREIGN KEY (sid, project) "
+	  "REFERENCES sess (id, project);\n",
+	  EQ_DIGEST("ROW(id, sid, project)", "tr") },
 	{ "order_drop_column_recreate", S_PLAIN,
 	  "ALTER TABLE t DROP COLUMN b;\nALTER TABLE t ADD COLUMN b int DEFAULT 0;\n",
 	  EQ_DIGEST("ROW(id, a)", "t") },

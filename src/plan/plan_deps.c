@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/db.h"
 #include "plan/plan_int.h"
 #include "base/util.h"
 
@@ -153,9 +154,37 @@ static void add_touch(void *arg, const char *key, enum plan_touch_mode mode)
 		t->max_pos = c->pos;
 }
 
+/* The table of a unique index on the database ($1 the index, qualified when written so). */
+static const char *const SQL_UNIQUE_INDEX_TABLE =
+	"SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+	" WHERE i.indexrelid = to_regclass($1) AND i.indisunique";
+
+static const char *unique_index_table(void *arg, const char *schema, const char *name)
+{
+	struct collect *c = arg;
+	struct plan_ctx *ctx = c->o->ctx;
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	PgQuery__RangeVar rv = PG_QUERY__RANGE_VAR__INIT;
+	const char *params[1], *out = NULL;
+	PGresult *r;
+
+	if (!ctx->opts.session)
+		return NULL;
+	rv.schemaname = (char *)(schema ? schema : "");
+	rv.relname = (char *)name;
+	params[0] = sql_rel(ctx, &rv);
+	r = db_query(ctx->opts.session, SQL_UNIQUE_INDEX_TABLE, 1, params, PGRES_TUPLES_OK, &e);
+	if (r && PQntuples(r) == 1)
+		out = arena_strdup(ctx->arena, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	pgphase_error_release(&e); /* unanswered: no key, as offline */
+	return out;
+}
+
 static void touches_of(struct collect *c, const PgQuery__Node *node, bool generated)
 {
-	struct plan_touch_sink sink = { add_touch, c, c->o->ctx->arena, c->checking, generated };
+	struct plan_touch_sink sink = { add_touch, c, c->o->ctx->arena, c->checking, generated,
+					unique_index_table };
 
 	plan_touches(node, &sink);
 }

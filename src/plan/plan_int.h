@@ -72,6 +72,9 @@ struct plan_touch_sink {
 	bool checking;               /* every read of rows is a check (a NULL count step) */
 	bool generated;              /* a strategy's own SQL: its sync triggers and helper
 	                                checks change no row's fate */
+	/* The table of the unique index schema.name on the database, or NULL (unknown, not
+	   unique, offline): a foreign key added later binds to that index (may be NULL). */
+	const char *(*unique_index_table)(void *arg, const char *schema, const char *name);
 };
 void plan_touches(const PgQuery__Node *n, struct plan_touch_sink *sink);
 /* A key in words: "the rows of \"t\"", "constraint \"c\" of \"t\"", ... */

@@ -148,6 +148,10 @@ static void constraint(struct plan_touch_sink *s, const char *t, const PgQuery__
 		key(s, TC, 'd', t, NULL);
 	if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN && c->pktable && !c->skip_validation)
 		key(s, TC, 'd', c->pktable->relname, NULL);
+	/* a foreign key binds to a unique index of the referenced table as it is when the key
+	   is added (NOT VALID too): a drop of one must not move behind it */
+	if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN && c->pktable)
+		key(s, TR, 'q', c->pktable->relname, NULL);
 	/* the columns it is on: a later-running change of one would drop or break it */
 	for (size_t i = 0; i < c->n_keys; i++)
 		key(s, TR, 'c', t, sql_str(c->keys[i]));
@@ -210,6 +214,7 @@ static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__A
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraintRecurse:
 		key(s, TW, 'k', t, c->name);
 		key(s, TW, 'r', c->name, NULL); /* a UNIQUE / PRIMARY KEY's index */
+		key(s, TW, 'q', t, NULL);
 		if (!s->generated)
 			key(s, TW, 'd', t, NULL); /* a later change may break it */
 		break;
@@ -255,6 +260,8 @@ static void drop_object(struct plan_touch_sink *s, PgQuery__ObjectType type, con
 	case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX:
 		key(s, TW, 'r', name, NULL);
+		if (type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX && s->unique_index_table)
+			key(s, TW, 'q', s->unique_index_table(s->arg, prev, name), NULL);
 		break;
 	case PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER:
 	case PG_QUERY__OBJECT_TYPE__OBJECT_RULE:
@@ -514,6 +521,8 @@ const char *plan_touch_display(struct pgphase_arena *a, const char *k)
 		return arena_printf(a, "rule \"%s\" of \"%.*s\"", b, n, p);
 	case 'p':
 		return arena_printf(a, "policy \"%s\" of \"%.*s\"", b, n, p);
+	case 'q':
+		return arena_printf(a, "the unique keys of \"%s\" (a foreign key binds to one)", p);
 	case 'f':
 		return arena_printf(a, "function \"%s\"", p);
 	case 'y':
