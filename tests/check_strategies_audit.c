@@ -130,7 +130,12 @@ START_TEST(test_rename_view_privileges_and_rls)
 	th_exec(T_ROWS);
 	th_exec(grant);
 	ck_assert_int_eq(eq_pgphase_deadline(dir, expand, 60000, NULL), 0);
-	ck_assert_str_eq(th_value("SELECT relkind::text FROM pg_class WHERE relname = 't'"), "v");
+	{
+		char *kind = th_value("SELECT relkind::text FROM pg_class WHERE relname = 't'");
+
+		ck_assert_str_eq(kind, "v");
+		free(kind);
+	}
 	c = th_connect();
 	r = PQexec(c, q);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "the old app cannot read the old "

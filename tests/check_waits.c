@@ -181,8 +181,10 @@ START_TEST(test_sigterm_during_index_build)
 	free(err);
 	ck_assert_int_eq(eq_pgphase_deadline(dir, args, 60000, &err), 0);
 	free(err);
-	ck_assert_str_eq(th_value("SELECT indisvalid::text FROM pg_index"
-				  " WHERE indexrelid = '\"MyIdx\"'::regclass"), "true");
+	err = th_value("SELECT indisvalid::text FROM pg_index"
+		       " WHERE indexrelid = '\"MyIdx\"'::regclass");
+	ck_assert_str_eq(err, "true");
+	free(err);
 	free(dir);
 }
 END_TEST

@@ -503,7 +503,9 @@ static int replan(struct order *o, const char **reason, struct pgphase_error *er
 			rc = plan_pinned(ctx, i, reason[i], err);
 			ctx->pinned[i] = true;
 			o->st[i].valid = false;
-		} else {
+		} else if (ctx->span_n[i]) {
+			/* (a statement with no steps, a file's BEGIN or COMMIT, copies nothing: old
+			   may be NULL) */
 			GROW(plan->steps, plan->cap, plan->n + ctx->span_n[i]);
 			memcpy(plan->steps + plan->n, old + ctx->span_first[i],
 			       ctx->span_n[i] * sizeof(*old));
