@@ -152,18 +152,13 @@ static const char *const SQL_CONSTRAINTS =
 	" WHERE a.attrelid = to_regclass($1) AND a.attname = $2"
 	" ORDER BY k.contype NOT IN ('p', 'u'), n.nspname, r.relname, k.conname";
 
+/* A question about the column ($1 the table, $2 the column); NULL: not known. */
 static PGresult *ask(struct plan_ctx *ctx, const char *sql, const PgQuery__RangeVar *rv,
 		     const char *column)
 {
-	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	const char *params[2] = { sql_rel(ctx, rv), column };
-	PGresult *r;
 
-	if (!ctx->opts.session)
-		return NULL;
-	r = db_query(ctx->opts.session, sql, 2, params, PGRES_TUPLES_OK, &e);
-	pgphase_error_release(&e); /* an unanswered question means: not known */
-	return r;
+	return plan_ask(ctx, sql, 2, params);
 }
 
 static char *value(struct plan_ctx *ctx, const PGresult *r, int row, int col)

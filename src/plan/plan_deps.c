@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/db.h"
 #include "plan/plan_int.h"
 #include "base/util.h"
 
@@ -163,7 +162,6 @@ static const char *unique_index_table(void *arg, const char *schema, const char 
 {
 	struct collect *c = arg;
 	struct plan_ctx *ctx = c->o->ctx;
-	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	PgQuery__RangeVar rv = PG_QUERY__RANGE_VAR__INIT;
 	const char *params[1], *out = NULL;
 	PGresult *r;
@@ -173,11 +171,10 @@ static const char *unique_index_table(void *arg, const char *schema, const char 
 	rv.schemaname = (char *)(schema ? schema : "");
 	rv.relname = (char *)name;
 	params[0] = sql_rel(ctx, &rv);
-	r = db_query(ctx->opts.session, SQL_UNIQUE_INDEX_TABLE, 1, params, PGRES_TUPLES_OK, &e);
+	r = plan_ask(ctx, SQL_UNIQUE_INDEX_TABLE, 1, params); /* unanswered: no key, as offline */
 	if (r && PQntuples(r) == 1)
 		out = arena_strdup(ctx->arena, PQgetvalue(r, 0, 0));
 	PQclear(r);
-	pgphase_error_release(&e); /* unanswered: no key, as offline */
 	return out;
 }
 

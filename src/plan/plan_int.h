@@ -80,6 +80,12 @@ void plan_touches(const PgQuery__Node *n, struct plan_touch_sink *sink);
 /* A key in words: "the rows of \"t\"", "constraint \"c\" of \"t\"", ... */
 const char *plan_touch_display(struct pgphase_arena *a, const char *key);
 
+/*
+ * A catalog question (src/plan/plan_model.c): the rows, or NULL offline or when the database
+ * cannot answer (the planner then knows less; the run finds out).  PQclear() the result.
+ */
+PGresult *plan_ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params);
+
 /* The as-written fallback: expand (or the marked phase), txn or none. */
 int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 		    struct pgphase_error *err);

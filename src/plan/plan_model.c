@@ -70,7 +70,7 @@ static const char *const SQL_KEY_PROBE = "DELETE FROM %s";
 static const char *const SQL_TYPE_OID_TMPL =
 	"SELECT pg_typeof(CAST(NULL AS pgphase_type_t))::oid, CAST(NULL AS pgphase_type_t)";
 
-static PGresult *ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params)
+PGresult *plan_ask(struct plan_ctx *ctx, const char *sql, int n, const char *const *params)
 {
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	PGresult *r;
@@ -294,7 +294,7 @@ static bool info_from_catalog(struct plan_ctx *ctx, const PgQuery__RangeVar *rel
 			      const char *column, struct plan_column *out)
 {
 	const char *params[2] = { sql_rel(ctx, rel), column };
-	PGresult *r = ask(ctx, SQL_COLUMN_INFO, 2, params);
+	PGresult *r = plan_ask(ctx, SQL_COLUMN_INFO, 2, params);
 	bool found = false;
 
 	if (r && PQntuples(r) > 0) {
@@ -359,7 +359,7 @@ char *plan_dependent_views(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 
 	if (!params[0] || !params[1])
 		return NULL; /* created or added by the migrations: no view can use it yet */
-	r = ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
+	r = plan_ask(ctx, SQL_DEPENDENT_VIEWS, 2, params);
 	if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
 		out = arena_strdup(ctx->arena, PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -397,7 +397,7 @@ bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	struct sql_graft g = { "t", NULL, tn };
 	char *q = sql_render(ctx, SQL_TYPE_OID_TMPL, &g, 1, &e), *rel = sql_rel(ctx, rv);
-	PGresult *r = q ? ask(ctx, q, 0, NULL) : NULL;
+	PGresult *r = q ? plan_ask(ctx, q, 0, NULL) : NULL;
 	bool ok = false;
 
 	pgphase_error_release(&e);
@@ -405,7 +405,7 @@ bool plan_binary_coercible(struct plan_ctx *ctx, const PgQuery__RangeVar *rv, co
 		const char *oid = PQgetvalue(r, 0, 0); /* r is cleared after c */
 		const char *params[3] = { rel, column, oid };
 		long newmod = PQfmod(r, 1); /* the typmod the cast gives */
-		PGresult *c = ask(ctx, SQL_COERCIBLE, 3, params);
+		PGresult *c = plan_ask(ctx, SQL_COERCIBLE, 3, params);
 
 		if (c && PQntuples(c) == 1) {
 			bool same = strcmp(PQgetvalue(c, 0, 0), "t") == 0;
@@ -445,7 +445,7 @@ static enum sql_walk_next volatile_visit(ProtobufCMessage *m, ProtobufCMessage *
 		return SQL_WALK_CONTINUE;
 	{
 		const char *params[1] = { name };
-		PGresult *r = ask(v->ctx, SQL_VOLATILE, 1, params);
+		PGresult *r = plan_ask(v->ctx, SQL_VOLATILE, 1, params);
 
 		if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 			v->found = v->found || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
