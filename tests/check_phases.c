@@ -381,6 +381,68 @@ START_TEST(test_rollback_down_after_data_change)
 }
 END_TEST
 
+
+/*
+ * The deploy order is told at every stage, by the phase commands and by status: backfill
+ * before the new app (new columns are NULL on existing rows until then), the new app and the
+ * old app's retirement before contract, and the way out of a stopped migration.
+ */
+static void assert_status_next(const char *dir, const char *action, const char *text)
+{
+	struct th_run r;
+	json_t *root, *next;
+
+	fx_pgphase(&r, dir, "status");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.out, text);
+	th_run_release(&r);
+	fx_pgphase(&r, dir, "status", "--format", "json");
+	th_assert_exit(&r, 0);
+	root = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	next = json_object_get(root, "next_step");
+	ck_assert_str_eq(json_string_value(json_object_get(next, "action")), action);
+	json_decref(root);
+	th_run_release(&r);
+}
+
+START_TEST(test_next_step_told)
+{
+	char *dir = setup(MIXED);
+	struct th_run r;
+
+	assert_status_next(dir, "expand", "next: pending migrations: start a staged deploy");
+	fx_pgphase(&r, dir, "expand");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.err, "Do not deploy the new app yet: existing rows are not filled; "
+				  "run: pgphase backfill");
+	th_run_release(&r);
+	assert_status_next(dir, "backfill", "run: pgphase backfill");
+
+	fx_pgphase(&r, dir, "backfill");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.err, "next: deploy the new app version, then retire every instance "
+				  "of the old one; only then contract");
+	th_run_release(&r);
+	assert_status_next(dir, "deploy", "run: pgphase contract");
+
+	fx_pgphase(&r, dir, "contract");
+	th_assert_exit(&r, 0);
+	th_assert_contains(r.err, "next: nothing to do: every migration is complete");
+	th_run_release(&r);
+	assert_status_next(dir, "up-to-date", "next: nothing to do");
+
+	/* a migration stopped by a failure: fix and rerun, or roll back */
+	th_write(dir, "m/003_fails.sql", "ALTER TABLE t ADD COLUMN z int;\n"
+					 "-- BACKFILL\nUPDATE t SET z = 1 / (id - id);\n");
+	fx_pgphase(&r, dir, "backfill");
+	th_assert_exit(&r, 1);
+	th_run_release(&r);
+	assert_status_next(dir, "resume", "rerun the command that failed");
+	free(dir);
+}
+END_TEST
+
 Suite *phases_suite(void)
 {
 	Suite *s = suite_create("phases");
@@ -395,6 +457,7 @@ Suite *phases_suite(void)
 	tcase_add_test(tc, test_rollback_phase_aware);
 	tcase_add_test(tc, test_rollback_needs_down_after_data_change);
 	tcase_add_test(tc, test_rollback_down_after_data_change);
+	tcase_add_test(tc, test_next_step_told);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -66,4 +66,28 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 		     const struct pgphase_run_options *opts, struct pgphase_run_report *rep,
 		     struct pgphase_error *err);
 
+/*
+ * The next step of a staged deploy, from the state (src/run/next_step.c): a migration
+ * stopped inside a phase, then expanded ones (backfill), then backfilled ones (deploy the
+ * new app, retire the old one, contract), then pending ones (expand).  Static storage.
+ */
+enum pgphase_next {
+	PGPHASE_NEXT_UP_TO_DATE,
+	PGPHASE_NEXT_RESUME,
+	PGPHASE_NEXT_BACKFILL,
+	PGPHASE_NEXT_DEPLOY,
+	PGPHASE_NEXT_EXPAND,
+};
+
+struct pgphase_next_step {
+	enum pgphase_next kind;
+	const char *name;    /* "up-to-date", "resume", "backfill", "deploy", "expand" */
+	const char *command; /* the pgphase command to run next, or NULL */
+	const char *text;    /* one sentence for people */
+	const char *or_else; /* an alternative command, or NULL */
+};
+
+const struct pgphase_next_step *pgphase_next_step(const struct pgphase_migration_set *set,
+						  const struct pgphase_state *state);
+
 #endif

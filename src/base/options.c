@@ -27,7 +27,7 @@ const struct pgphase_command_info pgphase_commands[PGPHASE_CMD_COUNT] = {
 		"create the next migration file (in the directory's naming style); "
 		"prints its path" },
 	[PGPHASE_CMD_STATUS] = { "status", "",
-		"show every migration's state, phases and checksum problems" },
+		"show every migration's state, phases, checksum problems and the next step" },
 	[PGPHASE_CMD_MIGRATE] = { "migrate", "",
 		"apply pending migrations (all phases), in version order" },
 	[PGPHASE_CMD_ROLLBACK] = { "rollback", "",
@@ -40,10 +40,10 @@ const struct pgphase_command_info pgphase_commands[PGPHASE_CMD_COUNT] = {
 		"migrations" },
 	[PGPHASE_CMD_BACKFILL] = { "backfill", "",
 		"run expand (where needed) and the backfill phase: batched, resumable data "
-		"changes" },
+		"changes; deploy the new app after it" },
 	[PGPHASE_CMD_CONTRACT] = { "contract", "",
 		"run the contract phase (drops, NOT NULL, renames finished) of backfilled "
-		"migrations" },
+		"migrations, once the old app is retired" },
 	[PGPHASE_CMD_HISTORY] = { "history", "",
 		"show the event history (phase starts, completions, failures, rollbacks)" },
 	[PGPHASE_CMD_NOTIFY] = { "notify", "",

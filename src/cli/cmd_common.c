@@ -5,7 +5,6 @@
 #include "pgphase/log.h"
 #include "pgphase/notify.h"
 #include "pgphase/run.h"
-#include "pgphase/notify.h"
 
 int cli_open(struct cli *cli, struct pgphase_session *s, bool lock, struct pgphase_error *err)
 {
@@ -27,6 +26,31 @@ int cli_load(struct cli *cli, struct pgphase_migration_set *set, struct pgphase_
 	struct pgphase_template_vars vars = { cli->cfg.schema };
 
 	return pgphase_migration_set_load(set, cli->cfg.migrations, &vars, err);
+}
+
+/*
+ * After a phase command succeeds: what the staged deploy needs next (src/run/next_step.c).
+ * migrate says nothing when it left everything complete.  A failure to read the state is a
+ * warning: the command itself already succeeded.
+ */
+static void print_next(struct pgphase_session *s, const struct pgphase_migration_set *set,
+		       bool quiet_when_done)
+{
+	struct pgphase_state st;
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	const struct pgphase_next_step *next;
+
+	if (pgphase_state_load(s, &st, &e) < 0) {
+		pgphase_warn("could not read the state to say what is next: %s", e.message);
+		pgphase_error_release(&e);
+		return;
+	}
+	next = pgphase_next_step(set, &st);
+	if (!(quiet_when_done && next->kind == PGPHASE_NEXT_UP_TO_DATE))
+		pgphase_info("next: %s%s%s%s%s", next->text, next->command ? "; run: " : "",
+			     next->command ? next->command : "", next->or_else ? "; or: " : "",
+			     next->or_else ? next->or_else : "");
+	pgphase_state_release(&st);
 }
 
 int cli_run_migrations(struct cli *cli, enum pgphase_phase through, bool contract_only,
@@ -58,6 +82,9 @@ int cli_run_migrations(struct cli *cli, enum pgphase_phase through, bool contrac
 		if (rep.migrations && !cli->dry_run)
 			pgphase_info("%s %zu migration%s (%zu step%s)", label, rep.migrations,
 				     rep.migrations == 1 ? "" : "s", rep.steps, rep.steps == 1 ? "" : "s");
+		if (!cli->dry_run && !cli->join)
+			print_next(&s, &set, rep.migrations == 0 ||
+				   (through == PGPHASE_PHASE_CONTRACT && !contract_only));
 		rc = 0;
 	}
 	/* success or failure: deliver what this run put in the outbox, within a bounded time */

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "pgphase/backfill.h"
 #include "pgphase/log.h"
+#include "pgphase/run.h"
 #include "pgphase/state.h"
 
 struct entry {
@@ -124,7 +125,19 @@ static json_t *phases_json(const struct pgphase_state_row *row)
 	return o;
 }
 
-static void print_json(struct cli *cli, const struct entry *e, size_t n, const struct backfills *b)
+static json_t *next_json(const struct pgphase_next_step *next)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "action", json_string(next->name));
+	json_object_set_new(o, "command", opt_str(next->command));
+	json_object_set_new(o, "alternative", opt_str(next->or_else));
+	json_object_set_new(o, "text", json_string(next->text));
+	return o;
+}
+
+static void print_json(struct cli *cli, const struct entry *e, size_t n, const struct backfills *b,
+		       const struct pgphase_next_step *next)
 {
 	json_t *root = json_object(), *list = json_array();
 	size_t applied = 0, progress = 0, pending = 0;
@@ -159,6 +172,7 @@ static void print_json(struct cli *cli, const struct entry *e, size_t n, const s
 	json_object_set_new(root, "in_progress_count", json_integer((json_int_t)progress));
 	json_object_set_new(root, "pending_count", json_integer((json_int_t)pending));
 	json_object_set_new(root, "migrations", list);
+	json_object_set_new(root, "next_step", next_json(next));
 	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	puts(out);
 	free(out);
@@ -166,7 +180,7 @@ static void print_json(struct cli *cli, const struct entry *e, size_t n, const s
 }
 
 static void print_text(struct cli *cli, const char *display, const struct entry *e, size_t n,
-		       const struct backfills *b)
+		       const struct backfills *b, const struct pgphase_next_step *next)
 {
 	size_t applied = 0, progress = 0, pending = 0;
 
@@ -201,6 +215,11 @@ static void print_text(struct cli *cli, const char *display, const struct entry 
 			backfill_text(b, x->row->version);
 	}
 	printf("\n%zu applied, %zu in progress, %zu pending\n", applied, progress, pending);
+	printf("next: %s\n", next->text);
+	if (next->command || next->or_else)
+		printf("      run: %s%s%s\n", next->command ? next->command : next->or_else,
+		       next->command && next->or_else ? ", or " : "",
+		       next->command && next->or_else ? next->or_else : "");
 }
 
 int cmd_status(struct cli *cli, struct pgphase_error *err)
@@ -230,9 +249,9 @@ int cmd_status(struct cli *cli, struct pgphase_error *err)
 	}
 	e = join(&set, &st, &n);
 	if (cli->format == FORMAT_JSON)
-		print_json(cli, e, n, &b);
+		print_json(cli, e, n, &b, pgphase_next_step(&set, &st));
 	else
-		print_text(cli, s.display, e, n, &b);
+		print_text(cli, s.display, e, n, &b, pgphase_next_step(&set, &st));
 	free(e);
 	pgphase_backfill_status_free(b.st, b.n);
 	pgphase_state_release(&st);
