@@ -26,6 +26,20 @@ struct pgphase_phase_times {
 	long duration_ms;  /* -1 when not finished */
 };
 
+/*
+ * The identity of one step that ran (or started) for an unfinished migration: a rerun after
+ * the file changed matches the new plan against these (src/exec/exec_resume.c).  Steps are
+ * numbered from 0 inside their phase; the fingerprint is the hex SHA-256 of the step's
+ * phase, kind, strategy, rank among its statement's steps and the statement's text.
+ */
+struct pgphase_step_record {
+	enum pgphase_phase phase;
+	int step;              /* 0-based inside phase */
+	char fingerprint[65];
+	int line;              /* line of its statement in the file as it was */
+	bool done;             /* committed; false: started (a step outside a transaction) */
+};
+
 struct pgphase_state_row {
 	int64_t version;
 	char *name, *file, *checksum;
@@ -36,6 +50,11 @@ struct pgphase_state_row {
 	char *applied_at;                 /* when it became complete, or NULL */
 	char *last_error;                 /* NULL when the last attempt did not fail */
 	char *applied_by, *applied_host, *pgphase_version;
+	/* true when every step this migration ran is in steps (rows written by a pgphase
+	 * older than the step records have only the position next_step) */
+	bool steps_recorded;
+	struct pgphase_step_record *steps; /* by phase, then step; only while not complete */
+	size_t n_steps;
 };
 
 struct pgphase_state {

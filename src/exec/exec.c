@@ -107,6 +107,17 @@ static void progress_update(struct exec_ctx *x, enum pgphase_phase phase, int ne
 	u->started_mask = bit(phase);
 }
 
+/* The identity record of step i (index in its phase), for the state write. */
+static void step_record(const struct exec_ctx *x, size_t i, enum pgphase_phase phase, int index,
+			bool done, struct pgphase_step_record *r)
+{
+	r->phase = phase;
+	r->step = index;
+	memcpy(r->fingerprint, x->fp[i], sizeof(r->fingerprint));
+	r->line = x->plan->steps[i].line;
+	r->done = done;
+}
+
 /* Lock retries: 0.1 s, 0.2 s, ... at most 10 s apart, full jitter. */
 static const struct pgphase_backoff lock_backoff = { 100000, 10 * 1000000LL, false };
 
@@ -147,14 +158,19 @@ static int run_txn_unit(struct exec_ctx *x, size_t from, size_t to, bool last_of
 	struct state_update u;
 	int64_t started = now_us();
 	bool retry_ok = true;
+	struct pgphase_step_record *recs = x->fp ? xcalloc(to - from, sizeof(*recs)) : NULL;
+	int rc = -1;
 
-	for (size_t i = from; i < to; i++)
+	for (size_t i = from; i < to; i++) {
 		retry_ok = retry_ok && x->plan->steps[i].retry_lock;
+		if (recs) /* the unit's steps are numbered up to next_index in their phase */
+			step_record(x, i, phase, next_index - (int)(to - i), true, &recs[i - from]);
+	}
 	for (int attempt = 0;; attempt++) {
 		size_t i;
 
 		if (db_exec(x->s, "BEGIN", err) < 0)
-			return -1;
+			break;
 		for (i = from; i < to; i++) {
 			pgphase_verbose("  %s:%d: %s", x->plan->steps[i].file, x->plan->steps[i].line,
 					x->plan->steps[i].sql);
@@ -163,22 +179,31 @@ static int run_txn_unit(struct exec_ctx *x, size_t from, size_t to, bool last_of
 		}
 		if (i == to) {
 			progress_update(x, phase, next_index, &u);
+			u.steps = recs;
+			u.n_steps = recs ? to - from : 0;
 			if (last_of_phase)
 				finish_update(x, phase, &u, ev);
 			if (state_write(x->s, x->m, &u, err) == 0 && db_exec(x->s, "COMMIT", err) == 0) {
 				x->state = u.state;
 				*x->steps_done += to - from;
-				return 0;
+				rc = 0;
+				break;
 			}
 			db_rollback(x->s);
-			return -1; /* state write failed: nothing committed */
+			break; /* state write failed: nothing committed */
 		}
 		db_rollback(x->s);
-		if (!retry_ok || !db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE))
-			return exec_step_error(x->s, &x->plan->steps[i], err);
-		if (!exec_backoff(x, attempt, started))
-			return exec_lock_gave_up(x, &x->plan->steps[i], attempt + 1, started, err);
+		if (!retry_ok || !db_failed_with(x->s, SQLSTATE_LOCK_NOT_AVAILABLE)) {
+			exec_step_error(x->s, &x->plan->steps[i], err);
+			break;
+		}
+		if (!exec_backoff(x, attempt, started)) {
+			exec_lock_gave_up(x, &x->plan->steps[i], attempt + 1, started, err);
+			break;
+		}
 	}
+	free(recs);
+	return rc;
 }
 
 /*
@@ -191,14 +216,27 @@ static int run_none_step(struct exec_ctx *x, size_t i, bool last_of_phase,
 {
 	struct pgphase_event ev[8];
 	struct state_update u;
+	struct pgphase_step_record rec;
 
+	/* recorded as started with its identity: a rerun after the step was changed in place
+	 * knows its partial work (a backfill's progress) is not the new step's */
 	progress_update(x, phase, index, &u);
+	if (x->fp) {
+		step_record(x, i, phase, index, false, &rec);
+		u.steps = &rec;
+		u.n_steps = 1;
+	}
 	if (state_write(x->s, x->m, &u, err) < 0)
 		return -1;
 	if (exec_step_run(x, i, err) < 0)
 		return -1;
 	(*x->steps_done)++;
 	progress_update(x, phase, index + 1, &u);
+	if (x->fp) {
+		rec.done = true;
+		u.steps = &rec;
+		u.n_steps = 1;
+	}
 	if (last_of_phase)
 		finish_update(x, phase, &u, ev);
 	if (state_write(x->s, x->m, &u, err) < 0)
@@ -222,10 +260,30 @@ static void record_failure(struct exec_ctx *x, enum pgphase_phase phase, const c
 	pgphase_error_release(&e2);
 }
 
+/* Finish a phase none of whose steps is left to run (it has none, or all ran already). */
+static int finish_alone(struct exec_ctx *x, enum pgphase_phase phase, int next,
+			struct pgphase_error *err)
+{
+	struct pgphase_event ev[8];
+	struct state_update u;
+
+	progress_update(x, phase, next, &u);
+	finish_update(x, phase, &u, ev);
+	if (state_write(x->s, x->m, &u, err) < 0)
+		return -1;
+	x->state = u.state;
+	return 0;
+}
+
+/*
+ * Run the steps of phase from its step resume on (the ones before ran in an earlier
+ * attempt; a unit they began with is cut there, as its first part committed).  Returns 0
+ * only when the phase finished.
+ */
 static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
 		     struct pgphase_error *err)
 {
-	size_t first = x->plan->n, last = 0, idx = 0, i;
+	size_t first = x->plan->n, last = 0, idx, i;
 
 	x->phase_start_us = now_us();
 	for (i = 0; i < x->plan->n; i++)
@@ -234,19 +292,15 @@ static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
 				first = i;
 			last = i + 1;
 		}
-	if (first == x->plan->n) {
-		/* nothing to do in this phase: record its completion on its own */
-		struct pgphase_event ev[8];
-		struct state_update u;
-
-		progress_update(x, phase, 0, &u);
-		finish_update(x, phase, &u, ev);
-		if (state_write(x->s, x->m, &u, err) < 0)
-			return -1;
-		x->state = u.state;
-		return 0;
-	}
-	for (i = first; i < last;) {
+	if (first == x->plan->n)
+		first = last = 0; /* no step in this phase */
+	if (resume < 0 || (size_t)resume > last - first)
+		return pgphase_error_at(err, PGPHASE_EXIT_USAGE, "resume-mismatch", x->m->file, 1, 0,
+					"cannot resume at step %d of %s: the plan has %zu steps there",
+					resume + 1, pgphase_phase_name(phase), last - first);
+	if ((size_t)resume == last - first)
+		return finish_alone(x, phase, resume, err);
+	for (i = first + (size_t)resume, idx = (size_t)resume; i < last;) {
 		size_t end = i + 1;
 		int rc;
 
@@ -254,11 +308,6 @@ static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
 			while (end < last && x->plan->steps[end].txn == PGPHASE_TXN_GROUP &&
 			       x->plan->steps[end].kind == PGPHASE_STEP_SQL)
 				end++;
-		if ((int)idx + (int)(end - i) <= resume) {
-			idx += end - i; /* already done in an earlier run */
-			i = end;
-			continue;
-		}
 		if (pgphase_interrupted())
 			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
 		if (x->plan->steps[i].txn == PGPHASE_TXN_NONE || x->plan->steps[i].kind != PGPHASE_STEP_SQL)
@@ -275,24 +324,42 @@ static int run_phase(struct exec_ctx *x, enum pgphase_phase phase, int resume,
 	return 0;
 }
 
+/*
+ * Run the plan from where row says it stopped.  Every round of the loop finishes at least
+ * one phase or fails, so it ends after at most three rounds.
+ */
 int exec_plan(struct exec_ctx *x, const struct pgphase_state_row *row, struct pgphase_error *err)
 {
-	enum pgphase_phase phase = PGPHASE_PHASE_EXPAND;
+	struct exec_resume rp;
+	enum pgphase_phase phase;
+	int rc = -1;
 
+	if (exec_resume_point(x->plan, row, false, &rp, err) < 0)
+		return -1;
 	x->state = row ? row->state : PGPHASE_STATE_PENDING;
 	x->migration_start_us = now_us();
 	x->finished_through = (enum pgphase_phase)x->state;
+	x->fp = exec_fingerprints(x->plan);
+	if (rp.reset_backfill && state_reset_backfill(x->s, x->m, rp.resume_index, err) < 0)
+		goto cleanup;
 	phase = (enum pgphase_phase)(x->state + 1);
 	while (phase <= x->through) {
-		int resume = row && row->current_phase == phase ? row->next_step : 0;
-
-		if (phase <= x->finished_through) {
-			phase++;
-			continue;
+		if (pgphase_interrupted()) {
+			pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
+			goto cleanup;
 		}
-		if (run_phase(x, phase, resume, err) < 0)
-			return -1;
+		if (run_phase(x, phase, rp.phase == phase ? rp.next_step : 0, err) < 0)
+			goto cleanup;
+		if (x->finished_through < phase) {
+			pgphase_error_set(err, PGPHASE_EXIT_FAILED, "%s: %s did not finish", x->m->file,
+					  pgphase_phase_name(phase));
+			goto cleanup;
+		}
 		phase = (enum pgphase_phase)(x->finished_through + 1);
 	}
-	return 0;
+	rc = 0;
+cleanup:
+	free(x->fp);
+	x->fp = NULL;
+	return rc;
 }

@@ -25,7 +25,31 @@ struct exec_ctx {
 	long long backfill_rows;    /* rows changed by this migration's backfill steps */
 	long long backfill_swept;   /* ... of them skipped while locked, swept afterwards */
 	long long backfill_batches; /* batches those steps took */
+	char (*fp)[65];             /* the plan's step fingerprints (exec_plan), or NULL */
 };
+
+/* Where a migration's rerun starts (src/exec/exec_resume.c). */
+struct exec_resume {
+	enum pgphase_phase phase; /* phase in progress, or NONE: the next unfinished one from 0 */
+	int next_step;            /* steps of that phase already done */
+	bool reset_backfill;      /* the step at the resume point changed since it started:
+	                             forget backfill progress from resume_index on */
+	size_t resume_index;      /* plan index of the step at the resume point */
+};
+
+/*
+ * Decide where the plan of a migration resumes given its state row (NULL: from the start).
+ * When the file changed since the row was written, the steps that already ran must be an
+ * unchanged prefix of the plan (by fingerprint); anything else fails with exit 2 listing
+ * each step that changed, vanished or was inserted before the resume point (file:line,
+ * phase, step).  Never changes anything; warn says so on stderr when the file changed.
+ */
+int exec_resume_point(const struct pgphase_plan *plan, const struct pgphase_state_row *row,
+		      bool warn, struct exec_resume *rp, struct pgphase_error *err);
+
+/* The fingerprint (hex SHA-256) of every step of plan: its phase, kind, strategy, rank
+ * among its statement's steps and the statement's text.  malloc'd array of plan->n. */
+char (*exec_fingerprints(const struct pgphase_plan *plan))[65];
 
 /* Run the plan from where row says it stopped (row NULL: from the start). */
 int exec_plan(struct exec_ctx *x, const struct pgphase_state_row *row, struct pgphase_error *err);

@@ -11,6 +11,10 @@
  *     with each batch, throttles, workers, progress.
  *   CHECK_NULLS — counts NULLs before NOT NULL work; any row fails the step with the count
  *     before anything of the phase changed.
+ *   A CREATE INDEX CONCURRENTLY run as written (a no-transaction file) that failed or was
+ *     interrupted leaves an INVALID index of its name, and the rerun of the statement,
+ *     fixed in place or not, would fail on it ("already exists"): before the statement runs,
+ *     an INVALID index of exactly that name on that table is dropped CONCURRENTLY.
  *
  */
 #include <stdlib.h>
@@ -99,6 +103,59 @@ int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t
 	return rc;
 }
 
+/* $1 the index name, $2 its table (quoted, maybe qualified): its schema when it is INVALID. */
+static const char *const SQL_INVALID_INDEX =
+	"SELECT n.nspname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+	"  JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relname = $1 AND i.indrelid = to_regclass($2) AND NOT i.indisvalid";
+
+static int drop_invalid_leftover(struct exec_ctx *x, const struct pgphase_step *st,
+				 struct pgphase_error *err)
+{
+	struct pgphase_sql sql;
+	const PgQuery__IndexStmt *ix;
+	char *table = NULL, *drop = NULL;
+	PGresult *r = NULL;
+	int rc = 0;
+
+	if (pgphase_sql_parse(&sql, st->sql, st->file, err) < 0)
+		return -1;
+	if (sql.n != 1 || sql.stmts[0].node->node_case != PG_QUERY__NODE__NODE_INDEX_STMT ||
+	    !(ix = sql.stmts[0].node->index_stmt)->concurrent || !ix->idxname || !ix->idxname[0] ||
+	    !ix->relation)
+		goto cleanup;
+	{
+		char *rel = db_ident(x->s, ix->relation->relname);
+		char *nsp = ix->relation->schemaname && ix->relation->schemaname[0]
+			? db_ident(x->s, ix->relation->schemaname) : NULL;
+		const char *params[2] = { ix->idxname, NULL };
+
+		table = nsp ? xasprintf("%s.%s", nsp, rel) : xstrdup(rel);
+		free(nsp);
+		free(rel);
+		params[1] = table;
+		r = db_query(x->s, SQL_INVALID_INDEX, 2, params, PGRES_TUPLES_OK, err);
+	}
+	if (!r) {
+		rc = -1;
+	} else if (PQntuples(r) > 0) {
+		char *nsp = db_ident(x->s, PQgetvalue(r, 0, 0)), *name = db_ident(x->s, ix->idxname);
+
+		drop = xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s.%s", nsp, name);
+		free(nsp);
+		free(name);
+		pgphase_warn("index %s is INVALID (a failed or interrupted concurrent build); dropping "
+			     "it before %s:%d runs", ix->idxname, st->file, st->line);
+		rc = exec_retrying(x, st, drop, err);
+	}
+cleanup:
+	PQclear(r);
+	free(drop);
+	free(table);
+	pgphase_sql_release(&sql);
+	return rc;
+}
+
 int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err)
 {
 	const struct pgphase_step *st = &x->plan->steps[i];
@@ -111,6 +168,8 @@ int exec_step_run(struct exec_ctx *x, size_t i, struct pgphase_error *err)
 	case PGPHASE_STEP_CHECK_NULLS:
 		return run_check_nulls(x, st, err);
 	default:
+		if (st->txn == PGPHASE_TXN_NONE && drop_invalid_leftover(x, st, err) < 0)
+			return -1;
 		return exec_retrying(x, st, st->sql, err);
 	}
 }

@@ -33,12 +33,9 @@ int pgphase_check_checksums(const struct pgphase_migration_set *set,
 				first = xasprintf("%s: applied migration file is missing", row->file);
 			bad++;
 		} else if (strcmp(m->checksum, row->checksum) != 0 &&
-			   row->state != PGPHASE_STATE_COMPLETE && row->current_phase != PGPHASE_PHASE_NONE &&
-			   row->last_error) {
-			/* an unfinished migration stopped by a failure may be fixed in place: the
-			 * steps already done are not run again, the rerun resumes at the failed one */
-			pgphase_warn("%s changed while unfinished; resuming at step %d of %s", m->file,
-				     row->next_step + 1, pgphase_phase_name(row->current_phase));
+			   row->state != PGPHASE_STATE_COMPLETE && row->last_error) {
+			/* an unfinished migration stopped by a failure may be fixed in place: once
+			 * planned, its steps that already ran must be unchanged (exec_resume_point) */
 		} else if (strcmp(m->checksum, row->checksum) != 0) {
 			sbuf_addf(&list, "\n  %s: changed after it was applied (recorded sha256 %.12s…, "
 					   "file %.12s…)", m->file, row->checksum, m->checksum);
@@ -57,6 +54,22 @@ int pgphase_check_checksums(const struct pgphase_migration_set *set,
 	free(first);
 	sbuf_release(&list);
 	return bad ? -1 : 0;
+}
+
+/*
+ * Where each migration resumes, checked before the first change: a file fixed in place must
+ * keep the steps that already ran (exec_resume_point), else exit 2 naming them.
+ */
+static int check_resumes(struct pgphase_migration **todo, const struct pgphase_plan *plans,
+			 size_t n, const struct pgphase_state *state, struct pgphase_error *err)
+{
+	struct exec_resume rp;
+
+	for (size_t i = 0; i < n; i++)
+		if (exec_resume_point(&plans[i], pgphase_state_find(state, todo[i]->version), true,
+				      &rp, err) < 0)
+			return -1;
+	return 0;
 }
 
 int run_check_to(const struct pgphase_migration_set *set, const struct pgphase_state *state,
@@ -175,6 +188,8 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		    pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
 			goto cleanup;
 	}
+	if (check_resumes(todo, plans, n, &state, err) < 0)
+		goto cleanup;
 	if (n == 0) {
 		pgphase_info("nothing to do: %s is up to date", s->display);
 		rc = 0;

@@ -6,6 +6,7 @@
  * Creation and upgrade run in one transaction under a transaction-level advisory lock on the
  * schema, so two modules starting at once on a fresh database do not race on CREATE TABLE.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,7 +19,7 @@
 #include "state/state.h"
 #include "base/util.h"
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 /* Version 1 of the state schema. */
 static const char *const SQL_STATE_V1 =
@@ -93,8 +94,30 @@ static const char *const SQL_UPGRADE_V3 =
 	"  ADD COLUMN IF NOT EXISTS rows_swept bigint,"
 	"  ADD COLUMN IF NOT EXISTS batches bigint;";
 
+/*
+ * Version 4: the identity of every step an unfinished migration ran (src/exec/exec_resume.c),
+ * so a rerun after the file was fixed in place resumes by identity, not by position.  Rows
+ * from earlier versions keep steps_recorded false: their steps are known only by position.
+ * A step row goes with its migration row (rollback deletes it) and is dropped when the
+ * migration completes.
+ */
+static const char *const SQL_UPGRADE_V4 =
+	"ALTER TABLE @S@.migrations"
+	"  ADD COLUMN IF NOT EXISTS steps_recorded boolean NOT NULL DEFAULT false;"
+	"CREATE TABLE IF NOT EXISTS @S@.steps ("
+	"  module text NOT NULL, version bigint NOT NULL,"
+	"  phase text NOT NULL CHECK (phase IN ('expand','backfill','contract')),"
+	"  step int NOT NULL,"
+	"  fingerprint text NOT NULL,"
+	"  line int NOT NULL,"
+	"  done boolean NOT NULL,"
+	"  recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  PRIMARY KEY (module, version, phase, step),"
+	"  FOREIGN KEY (module, version) REFERENCES @S@.migrations ON DELETE CASCADE);";
+
 /* Upgrade steps: index i takes the state schema from version i+1 to i+2. */
-static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, &SQL_UPGRADE_V3, NULL };
+static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, &SQL_UPGRADE_V3,
+						   &SQL_UPGRADE_V4, NULL };
 
 char *state_sql(struct pgphase_session *s, const char *tmpl)
 {
@@ -299,13 +322,21 @@ cleanup:
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define DUR(p) "(extract(epoch FROM " p "_finished_at - " p "_started_at) * 1000)::bigint"
 
-static const char *const SQL_LOAD_ROWS =
-	"SELECT version, name, file, checksum, state, coalesce(current_phase, ''), next_step,"
-	"       " TS("expand_started_at") ", " TS("expand_finished_at") ", " DUR("expand") ","
-	"       " TS("backfill_started_at") ", " TS("backfill_finished_at") ", " DUR("backfill") ","
-	"       " TS("contract_started_at") ", " TS("contract_finished_at") ", " DUR("contract") ","
-	"       " TS("applied_at") ", last_error, applied_by, applied_host, pgphase_version"
-	"  FROM @S@.migrations WHERE module = $1 ORDER BY version";
+/* The migration rows; REC is the steps_recorded column (false before state version 4). */
+#define SQL_LOAD_ROWS(REC)                                                                     \
+	"SELECT version, name, file, checksum, state, coalesce(current_phase, ''), next_step,"     \
+	"       " TS("expand_started_at") ", " TS("expand_finished_at") ", " DUR("expand") ","     \
+	"       " TS("backfill_started_at") ", " TS("backfill_finished_at") ", " DUR("backfill") "," \
+	"       " TS("contract_started_at") ", " TS("contract_finished_at") ", " DUR("contract") "," \
+	"       " TS("applied_at") ", last_error, applied_by, applied_host, pgphase_version, "     \
+	REC "  FROM @S@.migrations WHERE module = $1 ORDER BY version"
+
+/* The step records of unfinished migrations (version 4), in the order the rows are read. */
+static const char *const SQL_LOAD_STEPS =
+	"SELECT s.version, s.phase, s.step, s.fingerprint, s.line, s.done"
+	"  FROM @S@.steps s JOIN @S@.migrations m USING (module, version)"
+	" WHERE s.module = $1 AND m.state <> 'complete'"
+	" ORDER BY s.version, array_position(ARRAY['expand','backfill','contract'], s.phase), s.step";
 
 const char *pgphase_mstate_name(enum pgphase_mstate st)
 {
@@ -335,6 +366,42 @@ static char *opt(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
 }
 
+/* Attach the step records to their rows (both ordered by version). */
+static int load_steps(struct pgphase_session *s, struct pgphase_state *st,
+		      struct pgphase_error *err)
+{
+	const char *params[1] = { s->cfg->module };
+	char *sql = state_sql(s, SQL_LOAD_STEPS);
+	PGresult *r = db_query(s, sql, 1, params, PGRES_TUPLES_OK, err);
+	size_t k = 0;
+
+	free(sql);
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		int64_t version = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		struct pgphase_state_row *row;
+		struct pgphase_step_record *rec;
+
+		while (k < st->n && st->rows[k].version < version)
+			k++;
+		if (k == st->n || st->rows[k].version != version)
+			continue; /* cannot happen: the join keeps only rows read above */
+		row = &st->rows[k];
+		if ((row->n_steps & (row->n_steps - 1)) == 0) /* 0, 1, 2, 4, ...: double */
+			row->steps = xrealloc(row->steps, (row->n_steps ? 2 * row->n_steps : 1) *
+						      sizeof(*row->steps));
+		rec = &row->steps[row->n_steps++];
+		rec->phase = phase_from(PQgetvalue(r, i, 1));
+		rec->step = atoi(PQgetvalue(r, i, 2));
+		snprintf(rec->fingerprint, sizeof(rec->fingerprint), "%s", PQgetvalue(r, i, 3));
+		rec->line = atoi(PQgetvalue(r, i, 4));
+		rec->done = strcmp(PQgetvalue(r, i, 5), "t") == 0;
+	}
+	PQclear(r);
+	return 0;
+}
+
 int pgphase_state_load(struct pgphase_session *s, struct pgphase_state *st,
 		       struct pgphase_error *err)
 {
@@ -342,12 +409,19 @@ int pgphase_state_load(struct pgphase_session *s, struct pgphase_state *st,
 	PGresult *r;
 	char *sql;
 
+	int version = STATE_SCHEMA_VERSION;
+
 	memset(st, 0, sizeof(*st));
 	if (pgphase_state_ensure(s, false, err) < 0)
 		return -1;
-	if (!s->state_ready)
+	/* tables of an older version are read as they are (the first run that changes
+	 * anything upgrades them): their rows must not look pending */
+	if (!s->state_ready && schema_version(s, &version, err) < 0)
+		return -1;
+	if (version == 0)
 		return 0;
-	sql = state_sql(s, SQL_LOAD_ROWS);
+	sql = state_sql(s, version >= 4 ? SQL_LOAD_ROWS("steps_recorded")
+				       : SQL_LOAD_ROWS("false"));
 	r = db_query(s, sql, 1, params, PGRES_TUPLES_OK, err);
 	free(sql);
 	if (!r)
@@ -377,9 +451,10 @@ int pgphase_state_load(struct pgphase_session *s, struct pgphase_state *st,
 		row->applied_by = opt(r, i, 18);
 		row->applied_host = opt(r, i, 19);
 		row->pgphase_version = opt(r, i, 20);
+		row->steps_recorded = strcmp(PQgetvalue(r, i, 21), "t") == 0;
 	}
 	PQclear(r);
-	return 0;
+	return version >= 4 ? load_steps(s, st, err) : 0;
 }
 
 void pgphase_state_release(struct pgphase_state *st)
@@ -399,6 +474,7 @@ void pgphase_state_release(struct pgphase_state *st)
 		free(row->applied_by);
 		free(row->applied_host);
 		free(row->pgphase_version);
+		free(row->steps);
 	}
 	free(st->rows);
 	memset(st, 0, sizeof(*st));

@@ -21,6 +21,10 @@ struct state_update {
 	const char *last_error;  /* NULL clears */
 	struct pgphase_event *events;
 	size_t n_events;
+	/* identities of steps that committed (done) or are about to start, upserted in the
+	 * same statement; ignored when state is complete, which drops the migration's records */
+	const struct pgphase_step_record *steps;
+	size_t n_steps;
 };
 
 /* Upsert the migration's row and append events, in one statement. */
@@ -30,6 +34,10 @@ int state_write(struct pgphase_session *s, const struct pgphase_migration *m,
  * event.  Runs in its own transaction. */
 int state_write_failure(struct pgphase_session *s, const struct pgphase_migration *m,
 			const struct pgphase_event *ev, struct pgphase_error *err);
+/* Forget the backfill progress of the migration's steps from step (plan index) on: the step
+ * that was running when the last attempt failed changed since. */
+int state_reset_backfill(struct pgphase_session *s, const struct pgphase_migration *m,
+			 size_t step, struct pgphase_error *err);
 /* Delete the row (rollback) and append events, in one statement. */
 int state_delete(struct pgphase_session *s, const struct pgphase_migration *m,
 		 const struct pgphase_event *events, size_t n, struct pgphase_error *err);

@@ -33,23 +33,37 @@
 /*
  * $1 module, $2 version, $3 name, $4 file, $5 checksum, $6 state, $7 current_phase,
  * $8 next_step, $9 started mask, $10 finished mask, $11 last_error, $12 run_id, $13 host,
- * $14 pgphase version, $15 events (jsonb array).  Bit (1 << phase) of the masks sets that
- * phase's started_at (if unset) / finished_at.  now() is the transaction start: the moment
- * the step began; clock_timestamp() is the moment it finished.
+ * $14 pgphase version, $15 events (jsonb array), $16 step records (jsonb array).  Bit
+ * (1 << phase) of the masks sets that phase's started_at (if unset) / finished_at.  now() is
+ * the transaction start: the moment the step began; clock_timestamp() is the moment it
+ * finished.  A row created here has every step recorded (steps_recorded); a row of an older
+ * pgphase keeps false.  Completion drops the step records: only a rerun of an unfinished
+ * migration reads them.
  */
 static const char *const SQL_UPSERT =
-	"WITH row AS ("
+	"WITH steps AS ("
+	" INSERT INTO @S@.steps AS s (module, version, phase, step, fingerprint, line, done)"
+	" SELECT $1::text, $2::bigint, r.phase, r.step, r.fingerprint, r.line, r.done"
+	"   FROM jsonb_to_recordset($16::jsonb)"
+	"        AS r(phase text, step int, fingerprint text, line int, done boolean)"
+	" ON CONFLICT (module, version, phase, step) DO UPDATE SET"
+	"   fingerprint = EXCLUDED.fingerprint, line = EXCLUDED.line, done = EXCLUDED.done,"
+	"   recorded_at = clock_timestamp()),"
+	" dropped AS ("
+	" DELETE FROM @S@.steps WHERE module = $1::text AND version = $2::bigint"
+	"   AND $6::text = 'complete'),"
+	" row AS ("
 	" INSERT INTO @S@.migrations AS m (module, version, name, file, checksum, state,"
 	"   current_phase, next_step, expand_started_at, expand_finished_at, backfill_started_at,"
 	"   backfill_finished_at, contract_started_at, contract_finished_at, applied_at,"
-	"   last_error, failed_at, applied_host, pgphase_version, run_id)"
+	"   last_error, failed_at, applied_host, pgphase_version, run_id, steps_recorded)"
 	" VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, nullif($7::text, ''), $8::int,"
 	"   CASE WHEN $9::int & 2 <> 0 THEN now() END, CASE WHEN $10::int & 2 <> 0 THEN clock_timestamp() END,"
 	"   CASE WHEN $9::int & 4 <> 0 THEN now() END, CASE WHEN $10::int & 4 <> 0 THEN clock_timestamp() END,"
 	"   CASE WHEN $9::int & 8 <> 0 THEN now() END, CASE WHEN $10::int & 8 <> 0 THEN clock_timestamp() END,"
 	"   CASE WHEN $6 = 'complete' THEN clock_timestamp() END,"
 	"   $11::text, CASE WHEN $11 IS NOT NULL THEN clock_timestamp() END, $13::text, $14::text,"
-	"   $12::uuid)"
+	"   $12::uuid, true)"
 	" ON CONFLICT (module, version) DO UPDATE SET"
 	"   name = EXCLUDED.name, file = EXCLUDED.file, checksum = EXCLUDED.checksum,"
 	"   state = EXCLUDED.state, current_phase = EXCLUDED.current_phase,"
@@ -104,6 +118,27 @@ static char *events_json(const struct pgphase_event *ev, size_t n)
 	return out;
 }
 
+static char *steps_json(const struct state_update *u)
+{
+	json_t *arr = json_array();
+	char *out;
+
+	for (size_t i = 0; u->state != PGPHASE_STATE_COMPLETE && i < u->n_steps; i++) {
+		const struct pgphase_step_record *r = &u->steps[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "phase", json_string(pgphase_phase_name(r->phase)));
+		json_object_set_new(o, "step", json_integer(r->step));
+		json_object_set_new(o, "fingerprint", json_string(r->fingerprint));
+		json_object_set_new(o, "line", json_integer(r->line));
+		json_object_set_new(o, "done", json_boolean(r->done));
+		json_array_append_new(arr, o);
+	}
+	out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return out;
+}
+
 static int run(struct pgphase_session *s, const char *tmpl, int n, const char *const *params,
 	       struct pgphase_error *err)
 {
@@ -119,7 +154,8 @@ int state_write(struct pgphase_session *s, const struct pgphase_migration *m,
 {
 	char version[24], next[16], started[8], finished[8];
 	char *events = events_json(u->events, u->n_events);
-	const char *params[15];
+	char *steps = steps_json(u);
+	const char *params[16];
 	int rc;
 
 	snprintf(version, sizeof(version), "%lld", (long long)m->version);
@@ -141,7 +177,9 @@ int state_write(struct pgphase_session *s, const struct pgphase_migration *m,
 	params[12] = s->run_host;
 	params[13] = PGPHASE_VERSION;
 	params[14] = events;
-	rc = run(s, SQL_UPSERT, 15, params, err);
+	params[15] = steps;
+	rc = run(s, SQL_UPSERT, 16, params, err);
+	free(steps);
 	free(events);
 	return rc;
 }
@@ -177,6 +215,22 @@ int state_write_failure(struct pgphase_session *s, const struct pgphase_migratio
 			const struct pgphase_event *ev, struct pgphase_error *err)
 {
 	return write_events(s, SQL_FAILURE, m, ev, 1, ev->error ? ev->error : "failed", err);
+}
+
+/* $1 module, $2 version, $3 first step (plan index); the skipped keys go with their rows. */
+static const char *const SQL_RESET_BACKFILL =
+	"DELETE FROM @S@.backfill_progress"
+	" WHERE module = $1::text AND version = $2::bigint AND step >= $3::int";
+
+int state_reset_backfill(struct pgphase_session *s, const struct pgphase_migration *m,
+			 size_t step, struct pgphase_error *err)
+{
+	char version[24], from[24];
+	const char *params[3] = { s->cfg->module, version, from };
+
+	snprintf(version, sizeof(version), "%lld", (long long)m->version);
+	snprintf(from, sizeof(from), "%zu", step);
+	return run(s, SQL_RESET_BACKFILL, 3, params, err);
 }
 
 int state_delete(struct pgphase_session *s, const struct pgphase_migration *m,
