@@ -322,3 +322,34 @@ bool plan_name_freed(struct plan_ctx *ctx, const char *schema, const char *name,
 		return ((const struct st_idx *)e->val)->gone;
 	return !st_rel_find(st, schema, name, &tombstone) && tombstone;
 }
+
+/* The same schema for a name check: equal, or unqualified against "public" (the default
+ * search_path); other unqualified names are not counted, so no false collision is reported. */
+static bool surely_same_schema(const char *a, const char *b)
+{
+	a = a ? a : "";
+	b = b ? b : "";
+	return strcmp(a, b) == 0 || (!a[0] && strcmp(b, "public") == 0) ||
+	       (!b[0] && strcmp(a, "public") == 0);
+}
+
+bool plan_name_created(struct plan_ctx *ctx, const char *schema, const char *name, size_t before)
+{
+	struct plan_state *st = plan_state_at(ctx, before);
+	struct st_ent *e = NULL;
+
+	/* the newest entry of the name in the schema says what the statements did with it */
+	while ((e = st_map_find(&st->idx, name, NULL, e)))
+		if (surely_same_schema(e->schema, schema))
+			return !((const struct st_idx *)e->val)->gone;
+	while ((e = st_map_find(&st->rels, name, NULL, e))) {
+		const struct st_rel *r = e->val;
+
+		if (r->forgotten || r->pub.temp || !surely_same_schema(e->schema, schema))
+			continue;
+		/* a table of the catalog under its own name: the catalog answers */
+		return !r->pub.gone && (!r->pub.cat_name || strcmp(r->pub.cat_name, name) != 0 ||
+					strcmp(r->pub.cat_schema, r->pub.schema) != 0);
+	}
+	return false;
+}

@@ -30,6 +30,8 @@ struct st_rel {
 	struct st_map cols;     /* name -> struct plan_state_col */
 	struct st_map cons;     /* constraint name -> struct st_con */
 	const char *pk_name;    /* the primary key constraint's name, when the model knows it */
+	struct st_map deps;     /* column name ("*": every column) -> what the replayed
+	                           statements made depend on it (plan_state_deps.c) */
 	bool forgotten;         /* a temporary table of an earlier migration's session */
 };
 
@@ -84,6 +86,8 @@ struct plan_state_col *st_col_for_change(struct plan_state *st, struct st_rel *r
 
 /* Replay one statement's effect on the model. */
 void st_apply(struct plan_state *st, const PgQuery__Node *n);
+/* What the statement makes depend on columns of existing tables (plan_state_deps.c). */
+void st_apply_deps(struct plan_state *st, const PgQuery__Node *n);
 /* The end of a migration: its temporary tables end with its session. */
 void st_forget_temps(struct plan_state *st);
 

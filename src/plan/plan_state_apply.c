@@ -115,6 +115,7 @@ static void apply_create(struct plan_state *st, const PgQuery__CreateStmt *cs)
 	r = st_rel_create(st, cs->relation);
 	r->pub.maybe_old = cs->if_not_exists;
 	r->pub.all_columns = !cs->n_inh_relations && !cs->partbound && !cs->of_typename;
+	r->pub.partitioned = cs->partspec != NULL;
 	for (size_t i = 0; i < cs->n_table_elts; i++) {
 		const PgQuery__Node *e = cs->table_elts[i];
 
@@ -354,6 +355,7 @@ static void apply_index(struct plan_state *st, const PgQuery__IndexStmt *is)
 
 void st_apply(struct plan_state *st, const PgQuery__Node *n)
 {
+	st_apply_deps(st, n);
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_CREATE_STMT:
 		apply_create(st, n->create_stmt);
