@@ -128,6 +128,11 @@ struct plan_state_rel {
  * migration's statements [0, before).  Also moves ctx->pos to before.  Never NULL.
  */
 struct plan_state *plan_state_at(struct plan_ctx *ctx, size_t before);
+/* The run's slot for a cache that lives as long as the carried model (opts.carry), with
+ * its arena; NULL without a carry. */
+void **plan_carry_slot(struct plan_ctx *ctx, struct pgphase_arena **arena);
+/* The end of planning ctx->m: a carried model (opts.carry) moves past its statements. */
+void plan_state_finish(struct plan_ctx *ctx);
 /* The model's entry for the relation rv names, or NULL when no statement touched the name. */
 const struct plan_state_rel *plan_state_rel(struct plan_state *st, const PgQuery__RangeVar *rv);
 /* The model's entry for a column of rel, or NULL when no statement touched it. */

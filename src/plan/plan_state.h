@@ -55,7 +55,13 @@ struct plan_state {
 	struct st_map idx;   /* index name -> struct st_idx */
 	struct st_rel **temps; /* this migration's temporary tables (arena array) */
 	size_t n_temps, cap_temps;
+	bool **fresh;        /* the is_new flags set while replaying m (arena array): cleared
+	                        when a carried model moves on to the next migration */
+	size_t n_fresh, cap_fresh;
 };
+
+/* Remember an is_new flag set for the migration being planned (see plan_state.fresh). */
+void st_fresh(struct plan_state *st, bool *is_new);
 
 /* ---- names (plan_state.c) ---- */
 

@@ -44,6 +44,7 @@ static void col_define(struct plan_state *st, struct st_rel *r, const PgQuery__C
 	struct plan_state_col *c = st_col_new(st, r, cd->colname);
 
 	c->is_new = st->current;
+	st_fresh(st, &c->is_new);
 	c->type = cd->type_name;
 	c->not_null = cd->is_not_null;
 	c->dflt_known = true;
