@@ -167,7 +167,7 @@ END_TEST
 START_TEST(test_strategy_lint_phase_markers)
 {
 	static const char *const changes[] = {
-		"-- CONTRACT\nCREATE INDEX t_a_idx ON t (a);\n",
+		"-- CONTRACT\nCREATE INDEX t_a_idx2 ON t (a);\n",
 		"-- EXPAND\nDROP INDEX t_a_idx;\n",
 		"-- CONTRACT\nALTER TABLE t ADD CHECK (n >= 0);\n",
 		"-- CONTRACT\nALTER TABLE t ALTER COLUMN a SET NOT NULL;\n",

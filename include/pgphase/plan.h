@@ -109,7 +109,18 @@ struct pgphase_plan_options {
 	 * session's config (strict = true).
 	 */
 	bool strict;
+	/*
+	 * A run's schema model carried from one migration to the next, for a caller that plans
+	 * several migrations of set in version order (pgphase_plan_carry_new): each plan then
+	 * starts from where the previous one ended instead of replaying every earlier pending
+	 * migration again (linear over a directory instead of quadratic).  NULL: no carry.
+	 */
+	struct pgphase_plan_carry *carry;
 };
+
+/* A carried model (see pgphase_plan_options.carry); free it after the last plan using it. */
+struct pgphase_plan_carry *pgphase_plan_carry_new(void);
+void pgphase_plan_carry_free(struct pgphase_plan_carry *carry);
 
 /*
  * Plan m (which must be parsed).  A statement a strategy would move to a later phase runs

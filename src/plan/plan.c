@@ -424,6 +424,7 @@ int pgphase_plan_migration(struct pgphase_plan *plan, const struct pgphase_migra
 	rc = 0;
 cleanup:
 	free(roles);
+	plan_state_finish(&ctx);
 	plan_ctx_release(&ctx);
 	if (rc < 0)
 		pgphase_plan_release(plan);

@@ -15,7 +15,9 @@
  * Offline (no session) nothing is known: no blocker, nothing carried but what the migrations
  * say of NOT NULL and the default.  A table the database does not have yet (created by an
  * earlier migration of this run) is a blocker: what hangs on its columns is not known, and
- * as written is exact.
+ * as written is exact.  So is a column that an object an earlier statement of the run creates
+ * uses (an index, a view, a constraint, ...: the model's plan_state_dependent), online and
+ * offline: the catalog does not show that object yet.
  *
  * Everything lives in the plan's arena.
  */
@@ -184,9 +186,15 @@ static bool table_known(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 const char *plan_carry_blocker(struct plan_ctx *ctx, const PgQuery__RangeVar *rv,
 			       const char *column)
 {
+	struct plan_state *st = plan_state_at(ctx, ctx->pos);
+	const struct plan_state_rel *m = plan_state_rel(st, rv);
+	const struct plan_state_col *c = plan_state_col(st, m, column);
 	PGresult *r;
-	const char *why = NULL;
+	const char *why = plan_state_dependent(m, column, c ? c->catalog : NULL);
 
+	if (why)
+		/* not in the catalog yet: the carry would lose it */
+		return arena_printf(ctx->arena, "%s uses the column", why);
 	if (!ctx->opts.session)
 		return NULL;
 	if (!table_known(ctx, rv))

@@ -14,7 +14,10 @@
  * conflict in turn, so the check runs to a fixpoint.  Each pass is linear in the touches:
  * every touch is filed under its key (a hash of interned keys), and each key's list is
  * scanned once from the end, keeping the earliest position of the later statements.  A
- * position is (phase, stage); within one, steps run in statement order.
+ * position is (phase, stage); within one, steps run in statement order.  The later
+ * migrations' touches are recorded once per run when the caller carries the model
+ * (pgphase_plan_options.carry) and replayed for each plan; each plan still looks at every
+ * later statement's records, so a directory of N migrations costs N x (their touches).
  *
  * Also here: statements still using a table's old name after rename-table-via-view left a
  * view under it.
@@ -274,6 +277,92 @@ static enum pgphase_phase later_phase(const struct pgphase_stmt *s,
  * and contract (`pgphase expand` runs ahead), so their statements count as later statements
  * that may run first.  Only keys this migration touches are kept.
  */
+/*
+ * A later statement's touches as plan_touches reports them, recorded once per run when the
+ * run carries its model (opts.carry): each migration's plan replays the records of the
+ * migrations after it instead of walking their trees again.  In the carry's arena.
+ */
+struct rec_touch {
+	const char *key;
+	unsigned char mode;
+};
+
+struct rec_stmt {
+	struct rec_touch *v;
+	size_t n, cap;
+	bool done;
+};
+
+struct rec_cache {
+	const struct pgphase_migration_set *set;
+	struct rec_stmt **by_item; /* per set item: one record per UP statement, or NULL */
+};
+
+struct recorder {
+	struct pgphase_arena *arena;
+	struct rec_stmt *r;
+	struct collect *c; /* for the catalog callback */
+};
+
+static void rec_add(void *arg, const char *key, enum plan_touch_mode mode)
+{
+	struct recorder *w = arg;
+	struct rec_stmt *r = w->r;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4;
+		struct rec_touch *v = arena_alloc(w->arena, cap * sizeof(*v));
+
+		if (r->n)
+			memcpy(v, r->v, r->n * sizeof(*v));
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = (struct rec_touch){ key, (unsigned char)mode };
+}
+
+static const char *rec_unique_index_table(void *arg, const char *schema, const char *name)
+{
+	struct recorder *w = arg;
+
+	return unique_index_table(w->c, schema, name);
+}
+
+/* The recorded touches of statement i of set item k, or NULL without a carry. */
+static const struct rec_stmt *recorded(struct collect *c, size_t k, size_t i)
+{
+	struct pgphase_arena *a = NULL;
+	void **slot = plan_carry_slot(c->o->ctx, &a);
+	const struct pgphase_migration_set *set = c->o->ctx->opts.set;
+	const struct pgphase_migration *l = &set->items[k];
+	struct rec_cache *rc;
+	struct rec_stmt *r;
+
+	if (!slot)
+		return NULL;
+	rc = *slot;
+	if (!rc || rc->set != set) {
+		rc = arena_alloc(a, sizeof(*rc));
+		rc->set = set;
+		rc->by_item = arena_alloc(a, (set->n ? set->n : 1) * sizeof(*rc->by_item));
+		memset(rc->by_item, 0, (set->n ? set->n : 1) * sizeof(*rc->by_item));
+		*slot = rc;
+	}
+	if (!rc->by_item[k]) {
+		rc->by_item[k] = arena_alloc(a, (l->up.sql.n + 1) * sizeof(**rc->by_item));
+		memset(rc->by_item[k], 0, (l->up.sql.n + 1) * sizeof(**rc->by_item));
+	}
+	r = &rc->by_item[k][i];
+	if (!r->done) {
+		struct recorder w = { a, r, c };
+		struct plan_touch_sink sink = { rec_add, &w, a, false, false, rec_unique_index_table };
+
+		plan_touches(l->up.sql.stmts[i].node, &sink);
+		r->done = true;
+	}
+	return r;
+}
+
 static void later_touches(struct order *o)
 {
 	const struct pgphase_migration_set *set = o->ctx->opts.set;
@@ -294,6 +383,7 @@ static void later_touches(struct order *o)
 			struct stmt_touches *t;
 			struct collect c = { o, NULL, 0, true, false };
 			const struct pgphase_stmt_note *note = l->up.notes ? &l->up.notes[i] : NULL;
+			const struct rec_stmt *rec;
 
 			GROW(o->st, o->cap_st, o->n_all + 1);
 			t = &o->st[o->n_all++];
@@ -301,9 +391,16 @@ static void later_touches(struct order *o)
 			reset(t);
 			t->line = l->up.sql.stmts[i].line;
 			t->file = l->up.file;
+
 			c.t = t;
 			c.pos = POS(later_phase(&l->up.sql.stmts[i], note), 1);
-			touches_of(&c, l->up.sql.stmts[i].node, false);
+			rec = recorded(&c, k, i);
+			if (!rec) {
+				touches_of(&c, l->up.sql.stmts[i].node, false);
+				continue;
+			}
+			for (size_t r = 0; r < rec->n; r++)
+				add_touch(&c, rec->v[r].key, (enum plan_touch_mode)rec->v[r].mode);
 		}
 	}
 }

@@ -114,6 +114,7 @@ struct plan_state_rel {
 	bool created;      /* by CREATE TABLE [AS] / SELECT INTO / CREATE VIEW in the migrations */
 	bool is_new;       /* created earlier in the migration being planned */
 	bool temp;         /* a temporary table (lives in the migration's session) */
+	bool partitioned;  /* created with PARTITION BY */
 	bool all_columns;  /* a plain CREATE TABLE: the model knows every column */
 	bool maybe_old;    /* CREATE ... IF NOT EXISTS: the table may have been there already */
 	bool gone;         /* dropped or renamed away */
@@ -127,11 +128,29 @@ struct plan_state_rel {
  * migration's statements [0, before).  Also moves ctx->pos to before.  Never NULL.
  */
 struct plan_state *plan_state_at(struct plan_ctx *ctx, size_t before);
+/* The run's slot for a cache that lives as long as the carried model (opts.carry), with
+ * its arena; NULL without a carry. */
+void **plan_carry_slot(struct plan_ctx *ctx, struct pgphase_arena **arena);
+/* The end of planning ctx->m: a carried model (opts.carry) moves past its statements. */
+void plan_state_finish(struct plan_ctx *ctx);
 /* The model's entry for the relation rv names, or NULL when no statement touched the name. */
 const struct plan_state_rel *plan_state_rel(struct plan_state *st, const PgQuery__RangeVar *rv);
 /* The model's entry for a column of rel, or NULL when no statement touched it. */
 const struct plan_state_col *plan_state_col(struct plan_state *st,
 					    const struct plan_state_rel *rel, const char *column);
+/*
+ * What an earlier statement (of this migration or an earlier pending one) made depend on
+ * column (its name now, or the catalog's) of rel, a table the database has: "an index an
+ * earlier statement creates", ...; NULL when nothing (or rel is NULL, gone or created).
+ */
+const char *plan_state_dependent(const struct plan_state_rel *rel, const char *column,
+				 const char *catalog_column);
+/*
+ * Does a relation or index called name (schema NULL or "": unqualified) exist at statement
+ * `before` because the statements before it (this migration's and earlier pending ones')
+ * created it or renamed something to it?  The catalog does not show it yet.
+ */
+bool plan_name_created(struct plan_ctx *ctx, const char *schema, const char *name, size_t before);
 /*
  * Did the statements before `before` (this migration's and earlier pending ones') drop or
  * rename away the relation or index called name (schema NULL or "": any)?  The catalog still

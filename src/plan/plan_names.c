@@ -168,6 +168,13 @@ int plan_name_state(struct plan_ctx *ctx, const struct plan_name_want *w, const 
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
 	int st;
 
+	/* an earlier statement of the run creates it: the catalog does not show it yet */
+	if (plan_name_created(ctx, w->rv ? w->rv->schemaname : NULL, name, ctx->pos)) {
+		if (what)
+			*what = arena_printf(ctx->arena, "an object an earlier statement creates "
+					     "(this migration's or an earlier pending one's)");
+		return -1;
+	}
 	if (!ctx->opts.session)
 		return 1;
 	st = plan_name_state_in(ctx->opts.session, ctx->arena, w, name, what, &e);
@@ -210,10 +217,23 @@ static const char *const SQL_PARTITIONED =
 bool plan_is_partitioned(struct plan_ctx *ctx, const PgQuery__RangeVar *rv)
 {
 	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	const struct plan_state_rel *m = plan_state_rel(plan_state_at(ctx, ctx->pos), rv);
 	const char *p[1];
 	PGresult *r;
 	bool yes;
 
+	/* a table the migrations create (or drop) is the model's; a renamed one is asked of the
+	   catalog under the name it has there */
+	if (m && (m->gone || m->created))
+		return !m->gone && m->partitioned;
+	if (m && m->cat_name) {
+		PgQuery__RangeVar *cat = arena_alloc(ctx->arena, sizeof(*cat));
+
+		*cat = *rv;
+		cat->schemaname = (char *)m->cat_schema;
+		cat->relname = (char *)m->cat_name;
+		rv = cat;
+	}
 	if (!ctx->opts.session)
 		return false;
 	p[0] = qualified(ctx->arena, rv, rv->relname);

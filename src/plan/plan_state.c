@@ -126,6 +126,7 @@ struct st_rel *st_rel_new(struct plan_state *st, const char *schema, const char 
 	r->pub.schema = str_or_empty(schema);
 	r->pub.name = name;
 	r->pub.is_new = st->current;
+	st_fresh(st, &r->pub.is_new);
 	st_map_put(st->arena, &st->rels, name, schema, r);
 	return r;
 }
@@ -207,7 +208,64 @@ struct plan_state_col *st_col_for_change(struct plan_state *st, struct st_rel *r
 	return c;
 }
 
+void st_fresh(struct plan_state *st, bool *is_new)
+{
+	if (!*is_new)
+		return;
+	if (st->n_fresh == st->cap_fresh) {
+		size_t cap = st->cap_fresh ? st->cap_fresh * 2 : 16;
+		bool **v = arena_alloc(st->arena, cap * sizeof(*v));
+
+		if (st->n_fresh)
+			memcpy(v, st->fresh, st->n_fresh * sizeof(*v));
+		st->fresh = v;
+		st->cap_fresh = cap;
+	}
+	st->fresh[st->n_fresh++] = is_new;
+}
+
 /* ---- building and advancing ------------------------------------------------------------ */
+
+/*
+ * A run's carried model: st holds every pending migration of version <= upto, or, while
+ * in_use, also the statements [0, st->pos) of the migration `in` being planned.
+ */
+struct pgphase_plan_carry {
+	struct pgphase_arena *arena;
+	struct plan_state *st;
+	int64_t upto;
+	bool in_use;
+	const struct pgphase_migration *in;
+	bool done_asked;             /* done (the versions complete on the database) was asked */
+	struct pgphase_state done, *have_done;
+	void *touches;               /* the ordering rule's cache (plan_deps.c), in arena */
+};
+
+void **plan_carry_slot(struct plan_ctx *ctx, struct pgphase_arena **arena)
+{
+	if (!ctx->opts.carry)
+		return NULL;
+	*arena = ctx->opts.carry->arena;
+	return &ctx->opts.carry->touches;
+}
+
+struct pgphase_plan_carry *pgphase_plan_carry_new(void)
+{
+	struct pgphase_plan_carry *c = xcalloc(1, sizeof(*c));
+
+	c->arena = pgphase_arena_new();
+	return c;
+}
+
+void pgphase_plan_carry_free(struct pgphase_plan_carry *c)
+{
+	if (!c)
+		return;
+	if (c->have_done)
+		pgphase_state_release(c->have_done);
+	pgphase_arena_free(c->arena);
+	free(c);
+}
 
 static void cache_free(void *p)
 {
@@ -228,15 +286,89 @@ static struct pgphase_state *load_complete(struct plan_ctx *ctx, struct pgphase_
 	return state;
 }
 
+/* Replay the pending migrations of set with from < version < to onto st. */
+static void replay(struct plan_state *st, struct pgphase_migration_set *set,
+		   const struct pgphase_state *done, int64_t from, int64_t to)
+{
+	for (size_t i = 0; i < set->n && set->items[i].version < to; i++) {
+		struct pgphase_migration *o = &set->items[i];
+		const struct pgphase_state_row *row = done ? pgphase_state_find(done, o->version) : NULL;
+		struct pgphase_error e = PGPHASE_ERROR_INIT;
+
+		if (o->version <= from || (row && row->state == PGPHASE_STATE_COMPLETE))
+			continue;
+		if (pgphase_migration_parse(o, &e) == 0)
+			for (size_t k = 0; k < o->up.sql.n; k++)
+				st_apply(st, o->up.sql.stmts[k].node);
+		pgphase_error_release(&e); /* a broken earlier migration is reported on its own */
+		st_forget_temps(st);
+	}
+}
+
+/* The carried model, moved on to the start of ctx->m; NULL when it cannot serve (planned out
+ * of version order, or already inside a migration: a replan after the ordering rule). */
+static struct plan_state *from_carry(struct plan_ctx *ctx)
+{
+	struct pgphase_plan_carry *c = ctx->opts.carry;
+	struct plan_state *st;
+
+	if (!c || !ctx->opts.set || c->in_use || (c->st && c->upto >= ctx->m->version))
+		return NULL;
+	if (!c->done_asked) {
+		c->have_done = load_complete(ctx, &c->done);
+		c->done_asked = true;
+	}
+	if (!c->st) {
+		c->st = arena_alloc(c->arena, sizeof(*c->st));
+		memset(c->st, 0, sizeof(*c->st));
+		c->st->arena = c->arena;
+		c->upto = INT64_MIN;
+	}
+	st = c->st;
+	st->current = false;
+	replay(st, ctx->opts.set, c->have_done, c->upto, ctx->m->version);
+	st->current = true;
+	st->m = ctx->m;
+	st->pos = 0;
+	c->in_use = true;
+	c->in = ctx->m;
+	return st;
+}
+
+void plan_state_finish(struct plan_ctx *ctx)
+{
+	struct pgphase_plan_carry *c = ctx->opts.carry;
+	struct plan_state *st;
+	const struct pgphase_sql *sql = &ctx->m->up.sql;
+
+	if (!c || !c->in_use || c->in != ctx->m)
+		return;
+	st = c->st;
+	for (; st->pos < sql->n; st->pos++)
+		st_apply(st, sql->stmts[st->pos].node);
+	st_forget_temps(st);
+	for (size_t i = 0; i < st->n_fresh; i++)
+		*st->fresh[i] = false; /* new in m, not in the migrations after it */
+	st->n_fresh = 0;
+	c->upto = ctx->m->version;
+	c->in_use = false;
+	c->in = NULL;
+	if (ctx->state == st)
+		ctx->state = NULL;
+}
+
 static struct plan_state *build(struct plan_ctx *ctx)
 {
 	struct pgphase_migration *m = (struct pgphase_migration *)ctx->m; /* its cache slot */
 	struct pgphase_migration_set *set = ctx->opts.set;
 	bool cached = !set; /* without a directory the model depends on m alone */
 	struct pgphase_arena *a = cached ? pgphase_arena_new() : ctx->arena;
-	struct plan_state *st = arena_alloc(a, sizeof(*st));
+	struct plan_state *st = from_carry(ctx);
 	struct pgphase_state state, *done = NULL;
 
+	if (st)
+		return st;
+	st = arena_alloc(a, sizeof(*st));
 	memset(st, 0, sizeof(*st));
 	st->arena = a;
 	st->own_arena = cached;
@@ -247,20 +379,9 @@ static struct plan_state *build(struct plan_ctx *ctx)
 		m->plan_index = st;
 		m->plan_index_free = cache_free;
 	}
-	if (set)
+	if (set) {
 		done = load_complete(ctx, &state);
-	for (size_t i = 0; set && i < set->n && set->items[i].version < m->version; i++) {
-		struct pgphase_migration *o = &set->items[i];
-		const struct pgphase_state_row *row = done ? pgphase_state_find(done, o->version) : NULL;
-		struct pgphase_error e = PGPHASE_ERROR_INIT;
-
-		if (row && row->state == PGPHASE_STATE_COMPLETE)
-			continue;
-		if (pgphase_migration_parse(o, &e) == 0)
-			for (size_t k = 0; k < o->up.sql.n; k++)
-				st_apply(st, o->up.sql.stmts[k].node);
-		pgphase_error_release(&e); /* a broken earlier migration is reported on its own */
-		st_forget_temps(st);
+		replay(st, set, done, INT64_MIN, m->version);
 	}
 	if (done)
 		pgphase_state_release(done);
@@ -321,4 +442,35 @@ bool plan_name_freed(struct plan_ctx *ctx, const char *schema, const char *name,
 	if (e)
 		return ((const struct st_idx *)e->val)->gone;
 	return !st_rel_find(st, schema, name, &tombstone) && tombstone;
+}
+
+/* The same schema for a name check: equal, or unqualified against "public" (the default
+ * search_path); other unqualified names are not counted, so no false collision is reported. */
+static bool surely_same_schema(const char *a, const char *b)
+{
+	a = a ? a : "";
+	b = b ? b : "";
+	return strcmp(a, b) == 0 || (!a[0] && strcmp(b, "public") == 0) ||
+	       (!b[0] && strcmp(a, "public") == 0);
+}
+
+bool plan_name_created(struct plan_ctx *ctx, const char *schema, const char *name, size_t before)
+{
+	struct plan_state *st = plan_state_at(ctx, before);
+	struct st_ent *e = NULL;
+
+	/* the newest entry of the name in the schema says what the statements did with it */
+	while ((e = st_map_find(&st->idx, name, NULL, e)))
+		if (surely_same_schema(e->schema, schema))
+			return !((const struct st_idx *)e->val)->gone;
+	while ((e = st_map_find(&st->rels, name, NULL, e))) {
+		const struct st_rel *r = e->val;
+
+		if (r->forgotten || r->pub.temp || !surely_same_schema(e->schema, schema))
+			continue;
+		/* a table of the catalog under its own name: the catalog answers */
+		return !r->pub.gone && (!r->pub.cat_name || strcmp(r->pub.cat_name, name) != 0 ||
+					strcmp(r->pub.cat_schema, r->pub.schema) != 0);
+	}
+	return false;
 }

@@ -30,6 +30,8 @@ struct st_rel {
 	struct st_map cols;     /* name -> struct plan_state_col */
 	struct st_map cons;     /* constraint name -> struct st_con */
 	const char *pk_name;    /* the primary key constraint's name, when the model knows it */
+	struct st_map deps;     /* column name ("*": every column) -> what the replayed
+	                           statements made depend on it (plan_state_deps.c) */
 	bool forgotten;         /* a temporary table of an earlier migration's session */
 };
 
@@ -53,7 +55,13 @@ struct plan_state {
 	struct st_map idx;   /* index name -> struct st_idx */
 	struct st_rel **temps; /* this migration's temporary tables (arena array) */
 	size_t n_temps, cap_temps;
+	bool **fresh;        /* the is_new flags set while replaying m (arena array): cleared
+	                        when a carried model moves on to the next migration */
+	size_t n_fresh, cap_fresh;
 };
+
+/* Remember an is_new flag set for the migration being planned (see plan_state.fresh). */
+void st_fresh(struct plan_state *st, bool *is_new);
 
 /* ---- names (plan_state.c) ---- */
 
@@ -84,6 +92,8 @@ struct plan_state_col *st_col_for_change(struct plan_state *st, struct st_rel *r
 
 /* Replay one statement's effect on the model. */
 void st_apply(struct plan_state *st, const PgQuery__Node *n);
+/* What the statement makes depend on columns of existing tables (plan_state_deps.c). */
+void st_apply_deps(struct plan_state *st, const PgQuery__Node *n);
 /* The end of a migration: its temporary tables end with its session. */
 void st_forget_temps(struct plan_state *st);
 

@@ -44,6 +44,7 @@ static void col_define(struct plan_state *st, struct st_rel *r, const PgQuery__C
 	struct plan_state_col *c = st_col_new(st, r, cd->colname);
 
 	c->is_new = st->current;
+	st_fresh(st, &c->is_new);
 	c->type = cd->type_name;
 	c->not_null = cd->is_not_null;
 	c->dflt_known = true;
@@ -115,6 +116,7 @@ static void apply_create(struct plan_state *st, const PgQuery__CreateStmt *cs)
 	r = st_rel_create(st, cs->relation);
 	r->pub.maybe_old = cs->if_not_exists;
 	r->pub.all_columns = !cs->n_inh_relations && !cs->partbound && !cs->of_typename;
+	r->pub.partitioned = cs->partspec != NULL;
 	for (size_t i = 0; i < cs->n_table_elts; i++) {
 		const PgQuery__Node *e = cs->table_elts[i];
 
@@ -354,6 +356,7 @@ static void apply_index(struct plan_state *st, const PgQuery__IndexStmt *is)
 
 void st_apply(struct plan_state *st, const PgQuery__Node *n)
 {
+	st_apply_deps(st, n);
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_CREATE_STMT:
 		apply_create(st, n->create_stmt);

@@ -60,6 +60,7 @@ int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *s
 	}
 	if (run_check_to(set, &state, o, false, err) < 0)
 		goto cleanup;
+	popts.carry = pgphase_plan_carry_new(); /* each plan starts where the previous ended */
 	if (json)
 		fputs("{\"migrations\":[", out);
 	for (size_t i = 0; i < set->n; i++) {
@@ -81,6 +82,7 @@ int pgphase_plan_show(struct pgphase_session *s, struct pgphase_migration_set *s
 		pgphase_info("nothing to do: every migration is complete");
 	rc = 0;
 cleanup:
+	pgphase_plan_carry_free(popts.carry);
 	pgphase_state_release(&state);
 	return rc;
 }

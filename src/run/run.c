@@ -178,8 +178,10 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	}
 	if (o->contract_only && check_backfilled(todo, n, &state, err) < 0)
 		goto cleanup;
-	/* everything is parsed and planned before the first change */
+	/* everything is parsed and planned before the first change, each migration against the
+	   schema the earlier pending ones leave (the model carried from one plan to the next) */
 	plans = xcalloc(n ? n : 1, sizeof(*plans));
+	popts.carry = pgphase_plan_carry_new();
 	for (size_t i = 0; i < n; i++) {
 		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
 
@@ -231,6 +233,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	}
 	rc = 0;
 cleanup:
+	pgphase_plan_carry_free(popts.carry);
 	for (size_t i = 0; plans && i < n; i++)
 		pgphase_plan_release(&plans[i]);
 	free(plans);
