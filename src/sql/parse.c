@@ -14,6 +14,7 @@
 #include <pg_query.h>
 
 #include "pgphase/sql.h"
+#include "sql/depth.h"
 #include "base/arena.h"
 #include "base/util.h"
 
@@ -431,35 +432,65 @@ bool pgphase_sql_tree_copied(void)
 	return copied;
 }
 
-/* Parse text into out->tree, in a new arena (out->arena) */
+/* libpg_query's parse and the copy of its tree, run where parse_tree() says */
+struct parse_call {
+	const char *text;
+	struct pgphase_arena *arena;
+	PgQuery__ParseResult *tree; /* copied, or unpacked from the bytes */
+	PgQueryProtobufParseResult res;
+};
+
+static void parse_call_run(void *arg)
+{
+	struct parse_call *c = arg;
+	ProtobufCAllocator alloc = { arena_alloc_cb, arena_free_cb, c->arena };
+
+	c->res = parse_copying(c->text, c->arena, &c->tree);
+	if (c->res.error || c->tree)
+		return;
+	/* one block for the whole tree, sized from its packed form: no growing, and small
+	   files take small blocks (which malloc recycles instead of mapping fresh pages);
+	   protobuf-c's unpack recurses too, so it runs here as well */
+	arena_hint(c->arena, c->res.parse_tree.len * ARENA_PER_PACKED_BYTE);
+	c->tree = pg_query__parse_result__unpack(&alloc, c->res.parse_tree.len,
+						 (const uint8_t *)c->res.parse_tree.data);
+}
+
+/*
+ * Parse text into out->tree, in a new arena (out->arena).  Deep input is refused as an input
+ * error before anything recurses over it too deeply (src/sql/depth.c): text that may nest
+ * deeply is parsed on a large stack and then measured.
+ */
 static int parse_tree(struct pgphase_sql *out, const char *text, const char *file,
 		      struct pgphase_error *err)
 {
 	struct pgphase_arena *arena = pgphase_arena_new();
-	ProtobufCAllocator alloc = { arena_alloc_cb, arena_free_cb, arena };
-	PgQuery__ParseResult *copied;
-	PgQueryProtobufParseResult res = parse_copying(text, arena, &copied);
+	struct parse_call c = { .text = text, .arena = arena };
+	bool big = false;
 	int rc = 0;
 
 	out->arena = arena;
-	if (res.error) {
-		rc = parse_error(err, file, text, res.error);
+	if (sql_depth_precheck(text, file, &big, err) < 0)
+		return -1;
+	if (!big)
+		parse_call_run(&c);
+	else if (sql_on_big_stack(parse_call_run, &c) < 0)
+		return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "%s: cannot start a thread to "
+					 "parse it", file ? file : "<sql>");
+	if (c.res.error) {
+		rc = parse_error(err, file, text, c.res.error);
 		goto cleanup;
 	}
-	if (copied) {
-		out->tree = copied;
-		goto cleanup;
-	}
-	/* one block for the whole tree, sized from its packed form: no growing, and small
-	   files take small blocks (which malloc recycles instead of mapping fresh pages) */
-	arena_hint(arena, res.parse_tree.len * ARENA_PER_PACKED_BYTE);
-	out->tree = pg_query__parse_result__unpack(&alloc, res.parse_tree.len,
-						   (const uint8_t *)res.parse_tree.data);
-	if (!out->tree)
+	out->tree = c.tree;
+	if (!out->tree) {
 		rc = pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s: cannot decode parse tree",
 				       file ? file : "<sql>");
+		goto cleanup;
+	}
+	if (big)
+		rc = sql_depth_check(&out->tree->base, text, file, err);
 cleanup:
-	pg_query_free_protobuf_parse_result(res);
+	pg_query_free_protobuf_parse_result(c.res);
 	return rc;
 }
 
@@ -698,29 +729,51 @@ void pgphase_sql_release(struct pgphase_sql *sql)
 	memset(sql, 0, sizeof(*sql));
 }
 
-char *pgphase_node_deparse(const PgQuery__Node *node, struct pgphase_error *err)
+struct deparse_call {
+	const PgQuery__Node *node;
+	PgQueryDeparseResult dr;
+};
+
+/* pack the statement and let libpg_query deparse it (all three recurse over the tree) */
+static void deparse_call_run(void *arg)
 {
+	struct deparse_call *c = arg;
 	PgQuery__ParseResult result = PG_QUERY__PARSE_RESULT__INIT;
 	PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
 	PgQuery__RawStmt *stmts[1] = { &raw };
 	PgQueryProtobuf buf;
-	PgQueryDeparseResult dr;
-	char *out = NULL;
 
-	raw.stmt = (PgQuery__Node *)node;
+	raw.stmt = (PgQuery__Node *)c->node;
 	result.version = PG_VERSION_NUM;
 	result.n_stmts = 1;
 	result.stmts = stmts;
 	buf.len = pg_query__parse_result__get_packed_size(&result);
 	buf.data = xmalloc(buf.len);
 	pg_query__parse_result__pack(&result, (uint8_t *)buf.data);
-	dr = pg_query_deparse_protobuf(buf);
-	if (dr.error)
-		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot deparse statement: %s",
-				  dr.error->message);
-	else
-		out = xstrdup(dr.query);
-	pg_query_free_deparse_result(dr);
+	c->dr = pg_query_deparse_protobuf(buf);
 	free(buf.data);
+}
+
+/* Nesting (in messages) up to which a statement is deparsed on the caller's stack. */
+#define DEPARSE_SMALL_DEPTH 1000
+
+char *pgphase_node_deparse(const PgQuery__Node *node, struct pgphase_error *err)
+{
+	struct deparse_call c = { .node = node };
+	char *out = NULL;
+
+	/* a tree the parser accepted is at most SQL_DEPTH_LIMIT levels deep: more than a
+	   small stack holds while protobuf-c and the deparser recurse over it */
+	if (sql_depth_messages(&node->base) <= DEPARSE_SMALL_DEPTH)
+		deparse_call_run(&c);
+	else if (sql_on_big_stack(deparse_call_run, &c) < 0)
+		return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "cannot start a thread to "
+					 "deparse a statement"), NULL;
+	if (c.dr.error)
+		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot deparse statement: %s",
+				  c.dr.error->message);
+	else
+		out = xstrdup(c.dr.query);
+	pg_query_free_deparse_result(c.dr);
 	return out;
 }
