@@ -37,9 +37,10 @@
  * tokens.  Brackets ( [ CASE open a level that adds BRACKET messages; within a level,
  * separators (, AND OR WHEN THEN ELSE) start a new sibling segment, because the lists they
  * build are flat (PostgreSQL flattens AND/OR chains); every other token may add PER_TOKEN
- * messages to its segment's chain.  JOIN, UNION, INTERSECT and EXCEPT chains nest across
- * those separators (a JOIN's ON condition, a UNION branch's select list), so they count for
- * the whole level.
+ * messages to its segment's chain.  JOIN, UNION, INTERSECT and EXCEPT separate segments
+ * too (the branches, the joined tables are siblings), but their chains nest across every
+ * separator (a JOIN's ON condition, a UNION branch's select list): they count for the whole
+ * level.
  */
 #define PER_TOKEN 2
 #define BRACKET 8
@@ -133,14 +134,14 @@ static size_t token_bound(const PgQuery__ScanResult *tokens, size_t limit, size_
 			memset(&lv[0], 0, sizeof(lv[0]));
 			stmt_start = t ? (size_t)t->end : 0;
 			continue;
-		} else if (is_separator(k) || k == PG_QUERY__TOKEN__ASCII_59) {
+		} else if (is_separator(k) || is_chain(k) || k == PG_QUERY__TOKEN__ASCII_59) {
 			size_t s = lv[n - 1].seg * PER_TOKEN + lv[n - 1].inner;
 
 			if (s > lv[n - 1].best)
 				lv[n - 1].best = s;
 			lv[n - 1].seg = lv[n - 1].inner = 0;
-		} else if (is_chain(k)) {
-			lv[n - 1].chain++;
+			if (is_chain(k))
+				lv[n - 1].chain++;
 		} else {
 			lv[n - 1].seg++;
 		}
@@ -188,8 +189,9 @@ static int precheck_statement(const char *text, size_t from, size_t len, const c
 	bound = token_bound(tokens, BIG_STACK_LEVELS, &where);
 	pg_query__scan_result__free_unpacked(tokens, NULL);
 	if (bound > BIG_STACK_LEVELS) {
-		what = xasprintf("expression nested too deeply (up to %zu levels; limit %d)",
-				 bound / 2, SQL_DEPTH_LIMIT);
+		/* the bound is not the depth: say only that it is past the limit */
+		what = xasprintf("expression nested too deeply (more than %d levels)",
+				 SQL_DEPTH_LIMIT);
 		rc = too_deep(err, file, text, from + where, what);
 		free(what);
 	}

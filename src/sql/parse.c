@@ -304,45 +304,48 @@ static char *copy_string(struct pgphase_arena *a, const char *s)
 	return memcpy(arena_alloc(a, n), s, n);
 }
 
-/* Deep-copy the pointed-to parts of one field value at where (already shallow-copied). */
-static void copy_value(struct pgphase_arena *a, ProtobufCType t, void *where)
+/* Messages whose slots still point at the original, to be copied (an explicit stack). */
+struct copy_work {
+	ProtobufCMessage ***v;
+	size_t n, cap;
+};
+
+/* Copy what one field value at where points to (already shallow-copied); a message is
+ * queued: its slot is filled when the work reaches it. */
+static void copy_value(struct pgphase_arena *a, ProtobufCType t, void *where,
+		       struct copy_work *w)
 {
-	if (t == PROTOBUF_C_TYPE_MESSAGE && *(void **)where)
-		*(void **)where = pgphase_message_copy(a, *(ProtobufCMessage **)where);
-	else if (t == PROTOBUF_C_TYPE_STRING && *(char **)where)
+	if (t == PROTOBUF_C_TYPE_MESSAGE && *(void **)where) {
+		GROW(w->v, w->cap, w->n + 1);
+		w->v[w->n++] = (ProtobufCMessage **)where;
+	} else if (t == PROTOBUF_C_TYPE_STRING && *(char **)where) {
 		*(char **)where = copy_string(a, *(char **)where);
-	else if (t == PROTOBUF_C_TYPE_BYTES && ((ProtobufCBinaryData *)where)->len) {
+	} else if (t == PROTOBUF_C_TYPE_BYTES && ((ProtobufCBinaryData *)where)->len) {
 		ProtobufCBinaryData *b = where;
 
 		b->data = memcpy(arena_alloc(a, b->len), b->data, b->len);
 	}
 }
 
-/*
- * A field-by-field copy through protobuf-c's reflection: the struct, then what its string,
- * bytes, message and repeated fields point to (only the set member of a oneof).
- */
-void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
+/* Replace the message at *slot by a shallow copy and queue what it points to. */
+static void copy_one(struct pgphase_arena *a, ProtobufCMessage **slot, struct copy_work *w)
 {
-	const ProtobufCMessageDescriptor *d;
-	ProtobufCMessage *copy;
-	char *base;
+	const ProtobufCMessageDescriptor *d = (*slot)->descriptor;
+	ProtobufCMessage *copy = memcpy(arena_alloc(a, d->sizeof_message), *slot,
+					d->sizeof_message);
+	char *base = (char *)copy;
 
-	if (!msg)
-		return NULL;
-	d = msg->descriptor;
-	copy = memcpy(arena_alloc(a, d->sizeof_message), msg, d->sizeof_message);
+	*slot = copy;
 	copy->n_unknown_fields = 0;
 	copy->unknown_fields = NULL;
-	base = (char *)copy;
 	if (d == &pg_query__node__descriptor) {
 		/* a Node is a oneof over ~250 message types: copy just the one that is set */
 		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
 			d, (unsigned)((PgQuery__Node *)copy)->node_case);
 
 		if (f)
-			copy_value(a, f->type, base + f->offset);
-		return copy;
+			copy_value(a, f->type, base + f->offset, w);
+		return;
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -359,12 +362,34 @@ void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
 				continue;
 			*arr = memcpy(arena_alloc(a, n * elt), *arr, n * elt);
 			for (size_t k = 0; k < n; k++)
-				copy_value(a, f->type, *arr + k * elt);
+				copy_value(a, f->type, *arr + k * elt, w);
 		} else {
-			copy_value(a, f->type, base + f->offset);
+			copy_value(a, f->type, base + f->offset, w);
 		}
 	}
-	return copy;
+}
+
+/*
+ * A field-by-field copy through protobuf-c's reflection: the struct, then what its string,
+ * bytes, message and repeated fields point to (only the set member of a oneof).  Iterative
+ * (a work list of slots), so a deeply nested tree cannot overflow the stack.
+ */
+void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
+{
+	ProtobufCMessage *root = (ProtobufCMessage *)msg;
+	struct copy_work w = { NULL, 0, 0 };
+
+	if (!msg)
+		return NULL;
+	GROW(w.v, w.cap, 64);
+	w.v[w.n++] = &root;
+	while (w.n) {
+		ProtobufCMessage **slot = w.v[--w.n];
+
+		copy_one(a, slot, &w);
+	}
+	free(w.v);
+	return root;
 }
 
 /*
