@@ -198,30 +198,35 @@ static int precheck_statement(const char *text, size_t from, size_t len, const c
 	return rc;
 }
 
-int sql_depth_precheck(const char *text, const char *file, bool *big_stack,
+int sql_depth_precheck(const char *text, const char *file, bool *big_stack, bool *measure,
 		       struct pgphase_error *err)
 {
-	size_t len = strlen(text);
+	size_t len = strlen(text), longest = len;
 	PgQuerySplitResult split;
 	int rc = 0;
 
-	*big_stack = len > SQL_DEPTH_SMALL_TEXT;
-	if (len <= BIG_STACK_LEVELS - STMT_LEVELS)
-		return 0;
-	/* the scanner's split is enough here: a chain never crosses a semicolon */
-	split = pg_query_split_with_scanner(text);
-	if (split.error) {
-		pg_query_free_split_result(split);
-		return precheck_statement(text, 0, len, file, err);
-	}
-	for (int i = 0; i < split.n_stmts && rc == 0; i++) {
-		const PgQuerySplitStmt *s = split.stmts[i];
+	if (len > BIG_STACK_LEVELS - STMT_LEVELS) {
+		/* the scanner's split is enough here: a chain never crosses a semicolon */
+		split = pg_query_split_with_scanner(text);
+		if (split.error) {
+			rc = precheck_statement(text, 0, len, file, err);
+		} else {
+			longest = 0;
+			for (int i = 0; i < split.n_stmts && rc == 0; i++) {
+				const PgQuerySplitStmt *s = split.stmts[i];
 
-		if ((size_t)s->stmt_len > BIG_STACK_LEVELS - STMT_LEVELS)
-			rc = precheck_statement(text, (size_t)s->stmt_location,
-						(size_t)s->stmt_len, file, err);
+				if ((size_t)s->stmt_len > longest)
+					longest = (size_t)s->stmt_len;
+				if ((size_t)s->stmt_len > BIG_STACK_LEVELS - STMT_LEVELS)
+					rc = precheck_statement(text, (size_t)s->stmt_location,
+								(size_t)s->stmt_len, file, err);
+			}
+		}
+		pg_query_free_split_result(split);
 	}
-	pg_query_free_split_result(split);
+	/* a level takes at least a byte: short statements need neither */
+	*big_stack = longest > SQL_DEPTH_SMALL_TEXT;
+	*measure = longest + STMT_LEVELS > SQL_DEPTH_LIMIT;
 	return rc;
 }
 

@@ -34,11 +34,13 @@
 /*
  * Before libpg_query sees text (which recurses while it builds its output): 0 when text may
  * be parsed, with *big_stack telling whether it must be parsed on a large stack
- * (sql_on_big_stack); -1 with an input error at the deepest place (exit 2) when a statement
+ * (sql_on_big_stack) and *measure whether its tree may be deeper than the limit
+ * (sql_depth_check); -1 with an input error at the deepest place (exit 2) when a statement
  * would nest so deeply that even that stack could not hold it.  Cheap for ordinary text:
- * only a statement longer than what the large stack holds in any case is scanned.
+ * text longer than the large stack holds in any case is split into statements (libpg_query's
+ * scanner), and only a statement that long is scanned for its tokens.
  */
-int sql_depth_precheck(const char *text, const char *file, bool *big_stack,
+int sql_depth_precheck(const char *text, const char *file, bool *big_stack, bool *measure,
 		       struct pgphase_error *err);
 
 /*

@@ -308,6 +308,7 @@ static char *copy_string(struct pgphase_arena *a, const char *s)
 struct copy_work {
 	ProtobufCMessage ***v;
 	size_t n, cap;
+	ProtobufCMessage **local[64]; /* the start: most copies are small */
 };
 
 /* Copy what one field value at where points to (already shallow-copied); a message is
@@ -316,7 +317,15 @@ static void copy_value(struct pgphase_arena *a, ProtobufCType t, void *where,
 		       struct copy_work *w)
 {
 	if (t == PROTOBUF_C_TYPE_MESSAGE && *(void **)where) {
-		GROW(w->v, w->cap, w->n + 1);
+		if (w->n == w->cap) {
+			ProtobufCMessage ***v = xmalloc(2 * w->cap * sizeof(*v));
+
+			memcpy(v, w->v, w->n * sizeof(*v));
+			if (w->v != w->local)
+				free(w->v);
+			w->v = v;
+			w->cap *= 2;
+		}
 		w->v[w->n++] = (ProtobufCMessage **)where;
 	} else if (t == PROTOBUF_C_TYPE_STRING && *(char **)where) {
 		*(char **)where = copy_string(a, *(char **)where);
@@ -377,18 +386,21 @@ static void copy_one(struct pgphase_arena *a, ProtobufCMessage **slot, struct co
 void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
 {
 	ProtobufCMessage *root = (ProtobufCMessage *)msg;
-	struct copy_work w = { NULL, 0, 0 };
+	struct copy_work w;
 
 	if (!msg)
 		return NULL;
-	GROW(w.v, w.cap, 64);
+	w.v = w.local;
+	w.cap = sizeof(w.local) / sizeof(w.local[0]);
+	w.n = 0;
 	w.v[w.n++] = &root;
 	while (w.n) {
 		ProtobufCMessage **slot = w.v[--w.n];
 
 		copy_one(a, slot, &w);
 	}
-	free(w.v);
+	if (w.v != w.local)
+		free(w.v);
 	return root;
 }
 
@@ -491,11 +503,11 @@ static int parse_tree(struct pgphase_sql *out, const char *text, const char *fil
 {
 	struct pgphase_arena *arena = pgphase_arena_new();
 	struct parse_call c = { .text = text, .arena = arena };
-	bool big = false;
+	bool big = false, measure = false;
 	int rc = 0;
 
 	out->arena = arena;
-	if (sql_depth_precheck(text, file, &big, err) < 0)
+	if (sql_depth_precheck(text, file, &big, &measure, err) < 0)
 		return -1;
 	if (!big)
 		parse_call_run(&c);
@@ -512,7 +524,7 @@ static int parse_tree(struct pgphase_sql *out, const char *text, const char *fil
 				       file ? file : "<sql>");
 		goto cleanup;
 	}
-	if (big)
+	if (measure)
 		rc = sql_depth_check(&out->tree->base, text, file, err);
 cleanup:
 	pg_query_free_protobuf_parse_result(c.res);

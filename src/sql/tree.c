@@ -40,15 +40,29 @@ ProtobufCMessage *sql_node_message(const PgQuery__Node *n)
 	return member ? *member : NULL;
 }
 
-/* Slots still to visit, last pushed first: an explicit stack, so depth costs no C stack. */
+/*
+ * Slots still to visit, last pushed first: an explicit stack, so depth costs no C stack.  It
+ * starts in the caller's frame (most trees are small) and moves to the heap when it grows.
+ */
+#define WALK_LOCAL 64
+
 struct walk_stack {
 	ProtobufCMessage ***v;
 	size_t n, cap;
+	ProtobufCMessage **local[WALK_LOCAL];
 };
 
 static void push_slot(struct walk_stack *st, ProtobufCMessage **slot)
 {
-	GROW(st->v, st->cap, st->n + 1);
+	if (st->n == st->cap) {
+		ProtobufCMessage ***v = xmalloc(2 * st->cap * sizeof(*v));
+
+		memcpy(v, st->v, st->n * sizeof(*v));
+		if (st->v != st->local)
+			free(st->v);
+		st->v = v;
+		st->cap *= 2;
+	}
 	st->v[st->n++] = slot;
 }
 
@@ -118,11 +132,14 @@ static bool visit(struct walk *w, struct walk_stack *st, ProtobufCMessage *m,
 bool sql_tree_walk(const ProtobufCMessage *root, unsigned flags, sql_visit_fn fn, void *arg)
 {
 	struct walk w = { fn, arg, (flags & SQL_WALK_NODES) != 0 };
-	struct walk_stack st = { NULL, 0, 0 };
+	struct walk_stack st;
 	bool go;
 
 	if (!root)
 		return true;
+	st.v = st.local;
+	st.n = 0;
+	st.cap = WALK_LOCAL;
 	go = visit(&w, &st, (ProtobufCMessage *)root, NULL);
 	while (go && st.n) {
 		ProtobufCMessage **slot = st.v[--st.n];
@@ -131,7 +148,8 @@ bool sql_tree_walk(const ProtobufCMessage *root, unsigned flags, sql_visit_fn fn
 		if (*slot)
 			go = visit(&w, &st, *slot, slot);
 	}
-	free(st.v);
+	if (st.v != st.local)
+		free(st.v);
 	return go;
 }
 
