@@ -55,10 +55,35 @@ static struct plan_name_want want_of(struct plan_ctx *ctx, const PgQuery__IndexS
  * gives): the name and its strength (2 a real name, 1 a type's, 0 none: "expr").  -1 for
  * expressions whose name is not modelled here: the statement then runs as written.
  */
+static int figure_base_colname(const PgQuery__Node *n, const char **name);
+
+/* Casts and COLLATE clauses are looked through in a loop (a chain may be long): the
+ * outermost cast names a weakly named expression. */
 static int figure_colname(const PgQuery__Node *n, const char **name)
 {
+	const PgQuery__TypeCast *outer = NULL;
 	int s;
 
+	for (;;) {
+		if (n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
+			if (!outer)
+				outer = n->type_cast;
+			n = n->type_cast->arg;
+		} else if (n->node_case == PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
+			n = n->collate_clause->arg;
+		} else {
+			break;
+		}
+	}
+	s = figure_base_colname(n, name);
+	if (s < 0 || s > 1 || !outer)
+		return s;
+	*name = sql_str(outer->type_name->names[outer->type_name->n_names - 1]);
+	return 1;
+}
+
+static int figure_base_colname(const PgQuery__Node *n, const char **name)
+{
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_COLUMN_REF: {
 		const PgQuery__ColumnRef *cr = n->column_ref;
@@ -69,14 +94,6 @@ static int figure_colname(const PgQuery__Node *n, const char **name)
 	case PG_QUERY__NODE__NODE_FUNC_CALL:
 		*name = sql_str(n->func_call->funcname[n->func_call->n_funcname - 1]);
 		return *name ? 2 : 0;
-	case PG_QUERY__NODE__NODE_TYPE_CAST:
-		s = figure_colname(n->type_cast->arg, name);
-		if (s < 0 || s > 1)
-			return s;
-		*name = sql_str(n->type_cast->type_name->names[n->type_cast->type_name->n_names - 1]);
-		return 1;
-	case PG_QUERY__NODE__NODE_COLLATE_CLAUSE:
-		return figure_colname(n->collate_clause->arg, name);
 	case PG_QUERY__NODE__NODE_CASE_EXPR:
 		*name = "case";
 		return 1;

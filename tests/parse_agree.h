@@ -8,6 +8,7 @@
 #define PGPHASE_TESTS_PARSE_AGREE_H
 
 #include <pg_query.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,12 +71,18 @@ out:
 static inline const char *tree_agree(const char *text)
 {
 	struct pgphase_error err = PGPHASE_ERROR_INIT;
-	PgQueryProtobufParseResult want = pg_query_parse_protobuf(text);
+	PgQueryProtobufParseResult want;
 	struct pgphase_sql sql;
 	const char *diff = NULL;
 	int rc = pgphase_sql_parse(&sql, text, "agree.sql", &err);
+	/* refused as too deeply nested: libpg_query alone would recurse over it (and protobuf-c
+	   with it) on this stack, which is what the refusal is for */
+	bool deep = rc < 0 && err.message && strstr(err.message, "nested too deeply");
 
 	pgphase_error_release(&err);
+	if (deep)
+		return NULL;
+	want = pg_query_parse_protobuf(text);
 	if ((rc < 0) != (want.error != NULL)) {
 		diff = "libpg_query and pgphase_sql_parse disagree on whether the text parses";
 	} else if (rc == 0) {

@@ -50,7 +50,7 @@ int pgphase_session_open(struct pgphase_session *s, const struct pgphase_config 
 			 const char *command, struct pgphase_error *err)
 {
 	const char *keys[4], *vals[4];
-	char *appname, *options = NULL, hostbuf[256];
+	char *appname, *options = NULL, *user_options, hostbuf[256];
 	int n = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -62,9 +62,11 @@ int pgphase_session_open(struct pgphase_session *s, const struct pgphase_config 
 	vals[n++] = cfg->database ? cfg->database : "";
 	keys[n] = "fallback_application_name";
 	vals[n++] = appname;
-	/* session settings as connection options, never a bare SET (STYLE: libpq) */
-	options = xasprintf("-c lock_timeout=%ld -c statement_timeout=%ld", cfg->lock_timeout_ms,
-			    cfg->statement_timeout_ms);
+	/* session settings as connection options, never a bare SET (STYLE: libpq), merged
+	 * with the user's own options, which an explicit `options` would otherwise hide */
+	user_options = db_user_options(cfg->database);
+	options = db_merge_options(user_options, cfg->lock_timeout_ms, cfg->statement_timeout_ms);
+	free(user_options);
 	keys[n] = "options";
 	vals[n++] = options;
 	keys[n] = NULL;

@@ -63,6 +63,19 @@ int db_failed_with(const struct pgphase_session *s, const char *sqlstate);
 /* ROLLBACK, ignoring errors (used on the failure path). */
 void db_rollback(struct pgphase_session *s);
 
+/*
+ * The user's own connection options (src/base/connopts.c): the `options` of the connection
+ * string conninfo (NULL or a plain database name: none), else libpq's default for it (a
+ * service file's, else $PGOPTIONS).  Malloc'd, or NULL when there are none.
+ */
+char *db_user_options(const char *conninfo);
+/*
+ * The `options` pgphase connects with: user's options (NULL: none) followed by pgphase's
+ * lock_timeout and statement_timeout, which therefore win; a warning says so when the user's
+ * options set them too.  Malloc'd.
+ */
+char *db_merge_options(const char *user, long lock_timeout_ms, long statement_timeout_ms);
+
 /* Key of the run lock: pg_*advisory_lock(PGPHASE_LOCK_CLASS, hashtext(schema || '/' || module)). */
 #define PGPHASE_LOCK_CLASS "1885827176" /* 'pgph' */
 

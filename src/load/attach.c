@@ -18,6 +18,7 @@
  *     to apply to, and a phase marker in DOWN are problems (left out).
  * This file does not read markers (sections.c) and does not interpret directives.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,24 @@ static void keep_piece(struct recovery *r, struct pgphase_sql *sql, size_t loc)
 	s->pieces[s->n_pieces++] = *sql;
 }
 
+/* Byte offset of 1-based line and column (in characters) in text; 0 for line 0. */
+static size_t offset_of(const char *text, int line, int column)
+{
+	size_t off = 0;
+
+	if (line <= 0)
+		return 0;
+	for (int l = 1; l < line && text[off]; off++)
+		if (text[off] == '\n')
+			l++;
+	for (int c = 1; c < column && text[off]; c++) {
+		off++;
+		while (((unsigned char)text[off] & 0xC0) == 0x80)
+			off++;
+	}
+	return off;
+}
+
 /* Parse one piece [loc, loc + len); a piece that does not parse is a problem. */
 static void parse_piece(struct recovery *r, size_t loc, size_t len)
 {
@@ -95,13 +114,15 @@ static void parse_piece(struct recovery *r, size_t loc, size_t len)
 	if (pgphase_sql_parse(&sql, piece, r->s->file, &err) == 0) {
 		keep_piece(r, &sql, loc);
 	} else {
-		/* parse again for the cursor: only broken pieces pay for it */
-		PgQueryProtobufParseResult pr = pg_query_parse_protobuf(piece);
-		size_t off = pr.error && pr.error->cursorpos > 0
-				     ? pgphase_cursor_to_offset(piece, pr.error->cursorpos) : 0;
+		/* the error's place, from its line and column in the piece (parsing the piece
+		   again with libpg_query alone would recurse over a too deeply nested one) */
+		size_t off = offset_of(piece, err.line, err.column);
+		size_t prefix = err.line ? (size_t)snprintf(NULL, 0, "%s:%d:%d: ", r->s->file,
+							    err.line, err.column) : 0;
 
-		syntax_problem(r, loc + off, pr.error ? pr.error->message : err.message);
-		pg_query_free_protobuf_parse_result(pr);
+		syntax_problem(r, loc + off, strlen(err.message) > prefix &&
+					     strncmp(err.message, r->s->file, strlen(r->s->file)) == 0
+					     ? err.message + prefix : err.message);
 	}
 	pgphase_error_release(&err);
 	free(piece);

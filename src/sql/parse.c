@@ -14,6 +14,7 @@
 #include <pg_query.h>
 
 #include "pgphase/sql.h"
+#include "sql/depth.h"
 #include "base/arena.h"
 #include "base/util.h"
 
@@ -303,45 +304,57 @@ static char *copy_string(struct pgphase_arena *a, const char *s)
 	return memcpy(arena_alloc(a, n), s, n);
 }
 
-/* Deep-copy the pointed-to parts of one field value at where (already shallow-copied). */
-static void copy_value(struct pgphase_arena *a, ProtobufCType t, void *where)
+/* Messages whose slots still point at the original, to be copied (an explicit stack). */
+struct copy_work {
+	ProtobufCMessage ***v;
+	size_t n, cap;
+	ProtobufCMessage **local[64]; /* the start: most copies are small */
+};
+
+/* Copy what one field value at where points to (already shallow-copied); a message is
+ * queued: its slot is filled when the work reaches it. */
+static void copy_value(struct pgphase_arena *a, ProtobufCType t, void *where,
+		       struct copy_work *w)
 {
-	if (t == PROTOBUF_C_TYPE_MESSAGE && *(void **)where)
-		*(void **)where = pgphase_message_copy(a, *(ProtobufCMessage **)where);
-	else if (t == PROTOBUF_C_TYPE_STRING && *(char **)where)
+	if (t == PROTOBUF_C_TYPE_MESSAGE && *(void **)where) {
+		if (w->n == w->cap) {
+			ProtobufCMessage ***v = xmalloc(2 * w->cap * sizeof(*v));
+
+			memcpy(v, w->v, w->n * sizeof(*v));
+			if (w->v != w->local)
+				free(w->v);
+			w->v = v;
+			w->cap *= 2;
+		}
+		w->v[w->n++] = (ProtobufCMessage **)where;
+	} else if (t == PROTOBUF_C_TYPE_STRING && *(char **)where) {
 		*(char **)where = copy_string(a, *(char **)where);
-	else if (t == PROTOBUF_C_TYPE_BYTES && ((ProtobufCBinaryData *)where)->len) {
+	} else if (t == PROTOBUF_C_TYPE_BYTES && ((ProtobufCBinaryData *)where)->len) {
 		ProtobufCBinaryData *b = where;
 
 		b->data = memcpy(arena_alloc(a, b->len), b->data, b->len);
 	}
 }
 
-/*
- * A field-by-field copy through protobuf-c's reflection: the struct, then what its string,
- * bytes, message and repeated fields point to (only the set member of a oneof).
- */
-void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
+/* Replace the message at *slot by a shallow copy and queue what it points to. */
+static void copy_one(struct pgphase_arena *a, ProtobufCMessage **slot, struct copy_work *w)
 {
-	const ProtobufCMessageDescriptor *d;
-	ProtobufCMessage *copy;
-	char *base;
+	const ProtobufCMessageDescriptor *d = (*slot)->descriptor;
+	ProtobufCMessage *copy = memcpy(arena_alloc(a, d->sizeof_message), *slot,
+					d->sizeof_message);
+	char *base = (char *)copy;
 
-	if (!msg)
-		return NULL;
-	d = msg->descriptor;
-	copy = memcpy(arena_alloc(a, d->sizeof_message), msg, d->sizeof_message);
+	*slot = copy;
 	copy->n_unknown_fields = 0;
 	copy->unknown_fields = NULL;
-	base = (char *)copy;
 	if (d == &pg_query__node__descriptor) {
 		/* a Node is a oneof over ~250 message types: copy just the one that is set */
 		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
 			d, (unsigned)((PgQuery__Node *)copy)->node_case);
 
 		if (f)
-			copy_value(a, f->type, base + f->offset);
-		return copy;
+			copy_value(a, f->type, base + f->offset, w);
+		return;
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -358,12 +371,37 @@ void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
 				continue;
 			*arr = memcpy(arena_alloc(a, n * elt), *arr, n * elt);
 			for (size_t k = 0; k < n; k++)
-				copy_value(a, f->type, *arr + k * elt);
+				copy_value(a, f->type, *arr + k * elt, w);
 		} else {
-			copy_value(a, f->type, base + f->offset);
+			copy_value(a, f->type, base + f->offset, w);
 		}
 	}
-	return copy;
+}
+
+/*
+ * A field-by-field copy through protobuf-c's reflection: the struct, then what its string,
+ * bytes, message and repeated fields point to (only the set member of a oneof).  Iterative
+ * (a work list of slots), so a deeply nested tree cannot overflow the stack.
+ */
+void *pgphase_message_copy(struct pgphase_arena *a, const ProtobufCMessage *msg)
+{
+	ProtobufCMessage *root = (ProtobufCMessage *)msg;
+	struct copy_work w;
+
+	if (!msg)
+		return NULL;
+	w.v = w.local;
+	w.cap = sizeof(w.local) / sizeof(w.local[0]);
+	w.n = 0;
+	w.v[w.n++] = &root;
+	while (w.n) {
+		ProtobufCMessage **slot = w.v[--w.n];
+
+		copy_one(a, slot, &w);
+	}
+	if (w.v != w.local)
+		free(w.v);
+	return root;
 }
 
 /*
@@ -431,35 +469,65 @@ bool pgphase_sql_tree_copied(void)
 	return copied;
 }
 
-/* Parse text into out->tree, in a new arena (out->arena) */
+/* libpg_query's parse and the copy of its tree, run where parse_tree() says */
+struct parse_call {
+	const char *text;
+	struct pgphase_arena *arena;
+	PgQuery__ParseResult *tree; /* copied, or unpacked from the bytes */
+	PgQueryProtobufParseResult res;
+};
+
+static void parse_call_run(void *arg)
+{
+	struct parse_call *c = arg;
+	ProtobufCAllocator alloc = { arena_alloc_cb, arena_free_cb, c->arena };
+
+	c->res = parse_copying(c->text, c->arena, &c->tree);
+	if (c->res.error || c->tree)
+		return;
+	/* one block for the whole tree, sized from its packed form: no growing, and small
+	   files take small blocks (which malloc recycles instead of mapping fresh pages);
+	   protobuf-c's unpack recurses too, so it runs here as well */
+	arena_hint(c->arena, c->res.parse_tree.len * ARENA_PER_PACKED_BYTE);
+	c->tree = pg_query__parse_result__unpack(&alloc, c->res.parse_tree.len,
+						 (const uint8_t *)c->res.parse_tree.data);
+}
+
+/*
+ * Parse text into out->tree, in a new arena (out->arena).  Deep input is refused as an input
+ * error before anything recurses over it too deeply (src/sql/depth.c): text that may nest
+ * deeply is parsed on a large stack and then measured.
+ */
 static int parse_tree(struct pgphase_sql *out, const char *text, const char *file,
 		      struct pgphase_error *err)
 {
 	struct pgphase_arena *arena = pgphase_arena_new();
-	ProtobufCAllocator alloc = { arena_alloc_cb, arena_free_cb, arena };
-	PgQuery__ParseResult *copied;
-	PgQueryProtobufParseResult res = parse_copying(text, arena, &copied);
+	struct parse_call c = { .text = text, .arena = arena };
+	bool big = false, measure = false;
 	int rc = 0;
 
 	out->arena = arena;
-	if (res.error) {
-		rc = parse_error(err, file, text, res.error);
+	if (sql_depth_precheck(text, file, &big, &measure, err) < 0)
+		return -1;
+	if (!big)
+		parse_call_run(&c);
+	else if (sql_on_big_stack(parse_call_run, &c) < 0)
+		return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "%s: cannot start a thread to "
+					 "parse it", file ? file : "<sql>");
+	if (c.res.error) {
+		rc = parse_error(err, file, text, c.res.error);
 		goto cleanup;
 	}
-	if (copied) {
-		out->tree = copied;
-		goto cleanup;
-	}
-	/* one block for the whole tree, sized from its packed form: no growing, and small
-	   files take small blocks (which malloc recycles instead of mapping fresh pages) */
-	arena_hint(arena, res.parse_tree.len * ARENA_PER_PACKED_BYTE);
-	out->tree = pg_query__parse_result__unpack(&alloc, res.parse_tree.len,
-						   (const uint8_t *)res.parse_tree.data);
-	if (!out->tree)
+	out->tree = c.tree;
+	if (!out->tree) {
 		rc = pgphase_error_set(err, PGPHASE_EXIT_USAGE, "%s: cannot decode parse tree",
 				       file ? file : "<sql>");
+		goto cleanup;
+	}
+	if (measure)
+		rc = sql_depth_check(&out->tree->base, text, file, err);
 cleanup:
-	pg_query_free_protobuf_parse_result(res);
+	pg_query_free_protobuf_parse_result(c.res);
 	return rc;
 }
 
@@ -698,29 +766,51 @@ void pgphase_sql_release(struct pgphase_sql *sql)
 	memset(sql, 0, sizeof(*sql));
 }
 
-char *pgphase_node_deparse(const PgQuery__Node *node, struct pgphase_error *err)
+struct deparse_call {
+	const PgQuery__Node *node;
+	PgQueryDeparseResult dr;
+};
+
+/* pack the statement and let libpg_query deparse it (all three recurse over the tree) */
+static void deparse_call_run(void *arg)
 {
+	struct deparse_call *c = arg;
 	PgQuery__ParseResult result = PG_QUERY__PARSE_RESULT__INIT;
 	PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
 	PgQuery__RawStmt *stmts[1] = { &raw };
 	PgQueryProtobuf buf;
-	PgQueryDeparseResult dr;
-	char *out = NULL;
 
-	raw.stmt = (PgQuery__Node *)node;
+	raw.stmt = (PgQuery__Node *)c->node;
 	result.version = PG_VERSION_NUM;
 	result.n_stmts = 1;
 	result.stmts = stmts;
 	buf.len = pg_query__parse_result__get_packed_size(&result);
 	buf.data = xmalloc(buf.len);
 	pg_query__parse_result__pack(&result, (uint8_t *)buf.data);
-	dr = pg_query_deparse_protobuf(buf);
-	if (dr.error)
-		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot deparse statement: %s",
-				  dr.error->message);
-	else
-		out = xstrdup(dr.query);
-	pg_query_free_deparse_result(dr);
+	c->dr = pg_query_deparse_protobuf(buf);
 	free(buf.data);
+}
+
+/* Nesting (in messages) up to which a statement is deparsed on the caller's stack. */
+#define DEPARSE_SMALL_DEPTH 1000
+
+char *pgphase_node_deparse(const PgQuery__Node *node, struct pgphase_error *err)
+{
+	struct deparse_call c = { .node = node };
+	char *out = NULL;
+
+	/* a tree the parser accepted is at most SQL_DEPTH_LIMIT levels deep: more than a
+	   small stack holds while protobuf-c and the deparser recurse over it */
+	if (sql_depth_messages(&node->base) <= DEPARSE_SMALL_DEPTH)
+		deparse_call_run(&c);
+	else if (sql_on_big_stack(deparse_call_run, &c) < 0)
+		return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "cannot start a thread to "
+					 "deparse a statement"), NULL;
+	if (c.dr.error)
+		pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot deparse statement: %s",
+				  c.dr.error->message);
+	else
+		out = xstrdup(c.dr.query);
+	pg_query_free_deparse_result(c.dr);
 	return out;
 }

@@ -1,7 +1,8 @@
 /*
  * The SQL-tree toolkit (see tree.h): the one walk over libpg_query's protobuf-c trees, the
  * one table of built-in function volatility, and the one ALTER TABLE splitter.  The walk uses
- * protobuf-c reflection, so a node type added to libpg_query is walked without a change here;
+ * protobuf-c reflection, so a node type added to libpg_query is walked without a change here,
+ * and an explicit stack, so a deeply nested tree costs heap, not C stack;
  * sub-command positions come from libpg_query's scanner, never from matching text.
  */
 #include <stdlib.h>
@@ -39,10 +40,34 @@ ProtobufCMessage *sql_node_message(const PgQuery__Node *n)
 	return member ? *member : NULL;
 }
 
-static bool walk(struct walk *w, ProtobufCMessage *m, ProtobufCMessage **slot);
+/*
+ * Slots still to visit, last pushed first: an explicit stack, so depth costs no C stack.  It
+ * starts in the caller's frame (most trees are small) and moves to the heap when it grows.
+ */
+#define WALK_LOCAL 64
 
-/* Walk the children of m; false when the walk was stopped. */
-static bool walk_children(struct walk *w, ProtobufCMessage *m)
+struct walk_stack {
+	ProtobufCMessage ***v;
+	size_t n, cap;
+	ProtobufCMessage **local[WALK_LOCAL];
+};
+
+static void push_slot(struct walk_stack *st, ProtobufCMessage **slot)
+{
+	if (st->n == st->cap) {
+		ProtobufCMessage ***v = xmalloc(2 * st->cap * sizeof(*v));
+
+		memcpy(v, st->v, st->n * sizeof(*v));
+		if (st->v != st->local)
+			free(st->v);
+		st->v = v;
+		st->cap *= 2;
+	}
+	st->v[st->n++] = slot;
+}
+
+/* Queue the children of m so that they come off the stack in declaration order. */
+static void push_children(struct walk_stack *st, ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 	char *base = (char *)m;
@@ -51,9 +76,11 @@ static bool walk_children(struct walk *w, ProtobufCMessage *m)
 		/* a Node is a oneof over ~250 message types: go straight to the one that is set */
 		ProtobufCMessage **member = node_member((PgQuery__Node *)m);
 
-		return !member || !*member || walk(w, *member, member);
+		if (member && *member)
+			push_slot(st, member);
+		return;
 	}
-	for (unsigned i = 0; i < d->n_fields; i++) {
+	for (unsigned i = d->n_fields; i-- > 0;) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
@@ -66,20 +93,17 @@ static bool walk_children(struct walk *w, ProtobufCMessage *m)
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
 			ProtobufCMessage **arr = *(ProtobufCMessage ***)(base + f->offset);
 
-			for (size_t k = 0; k < n; k++)
-				if (arr[k] && !walk(w, arr[k], &arr[k]))
-					return false;
+			for (size_t k = n; k-- > 0;)
+				push_slot(st, &arr[k]);
 		} else {
-			ProtobufCMessage **p = (ProtobufCMessage **)(base + f->offset);
-
-			if (*p && !walk(w, *p, p))
-				return false;
+			push_slot(st, (ProtobufCMessage **)(base + f->offset));
 		}
 	}
-	return true;
 }
 
-static bool walk(struct walk *w, ProtobufCMessage *m, ProtobufCMessage **slot)
+/* Visit m at slot (NULL for the root); false when the visitor stopped the walk. */
+static bool visit(struct walk *w, struct walk_stack *st, ProtobufCMessage *m,
+		  ProtobufCMessage **slot)
 {
 	enum sql_walk_next next;
 
@@ -101,14 +125,32 @@ static bool walk(struct walk *w, ProtobufCMessage *m, ProtobufCMessage **slot)
 		if (!m)
 			return true;
 	}
-	return walk_children(w, m);
+	push_children(st, m);
+	return true;
 }
 
 bool sql_tree_walk(const ProtobufCMessage *root, unsigned flags, sql_visit_fn fn, void *arg)
 {
 	struct walk w = { fn, arg, (flags & SQL_WALK_NODES) != 0 };
+	struct walk_stack st;
+	bool go;
 
-	return !root || walk(&w, (ProtobufCMessage *)root, NULL);
+	if (!root)
+		return true;
+	st.v = st.local;
+	st.n = 0;
+	st.cap = WALK_LOCAL;
+	go = visit(&w, &st, (ProtobufCMessage *)root, NULL);
+	while (go && st.n) {
+		ProtobufCMessage **slot = st.v[--st.n];
+
+		/* read the slot now: an earlier visitor may have replaced or cleared it */
+		if (*slot)
+			go = visit(&w, &st, *slot, slot);
+	}
+	if (st.v != st.local)
+		free(st.v);
+	return go;
 }
 
 /* ---- volatility ---------------------------------------------------------------------- */
