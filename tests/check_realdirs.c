@@ -14,9 +14,8 @@
  * Rollback (issue 15): for each directory with DOWN files, after the migrate above psql runs
  * the DOWNs newest first and `pgphase rollback` must get exactly as far and end in psql's
  * schema.  A migration whose DOWN psql cannot run (none, or it fails under psql too: the
- * project's own bug) or that pgphase refuses by design (a DOWN without statements, README
- * error 27; a no-op for the project's tool) is skipped by both sides: pgphase rolls back to
- * it (--to), its state row is deleted, and the chain goes on below it, compared at each stop.
+ * project's own bug) is skipped by both sides: pgphase rolls back to it (--to), its state
+ * row is deleted, and the chain goes on below it, compared at each stop.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -265,8 +264,8 @@ static int64_t psql_down_to(const char *db, const struct pgphase_migration_set *
 		char *log = NULL;
 		int rc;
 
-		/* no DOWN file, or one without statements: pgphase refuses it by design */
-		if (!m->down_file || !m->down.present)
+		/* no DOWN file: pgphase refuses it by design (an empty one undoes nothing) */
+		if (!m->down_file)
 			return m->version;
 		rc = th_psql_file(db, m->down_file, &log);
 		free(log);

@@ -1,14 +1,12 @@
 #!/bin/bash
 # Corpus runner, rollback: a real directory's DOWN chain through `pgphase rollback` against psql.
 #
-#   tests/realdirs/rollback.sh [--only N] [--from K] PROJECTDIR...
+#   tests/realdirs/rollback.sh [--only N] [--from K] [--tag T] PROJECTDIR...
 #
 # PROJECTDIR as for run.sh (src/ and SOURCE, made by export.sh). For each one this script
 #   1. renames src/ into pgphase's layout in PROJECTDIR/pgphase_rb/ with the DOWN parts kept
-#      (layout.py --down: golang-migrate/diesel/popx down files, goose Down sections); DOWN
-#      files pgphase cannot take are set aside (result_rb/set_aside): a DOWN with a syntax
-#      error is removed (it stops pgphase at load); an empty DOWN, a no-op for the project's
-#      tool but refused by pgphase (README error 27), gets a no-op statement;
+#      (layout.py --down: golang-migrate/diesel/popx down files, goose Down sections); a DOWN
+#      file with a syntax error is removed (it stops pgphase at load; result_rb/set_aside);
 #   2. psql applies every UP in order to database A (M = how many it gets through);
 #      `pgphase migrate` the first M on database B (with --from K: B is a copy of A after K,
 #      and pgphase migrates K+1..M); when pgphase completes fewer (a forward failure,
@@ -20,6 +18,7 @@
 #   4. `pgphase rollback --to S` on B for each stretch between skips, until pgphase stops
 #      where psql did not; B's schema is diffed against psql's at the same point
 #      (result_rb/rollback.diff).
+# --tag T writes to result_rb_T and pgphase_rb_T (two binaries side by side: PGPHASE=...).
 # One line per project goes to result_rb/summary (and stderr): DOWNs run back by psql and
 # by pgphase along the straight chain (to the first skip) and through the skips, where
 # pgphase stopped on its own, and whether the schemas are the same there.
@@ -30,14 +29,16 @@ repo=$(cd "$here/../.." && pwd)
 PGPHASE=${PGPHASE:-$repo/build/pgphase}
 only=0
 from=0
+tag=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) only=$2; shift 2 ;;
 	--from) from=$2; shift 2 ;;
+	--tag) tag=_$2; shift 2 ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [--only N] [--from K] PROJECTDIR..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [--only N] [--from K] [--tag T] PROJECTDIR..." >&2; exit 2; }
 . "$here/common.sh"
 
 pgdir=$(mktemp -d /tmp/realdirs_pg.XXXXXX)
@@ -73,7 +74,7 @@ start() {
 	fresh_db "$a"
 	dropdb --if-exists --force "$b"
 	: >"$out/psql_up.log"
-	ups "$a" 0 "$from" "$out/psql_up.log" >/dev/null
+	[ "$from" = 0 ] || ups "$a" 0 "$from" "$out/psql_up.log" >/dev/null
 	createdb -T "$a" "$b"
 	ups "$a" "$from" "$1" "$out/psql_up.log" >"$out/psql_applied"
 	migrate "$b" "$(cat "$out/psql_applied")"
@@ -94,20 +95,10 @@ migrate() {
 		"SELECT count(*) FROM pgphase.migrations WHERE state = 'complete'" 2>/dev/null || echo 0)))
 }
 
-# prepare: DOWN files pgphase refuses to read are set aside, noted in $notes:
-# - a DOWN file with a syntax error stops every pgphase command at load (psql never meets
-#   it going up): it is removed, so that migration has no DOWN (psql's chain stops there too);
-# - an empty DOWN file is a no-op for the project's tool, a missing DOWN for pgphase (README,
-#   error 27): it gets a no-op statement, so the chain can be measured past it
+# prepare: a DOWN file with a syntax error stops every pgphase command at load (psql never
+# meets it going up): it is removed (noted in $notes), so that migration has no DOWN
 prepare() {
-	local f bad
-	for f in "$dir"/*.down.sql; do
-		[ -e "$f" ] || continue
-		python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import layout
-sys.exit(0 if layout.has_sql(open(sys.argv[2], "rb").read()) else 1)' "$here" "$f" && continue
-		printf -- '-- (rollback.sh: empty DOWN, a no-op for the project'"'"'s tool)\nSELECT 1;\n' >"$f"
-		notes="$notes empty-DOWN:$(basename "${f%.down.sql}")"
-	done
+	local bad
 	for bad in $("$PGPHASE" --no-color lint "$dir" 2>&1 |
 		sed -n 's/^\(.*\.down\.sql\):[0-9:]*: error: .*\[syntax-error\]$/\1/p' | sort -u); do
 		rm -f "$bad"
@@ -119,8 +110,8 @@ for proj in "$@"; do
 	proj=$(cd "$proj" && pwd)
 	name=$(basename "$proj")
 	kind=$(sed -n 's/^kind=//p' "$proj/SOURCE")
-	out=$proj/result_rb
-	dir=$proj/pgphase_rb
+	out=$proj/result_rb$tag
+	dir=$proj/pgphase_rb$tag
 	rm -rf "$dir" "$out"
 	mkdir -p "$out/psql"
 	python3 "$here/layout.py" --down "$kind" "$proj/src" "$dir" >"$out/layout.txt" || continue
@@ -144,8 +135,7 @@ for proj in "$@"; do
 	done
 	if [ -n "$notes" ]; then
 		echo "$notes" | tr ' ' '\n' | sed '/^$/d' >"$out/set_aside"
-		note="$note; set aside (result_rb/set_aside): $(grep -c '^empty' "$out/set_aside") empty"
-		note="$note DOWN, $(grep -c '^broken' "$out/set_aside") broken DOWN"
+		note="$note; set aside (result_rb/set_aside): $(wc -l <"$out/set_aside") broken DOWN"
 	fi
 	[ "$from" = 0 ] || note=" (B is psql's copy after $from, pgphase migrates the rest)$note"
 	echo "== $name: $m migrations ($kind)$note" >&2
