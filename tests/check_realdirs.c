@@ -193,6 +193,96 @@ static void print_tail(const char *s, int max)
 		fputc('\n', stderr);
 }
 
+/* The run as the DOWN chain left it, for failure messages. */
+struct rb_chain {
+	int psql_down;   /* DOWNs psql ran */
+	int pgphase_down; /* migrations pgphase rolled back */
+	int skipped;     /* migrations both sides left (see the header) */
+};
+
+/*
+ * The psql side of the chain: runs the DOWNs of set->items[*i - 1] and below, newest
+ * first, on db until a migration psql cannot roll back; returns that version (0 when the
+ * chain reached the bottom) and leaves *i on it.
+ */
+static int64_t psql_down_to(const char *db, const struct pgphase_migration_set *set, size_t *i,
+			    struct rb_chain *c)
+{
+	for (; *i > 0; (*i)--) {
+		const struct pgphase_migration *m = &set->items[*i - 1];
+		char *log = NULL;
+		int rc;
+
+		/* no DOWN file: pgphase refuses it by design (an empty one undoes nothing) */
+		if (!m->down_file)
+			return m->version;
+		rc = th_psql_file(db, m->down_file, &log);
+		free(log);
+		if (rc != 0)
+			return m->version; /* the project's own DOWN fails under psql too */
+		c->psql_down++;
+	}
+	return 0;
+}
+
+/*
+ * After the forward run: the DOWN chain of rd (the fixture in dir, applied by psql to db_psql
+ * and by pgphase to the test database) run by psql and by `pgphase rollback` (see the header).
+ */
+static void rollback_like_psql(const struct realdir *rd, const char *dir, const char *db_psql)
+{
+	const char *bin = getenv("PGPHASE_BIN");
+	struct pgphase_migration_set set = { 0 };
+	struct pgphase_template_vars vars = { 0 };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct rb_chain c = { 0 };
+	struct rd_out mig;
+	bool downs = false;
+	size_t i;
+
+	ck_assert_msg(pgphase_migration_set_load(&set, dir, &vars, &err) == 0, "%s: %s", rd->name,
+		      err.message);
+	pgphase_error_release(&err);
+	for (i = 0; i < set.n; i++)
+		downs = downs || set.items[i].down_file;
+	for (i = downs ? set.n : 0; i > 0;) {
+		int64_t top = set.items[i - 1].version;
+		int64_t stop = psql_down_to(db_psql, &set, &i, &c), left;
+		char to[24];
+		const char *argv[] = {"timeout", "-k", "5", RD_TIMEOUT, bin, "--no-color", "-d",
+				      th_conninfo(), "-m", dir, "rollback", "--to", to, NULL};
+		size_t len;
+
+		snprintf(to, sizeof(to), "%lld", (long long)stop);
+		rd_spawn(&mig, argv);
+		left = th_long("SELECT coalesce(max(version), 0) FROM pgphase.migrations");
+		c.pgphase_down += (int)(top - left);
+		len = strlen(mig.text);
+		ck_assert_msg(left == stop,
+			      "%s: psql's DOWN chain goes to %lld, pgphase rollback --to %s stops at "
+			      "%lld (exit %d; so far psql ran %d DOWNs, pgphase rolled back %d, "
+			      "%d skipped):\n%s", rd->name, (long long)stop, to, (long long)left,
+			      mig.status, c.psql_down, c.pgphase_down, c.skipped,
+			      mig.text + (len > 1200 ? len - 1200 : 0));
+		free(mig.text);
+		th_assert_same_schema(db_psql, th_dbname());
+		if (stop == 0)
+			break;
+		/* both sides leave this one: forget it, go on below */
+		th_exec("DELETE FROM pgphase.backfill_progress WHERE version = "
+			"(SELECT max(version) FROM pgphase.migrations)");
+		th_exec("DELETE FROM pgphase.migrations WHERE version = "
+			"(SELECT max(version) FROM pgphase.migrations)");
+		c.skipped++;
+		i--;
+	}
+	ck_assert_int_eq(c.pgphase_down, c.psql_down);
+	if (downs)
+		fprintf(stderr, "realdirs rollback %s: %zu migrations, psql and pgphase roll "
+			"back %d, %d skipped\n", rd->name, set.n, c.psql_down, c.skipped);
+	pgphase_migration_set_release(&set);
+}
+
 START_TEST(real_directory_same_schema_as_psql)
 {
 	const struct realdir *rd = &realdirs[_i];
@@ -236,115 +326,9 @@ START_TEST(real_directory_same_schema_as_psql)
 		ck_assert_msg(mig.status == 0, "%s: pgphase migrate exit %d (psql -1 runs it):\n%s",
 			      rd->name, mig.status, mig.text + (len > 1500 ? len - 1500 : 0));
 		th_assert_same_schema(db_psql, th_dbname());
+		rollback_like_psql(rd, dir, db_psql);
 	}
 	free(mig.text);
-	free(psql_log);
-	free(db_psql);
-	free(dir);
-}
-END_TEST
-
-/* The run as the DOWN chain left it, for failure messages. */
-struct rb_chain {
-	int psql_down;   /* DOWNs psql ran */
-	int pgphase_down; /* migrations pgphase rolled back */
-	int skipped;     /* migrations both sides left (see the header) */
-};
-
-/*
- * Stop of the psql chain at or below version k: runs the DOWNs of set->items[*i], newest
- * first, on db until a migration psql cannot roll back; returns that version (0 when the
- * chain reached the bottom) and leaves *i on it.
- */
-static int64_t psql_down_to(const char *db, const struct pgphase_migration_set *set, size_t *i,
-			    struct rb_chain *c)
-{
-	for (; *i > 0; (*i)--) {
-		const struct pgphase_migration *m = &set->items[*i - 1];
-		char *log = NULL;
-		int rc;
-
-		/* no DOWN file: pgphase refuses it by design (an empty one undoes nothing) */
-		if (!m->down_file)
-			return m->version;
-		rc = th_psql_file(db, m->down_file, &log);
-		free(log);
-		if (rc != 0)
-			return m->version; /* the project's own DOWN fails under psql too */
-		c->psql_down++;
-	}
-	return 0;
-}
-
-START_TEST(real_directory_rollback_like_psql)
-{
-	const struct realdir *rd = &realdirs[_i];
-	char *dir = fixture_dir(rd->name), *psql_log, *db_psql;
-	const char *bin = getenv("PGPHASE_BIN");
-	struct pgphase_migration_set set = { 0 };
-	struct pgphase_template_vars vars = { 0 };
-	struct pgphase_error err = PGPHASE_ERROR_INIT;
-	struct rb_chain c = { 0 };
-	struct rd_out mig;
-	bool downs = false;
-	size_t i;
-
-	ck_assert_msg(bin != NULL, "PGPHASE_BIN is not set (run through tests/run.sh)");
-	ck_assert_msg(pgphase_migration_set_load(&set, dir, &vars, &err) == 0, "%s: %s", rd->name,
-		      err.message);
-	for (i = 0; i < set.n; i++)
-		downs = downs || set.items[i].down_file;
-	pgphase_error_release(&err);
-	if (!downs || rd->known_bug) {
-		pgphase_migration_set_release(&set);
-		free(dir);
-		return; /* nothing to roll back (or its forward run is a known bug) */
-	}
-	db_psql = th_extra_db("psql");
-	ck_assert_msg(psql_all(db_psql, dir, &psql_log) == 0, "%s: psql -1 fails:\n%s", rd->name,
-		      psql_log ? psql_log : "");
-	{
-		const char *argv[] = {"timeout", "-k", "5", RD_TIMEOUT, bin, "--no-color", "-d",
-				      th_conninfo(), "-m", dir, "migrate", NULL};
-		rd_spawn(&mig, argv);
-	}
-	ck_assert_msg(mig.status == 0, "%s: pgphase migrate exit %d", rd->name, mig.status);
-	free(mig.text);
-	for (i = set.n; i > 0;) {
-		int64_t top = set.items[i - 1].version;
-		int64_t stop = psql_down_to(db_psql, &set, &i, &c), left;
-		char to[24];
-		const char *argv[] = {"timeout", "-k", "5", RD_TIMEOUT, bin, "--no-color", "-d",
-				      th_conninfo(), "-m", dir, "rollback", "--to", to, NULL};
-		size_t len;
-
-		snprintf(to, sizeof(to), "%lld", (long long)stop);
-		rd_spawn(&mig, argv);
-		left = th_long("SELECT coalesce(max(version), 0) FROM pgphase.migrations");
-		c.pgphase_down += (int)(top - left);
-		len = strlen(mig.text);
-		ck_assert_msg(left == stop,
-			      "%s: psql's DOWN chain goes to %lld, pgphase rollback --to %s stops at "
-			      "%lld (exit %d; so far psql ran %d DOWNs, pgphase rolled back %d, "
-			      "%d skipped):\n%s", rd->name, (long long)stop, to, (long long)left,
-			      mig.status, c.psql_down, c.pgphase_down, c.skipped,
-			      mig.text + (len > 1200 ? len - 1200 : 0));
-		free(mig.text);
-		th_assert_same_schema(db_psql, th_dbname());
-		if (stop == 0)
-			break;
-		/* both sides leave this one: forget it, go on below */
-		th_exec("DELETE FROM pgphase.backfill_progress WHERE version = "
-			"(SELECT max(version) FROM pgphase.migrations)");
-		th_exec("DELETE FROM pgphase.migrations WHERE version = "
-			"(SELECT max(version) FROM pgphase.migrations)");
-		c.skipped++;
-		i--;
-	}
-	ck_assert_int_eq(c.pgphase_down, c.psql_down);
-	fprintf(stderr, "realdirs rollback %s: %zu migrations, psql and pgphase roll back %d, "
-		"%d skipped\n", rd->name, set.n, c.psql_down, c.skipped);
-	pgphase_migration_set_release(&set);
 	free(psql_log);
 	free(db_psql);
 	free(dir);
@@ -357,7 +341,6 @@ Suite *realdirs_suite(void)
 	TCase *tc = th_db_tcase("realdirs");
 
 	tcase_add_loop_test(tc, real_directory_same_schema_as_psql, 0, NREALDIRS);
-	tcase_add_loop_test(tc, real_directory_rollback_like_psql, 0, NREALDIRS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -171,6 +171,7 @@ for proj in "$@"; do
 	done
 	# pgphase: one rollback per stretch between skips
 	pg_down=0
+	pg_down_first=
 	pg_first=
 	stop=
 	: >"$out/rollback.log"
@@ -184,8 +185,8 @@ for proj in "$@"; do
 		cat "$out/rollback.part" >>"$out/rollback.log"
 		left=$(psql -X -At -d "$b" -c "SELECT coalesce(max(version), 0) FROM pgphase.migrations" \
 			2>/dev/null || echo "$top")
-		pg_down=$((pg_down + top - left))
 		[ "$left" != 0 ] || left=$from
+		pg_down=$((pg_down + top - left))
 		if [ "$left" != "$s" ]; then
 			stop=$left
 			pg_first="$left: $(grep -m1 '^error:' "$out/rollback.part" | cut -c1-300)"
