@@ -41,11 +41,13 @@ START_TEST(empty_down_is_nothing_to_undo)
 
 	th_write(dir, "001_t.sql", "CREATE TABLE \"Acct\" (id int PRIMARY KEY, \"Note\" text);\n"
 				   "INSERT INTO \"Acct\" VALUES (1, NULL), (2, 'x');\n");
-	th_write(dir, "002_fill.up.sql", "UPDATE \"Acct\" SET \"Note\" = 'n/a' WHERE \"Note\" IS NULL;\n");
+	th_write(dir, "002_fill.up.sql",
+		 "UPDATE \"Acct\" SET \"Note\" = 'n/a' WHERE \"Note\" IS NULL;\n");
 	th_write(dir, "002_fill.down.sql", "-- data only: nothing to undo\n");
 	th_write(dir, "003_fill_again.sql",
 		 "-- UP\nUPDATE \"Acct\" SET \"Note\" = upper(\"Note\");\n-- DOWN\n");
-	th_write(dir, "004_other.up.sql", "CREATE TABLE app.\"Other T\" (id int REFERENCES \"Acct\");\n");
+	th_write(dir, "004_other.up.sql",
+		 "CREATE TABLE app.\"Other T\" (id int REFERENCES \"Acct\");\n");
 	th_write(dir, "004_other.down.sql", "DROP TABLE app.\"Other T\";\n");
 	th_write(oracle, "001.sql", "CREATE TABLE \"Acct\" (id int PRIMARY KEY, \"Note\" text);\n");
 	th_exec("CREATE SCHEMA app");
@@ -69,7 +71,8 @@ START_TEST(empty_down_is_nothing_to_undo)
 	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations"), 1);
 	th_exec("DROP SCHEMA app");
 	th_assert_same_schema(db_psql, th_dbname());
-	ck_assert_int_eq(th_long("SELECT count(*) FROM \"Acct\" WHERE \"Note\" IN ('N/A', 'X')"), 2);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM \"Acct\" WHERE \"Note\" IN ('N/A', 'X')"),
+			 2);
 	free(db_psql);
 	free(oracle);
 	free(dir);

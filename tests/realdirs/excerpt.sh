@@ -24,8 +24,10 @@ done
 	echo "their contents are unmodified, except that a goose/dbmate/sql-migrate file keeps"
 	if grep -q '\.up\.sql	' "$proj/pgphase/files.tsv"; then
 		echo "only its Up section. Each NNNN_name.down.sql is the original's down file of the same"
-		echo "name (up.sql -> down.sql), also unmodified; tests/check_realdirs.c runs them newest first"
-		echo "(psql against pgphase rollback). Used by tests/check_realdirs.c. Files (new name <- original):"
+		printf '%s %s\n' "name (up.sql -> down.sql), also unmodified; tests/check_realdirs.c" \
+			"runs them newest first"
+		printf '%s %s\n' "(psql against pgphase rollback). Used by tests/check_realdirs.c." \
+			"Files (new name <- original):"
 	else
 		echo "only its Up section. Used by tests/check_realdirs.c. Files (new name <- original):"
 	fi

@@ -11,8 +11,10 @@ the tool runs that file outside a transaction, so psql runs it without -1).
 
 File contents are copied unmodified, except that a goose, dbmate or sql-migrate file keeps
 only its Up section (the tool runs nothing else); with --down (tests/realdirs/rollback.sh) its
-Down section becomes the pair's .down.sql instead of being left out. Migrations whose Up part holds no SQL at all
-(only comments or blanks: popx writes one per dialect) are skipped and listed as "empty".
+Down section becomes the pair's .down.sql instead of being left out (a Down marker with
+nothing under it makes an empty one), and popx's dialect-less down file serves a postgres up
+file without its own. Migrations whose Up part holds no SQL at all (only comments or blanks:
+popx writes one per dialect) are skipped and listed as "empty".
 This is test tooling for tests/realdirs/run.sh, not part of pgphase.
 """
 import json
