@@ -10,6 +10,12 @@
  * its outcome is printed to stderr ("KNOWN BUG" with the exit status, pgphase's error and the
  * schema diff) instead of failing the suite; when such a case passes, "KNOWN BUG FIXED?" is
  * printed so the flag can be cleared.  Nothing is fetched at run time.
+ *
+ * Rollback (issue 15): for each directory with DOWN files, after the migrate above psql runs
+ * the DOWNs newest first and `pgphase rollback` must get exactly as far and end in psql's
+ * schema.  A migration whose DOWN psql cannot run (none, or it fails under psql too: the
+ * project's own bug) is skipped by both sides: pgphase rolls back to it (--to), its state
+ * row is deleted, and the chain goes on below it, compared at each stop.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pgphase/migration.h"
 #include "pgphase/snapshot.h"
 
 /* A hang (one of the bugs the corpus found) must not stall the suite: pgphase runs under
@@ -186,6 +193,96 @@ static void print_tail(const char *s, int max)
 		fputc('\n', stderr);
 }
 
+/* The run as the DOWN chain left it, for failure messages. */
+struct rb_chain {
+	int psql_down;   /* DOWNs psql ran */
+	int pgphase_down; /* migrations pgphase rolled back */
+	int skipped;     /* migrations both sides left (see the header) */
+};
+
+/*
+ * The psql side of the chain: runs the DOWNs of set->items[*i - 1] and below, newest
+ * first, on db until a migration psql cannot roll back; returns that version (0 when the
+ * chain reached the bottom) and leaves *i on it.
+ */
+static int64_t psql_down_to(const char *db, const struct pgphase_migration_set *set, size_t *i,
+			    struct rb_chain *c)
+{
+	for (; *i > 0; (*i)--) {
+		const struct pgphase_migration *m = &set->items[*i - 1];
+		char *log = NULL;
+		int rc;
+
+		/* no DOWN file: pgphase refuses it by design (an empty one undoes nothing) */
+		if (!m->down_file)
+			return m->version;
+		rc = th_psql_file(db, m->down_file, &log);
+		free(log);
+		if (rc != 0)
+			return m->version; /* the project's own DOWN fails under psql too */
+		c->psql_down++;
+	}
+	return 0;
+}
+
+/*
+ * After the forward run: the DOWN chain of rd (the fixture in dir, applied by psql to db_psql
+ * and by pgphase to the test database) run by psql and by `pgphase rollback` (see the header).
+ */
+static void rollback_like_psql(const struct realdir *rd, const char *dir, const char *db_psql)
+{
+	const char *bin = getenv("PGPHASE_BIN");
+	struct pgphase_migration_set set = { 0 };
+	struct pgphase_template_vars vars = { 0 };
+	struct pgphase_error err = PGPHASE_ERROR_INIT;
+	struct rb_chain c = { 0 };
+	struct rd_out mig;
+	bool downs = false;
+	size_t i;
+
+	ck_assert_msg(pgphase_migration_set_load(&set, dir, &vars, &err) == 0, "%s: %s", rd->name,
+		      err.message);
+	pgphase_error_release(&err);
+	for (i = 0; i < set.n; i++)
+		downs = downs || set.items[i].down_file;
+	for (i = downs ? set.n : 0; i > 0;) {
+		int64_t top = set.items[i - 1].version;
+		int64_t stop = psql_down_to(db_psql, &set, &i, &c), left;
+		char to[24];
+		const char *argv[] = {"timeout", "-k", "5", RD_TIMEOUT, bin, "--no-color", "-d",
+				      th_conninfo(), "-m", dir, "rollback", "--to", to, NULL};
+		size_t len;
+
+		snprintf(to, sizeof(to), "%lld", (long long)stop);
+		rd_spawn(&mig, argv);
+		left = th_long("SELECT coalesce(max(version), 0) FROM pgphase.migrations");
+		c.pgphase_down += (int)(top - left);
+		len = strlen(mig.text);
+		ck_assert_msg(left == stop,
+			      "%s: psql's DOWN chain goes to %lld, pgphase rollback --to %s stops at "
+			      "%lld (exit %d; so far psql ran %d DOWNs, pgphase rolled back %d, "
+			      "%d skipped):\n%s", rd->name, (long long)stop, to, (long long)left,
+			      mig.status, c.psql_down, c.pgphase_down, c.skipped,
+			      mig.text + (len > 1200 ? len - 1200 : 0));
+		free(mig.text);
+		th_assert_same_schema(db_psql, th_dbname());
+		if (stop == 0)
+			break;
+		/* both sides leave this one: forget it, go on below */
+		th_exec("DELETE FROM pgphase.backfill_progress WHERE version = "
+			"(SELECT max(version) FROM pgphase.migrations)");
+		th_exec("DELETE FROM pgphase.migrations WHERE version = "
+			"(SELECT max(version) FROM pgphase.migrations)");
+		c.skipped++;
+		i--;
+	}
+	ck_assert_int_eq(c.pgphase_down, c.psql_down);
+	if (downs)
+		fprintf(stderr, "realdirs rollback %s: %zu migrations, psql and pgphase roll "
+			"back %d, %d skipped\n", rd->name, set.n, c.psql_down, c.skipped);
+	pgphase_migration_set_release(&set);
+}
+
 START_TEST(real_directory_same_schema_as_psql)
 {
 	const struct realdir *rd = &realdirs[_i];
@@ -229,6 +326,7 @@ START_TEST(real_directory_same_schema_as_psql)
 		ck_assert_msg(mig.status == 0, "%s: pgphase migrate exit %d (psql -1 runs it):\n%s",
 			      rd->name, mig.status, mig.text + (len > 1500 ? len - 1500 : 0));
 		th_assert_same_schema(db_psql, th_dbname());
+		rollback_like_psql(rd, dir, db_psql);
 	}
 	free(mig.text);
 	free(psql_log);

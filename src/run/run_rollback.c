@@ -74,6 +74,9 @@ static int run_down(struct pgphase_session *s, const struct pgphase_migration *m
 
 	if (txn < 0)
 		return -1;
+	if (m->down.sql.n == 0)
+		pgphase_warn("%s: the DOWN section has no statements: nothing to undo, only the "
+			     "migration's record is removed", m->down.file ? m->down.file : m->file);
 	if (txn && db_exec(s, "BEGIN", err) < 0) {
 		free(roles);
 		return -1;
@@ -274,7 +277,10 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 				continue;
 			ran[i] = (size_t)-1; /* not invertible: DOWN */
 		}
-		if (!todo[i]->down.present) {
+		/* a DOWN declared without statements (an empty .down.sql, "-- DOWN" with nothing
+		   under it) says there is nothing to undo, as golang-migrate, goose, diesel and
+		   popx read it: run_down runs nothing and warns */
+		if (!todo[i]->down.present && !todo[i]->down.text) {
 			if (row->state == PGPHASE_STATE_COMPLETE)
 				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
 						 "cannot roll back: migration has no DOWN section");

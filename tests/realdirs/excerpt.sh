@@ -22,7 +22,15 @@ done
 	echo "License: $(src license) (the project's; see its repository). Written by $(src kind)."
 	echo "Files were only renamed into pgphase's layout (NNNN_name.sql, .up/.down pairs);"
 	echo "their contents are unmodified, except that a goose/dbmate/sql-migrate file keeps"
-	echo "only its Up section. Used by tests/check_realdirs.c. Files (new name <- original):"
+	if grep -q '\.up\.sql	' "$proj/pgphase/files.tsv"; then
+		echo "only its Up section. Each NNNN_name.down.sql is the original's down file of the same"
+		printf '%s %s\n' "name (up.sql -> down.sql), also unmodified; tests/check_realdirs.c" \
+			"runs them newest first"
+		printf '%s %s\n' "(psql against pgphase rollback). Used by tests/check_realdirs.c." \
+			"Files (new name <- original):"
+	else
+		echo "only its Up section. Used by tests/check_realdirs.c. Files (new name <- original):"
+	fi
 	head -n "$n" "$proj/pgphase/files.tsv" | while IFS='	' read -r file orig mode; do
 		echo "  $file <- $orig"
 	done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rename one project's migration directory into pgphase's file layout.
 
-    layout.py KIND SRC OUT
+    layout.py [--down] KIND SRC OUT
 
 KIND is the tool that wrote SRC: prisma, diesel, golang-migrate, goose, dbmate, sql-migrate,
 popx (ory), temporal, plain (NNN_name.sql applied in name order). OUT receives
@@ -10,8 +10,11 @@ order, and OUT/files.tsv: new name, original path, transaction mode (txn: psql -
 the tool runs that file outside a transaction, so psql runs it without -1).
 
 File contents are copied unmodified, except that a goose, dbmate or sql-migrate file keeps
-only its Up section (the tool runs nothing else). Migrations whose Up part holds no SQL at all
-(only comments or blanks: popx writes one per dialect) are skipped and listed as "empty".
+only its Up section (the tool runs nothing else); with --down (tests/realdirs/rollback.sh) its
+Down section becomes the pair's .down.sql instead of being left out (a Down marker with
+nothing under it makes an empty one), and popx's dialect-less down file serves a postgres up
+file without its own. Migrations whose Up part holds no SQL at all (only comments or blanks:
+popx writes one per dialect) are skipped and listed as "empty".
 This is test tooling for tests/realdirs/run.sh, not part of pgphase.
 """
 import json
@@ -56,7 +59,7 @@ def section(data, up_marker, down_marker):
     return b"".join(out)
 
 
-def collect(kind, src):
+def collect(kind, src, with_down=False):
     """[(sort key, name, up bytes, down bytes or None, original path, mode)]"""
     items = []
     if kind == "prisma":
@@ -103,7 +106,11 @@ def collect(kind, src):
                (kind == "dbmate" and re.search(rb"--\s*migrate:up\s+transaction:false", low)) or \
                (kind == "sql-migrate" and re.search(rb"--\s*\+migrate\s+up\s+notransaction", low)):
                 mode = "autocommit"
-            items.append((int(m.group(1)), m.group(2), section(data, up, down), None,
+            dn = None
+            if with_down and any(re.match(down.encode(), ln.strip().lower())
+                                 for ln in data.splitlines()):
+                dn = section(data, down, up)  # a marker with nothing under it: an empty DOWN
+            items.append((int(m.group(1)), m.group(2), section(data, up, down), dn,
                           os.path.join(src, f), mode))
     elif kind == "popx":
         byver = {}
@@ -126,6 +133,10 @@ def collect(kind, src):
             byver[key] = (dialect, f, auto)
         for (ver, name), (dialect, f, auto) in byver.items():
             dn = os.path.join(src, f[: -len(".up.sql")] + ".down.sql")
+            if not os.path.isfile(dn):
+                # a down file without the dialect serves every dialect
+                dn = os.path.join(src, "%s_%s%s.down.sql" % (
+                    ver, name, ".autocommit" if auto else ""))
             items.append(((int(ver), name), name, read(os.path.join(src, f)),
                           read(dn) if os.path.isfile(dn) else None, os.path.join(src, f),
                           "autocommit" if auto else "txn"))
@@ -153,10 +164,14 @@ def collect(kind, src):
 
 
 def main():
-    kind, src, out = sys.argv[1:4]
+    args = sys.argv[1:]
+    with_down = bool(args) and args[0] == "--down"
+    if with_down:
+        args = args[1:]
+    kind, src, out = args[:3]
     os.makedirs(out, exist_ok=True)
     rows, empty, n = [], [], 0
-    for _, name, up, down, orig, mode in collect(kind, src):
+    for _, name, up, down, orig, mode in collect(kind, src, with_down):
         rel = os.path.relpath(orig, src)
         if not has_sql(up):
             empty.append(rel)
