@@ -116,49 +116,6 @@ static int run_down(struct pgphase_session *s, const struct pgphase_migration *m
 	return 0;
 }
 
-/* Steps of a phase that ran (or may have started), given the state row. */
-static size_t steps_run(const struct pgphase_plan *plan, const struct pgphase_state_row *row,
-			enum pgphase_phase phase)
-{
-	size_t n = pgphase_plan_count(plan, phase);
-
-	if ((int)row->state >= (int)phase || row->current_phase > phase)
-		return n;
-	if (row->current_phase != phase)
-		return 0;
-	/* the step at next_step may have started (a step outside a transaction): count it */
-	return (size_t)row->next_step + 1 < n ? (size_t)row->next_step + 1 : n;
-}
-
-/*
- * Can what ran be inverted?  Every expand step that ran needs an undo; data changes the
- * user wrote (UPDATE/DELETE moved to backfill, statements run as written there) and any
- * contract step that ran cannot be undone by dropping what expand added: DOWN is needed.
- * Backfills that only fill what expand added (new columns, shadows) go away with it.
- */
-static bool invertible(const struct pgphase_plan *plan, const struct pgphase_state_row *row)
-{
-	size_t ran[4] = { 0 }, seen[4] = { 0 };
-
-	for (int p = PGPHASE_PHASE_EXPAND; p <= PGPHASE_PHASE_CONTRACT; p++)
-		ran[p] = steps_run(plan, row, (enum pgphase_phase)p);
-	if (ran[PGPHASE_PHASE_CONTRACT] > 0)
-		return false;
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct pgphase_step *st = &plan->steps[i];
-
-		if (seen[st->phase]++ >= ran[st->phase])
-			continue;
-		if (st->phase == PGPHASE_PHASE_EXPAND && !st->undo_sql)
-			return false;
-		if (st->phase == PGPHASE_PHASE_BACKFILL &&
-		    (strcmp(st->strategy, "data-change-to-backfill") == 0 ||
-		     strcmp(st->strategy, "as-written") == 0))
-			return false;
-	}
-	return true;
-}
-
 /* One undo: in a transaction unless a statement refuses one; lock timeouts retried. */
 static int run_undo(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
 {
@@ -195,7 +152,7 @@ static int run_undo(struct exec_ctx *x, const struct pgphase_step *st, struct pg
 }
 
 static int run_inverse(struct pgphase_session *s, const struct pgphase_migration *m,
-		       const struct pgphase_plan *plan, size_t ran, struct pgphase_run_report *rep,
+		       const struct run_undo *u, struct pgphase_run_report *rep,
 		       struct pgphase_error *err)
 {
 	struct pgphase_event ev = { "rollback.completed", NULL, "succeeded", 0, -1, NULL };
@@ -204,12 +161,17 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 
 	x.s = s;
 	x.m = m;
-	x.plan = plan;
 	x.steps_done = &rep->steps;
-	for (size_t i = ran; i-- > 0;) {
+	for (size_t i = u->n; i-- > 0;) {
+		bool want;
+
 		if (pgphase_interrupted())
 			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
-		if (run_undo(&x, &plan->steps[i], err) < 0)
+		if (run_undo_wanted(s, &u->items[i], &want, err) < 0)
+			return -1;
+		if (!want)
+			continue;
+		if (run_undo(&x, u->items[i].step, err) < 0)
 			return -1;
 		rep->steps++;
 	}
@@ -221,9 +183,29 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 		db_rollback(s);
 		return -1;
 	}
-	pgphase_info("  undid %zu expand step%s of %s in %.1f ms", ran, ran == 1 ? "" : "s", m->file,
+	pgphase_info("  undid %zu step%s of %s in %.1f ms", u->n, u->n == 1 ? "" : "s", m->file,
 		     (now_us() - t0) / 1000.0);
 	return 0;
+}
+
+/* --dry-run: what rollback would send, per migration, in order. */
+static void print_dry_run(FILE *out, const struct pgphase_migration *m, const struct run_undo *u)
+{
+	if (!u) {
+		fprintf(out, "rollback %s (DOWN section)\n", m->file);
+		for (size_t i = 0; i < m->down.sql.n; i++)
+			fprintf(out, "  %s;\n", m->down.sql.stmts[i].sql);
+		return;
+	}
+	fprintf(out, "rollback %s (undo of the %zu step%s that ran, newest first)\n", m->file, u->n,
+		u->n == 1 ? "" : "s");
+	for (size_t i = u->n; i-- > 0;) {
+		const struct pgphase_step *st = u->items[i].step;
+
+		fprintf(out, "  -- %s:%d%s\n", st->file, st->line,
+			u->items[i].if_invalid ? " (only if the index is there and INVALID)" : "");
+		fprintf(out, "  %s;\n", st->undo_sql);
+	}
 }
 
 int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *set,
@@ -233,10 +215,12 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 	struct pgphase_state state;
 	struct pgphase_migration **todo = NULL;
 	struct pgphase_plan *plans = NULL;
-	/* only expand's inverse is needed: later phases are planned for numbering alone */
+	/* later phases are planned for numbering (and the undos of their steps) alone */
 	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, NULL,
 					      PGPHASE_PHASE_CONTRACT };
-	size_t n = 0, *ran = NULL;
+	struct run_undo *undo = NULL;
+	bool *inverse = NULL;
+	size_t n = 0;
 	long want = o->steps > 0 ? o->steps : 1;
 	int rc = -1;
 
@@ -258,66 +242,59 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 		rc = 0;
 		goto cleanup;
 	}
-	/* every plan or DOWN section must exist and parse before anything changes */
+	/* every inverse or DOWN section must be known and parse before anything changes */
 	plans = xcalloc(n, sizeof(*plans));
-	ran = xcalloc(n, sizeof(*ran));
+	undo = xcalloc(n, sizeof(*undo));
+	inverse = xcalloc(n, sizeof(*inverse));
 	for (size_t i = 0; i < n; i++) {
 		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
+		struct pgphase_txn_role *roles = NULL;
+		int txn;
 
 		if (pgphase_migration_parse(todo[i], err) < 0)
 			goto cleanup;
 		if (row->state != PGPHASE_STATE_COMPLETE) {
-			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
+			/* not complete: the inverse of what ran, never DOWN (written for complete) */
+			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0 ||
+			    run_undo_plan(todo[i], &plans[i], row, &undo[i], err) < 0)
 				goto cleanup;
-			ran[i] = steps_run(&plans[i], row, PGPHASE_PHASE_EXPAND);
-			if (invertible(&plans[i], row))
-				continue;
-			ran[i] = (size_t)-1; /* not invertible: DOWN */
+			inverse[i] = true;
+			continue;
 		}
 		if (!todo[i]->down.present) {
-			if (row->state == PGPHASE_STATE_COMPLETE)
-				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
-						 "cannot roll back: migration has no DOWN section");
-			else
-				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
-						 "cannot roll back: migration is %s, a step that ran has "
-						 "no automatic inverse, and it has no DOWN section",
-						 pgphase_mstate_name(row->state));
+			pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
+					 "cannot roll back: migration has no DOWN section");
 			pgphase_error_hint(err, "add a \"-- DOWN\" section (or a .down.sql file); nothing "
 						"was rolled back");
 			goto cleanup;
 		}
-		ran[i] = (size_t)-1;
-		{
-			/* checked before anything is rolled back */
-			struct pgphase_txn_role *roles = NULL;
-			int txn = down_in_transaction(todo[i], &roles, err);
-
-			free(roles);
-			if (txn < 0)
-				goto cleanup;
-		}
+		txn = down_in_transaction(todo[i], &roles, err);
+		free(roles);
+		if (txn < 0)
+			goto cleanup;
 	}
 	if (o->dry_run) {
 		for (size_t i = 0; i < n; i++)
-			fprintf(o->out ? o->out : stdout, "rollback %s (%s)\n", todo[i]->file,
-				ran[i] == (size_t)-1 ? "DOWN section" : "inverse of expand");
+			print_dry_run(o->out ? o->out : stdout, todo[i], inverse[i] ? &undo[i] : NULL);
 		rc = 0;
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {
 		pgphase_info("rolling back %s ...", todo[i]->file);
-		if (ran[i] == (size_t)-1 ? run_down(s, todo[i], rep, err) < 0
-					 : run_inverse(s, todo[i], &plans[i], ran[i], rep, err) < 0)
+		if (!inverse[i] ? run_down(s, todo[i], rep, err) < 0
+				: run_inverse(s, todo[i], &undo[i], rep, err) < 0)
 			goto cleanup;
 		rep->migrations++;
 	}
 	rc = 0;
 cleanup:
-	for (size_t i = 0; plans && i < n; i++)
+	for (size_t i = 0; plans && i < n; i++) {
+		run_undo_release(&undo[i]);
 		pgphase_plan_release(&plans[i]);
+	}
 	free(plans);
-	free(ran);
+	free(undo);
+	free(inverse);
 	free(todo);
 	pgphase_state_release(&state);
 	return rc;
