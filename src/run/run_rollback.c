@@ -215,9 +215,8 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 	struct pgphase_state state;
 	struct pgphase_migration **todo = NULL;
 	struct pgphase_plan *plans = NULL;
-	/* later phases are planned for numbering (and the undos of their steps) alone */
 	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, NULL,
-					      PGPHASE_PHASE_CONTRACT };
+					      PGPHASE_PHASE_NONE };
 	struct run_undo *undo = NULL;
 	bool *inverse = NULL;
 	size_t n = 0;
@@ -254,7 +253,9 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 		if (pgphase_migration_parse(todo[i], err) < 0)
 			goto cleanup;
 		if (row->state != PGPHASE_STATE_COMPLETE) {
-			/* not complete: the inverse of what ran, never DOWN (written for complete) */
+			/* not complete: the inverse of what ran, never DOWN (written for complete);
+			   planned as the run that applied it planned it */
+			popts.done_through = (enum pgphase_phase)row->state;
 			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0 ||
 			    run_undo_plan(todo[i], &plans[i], row, &undo[i], err) < 0)
 				goto cleanup;

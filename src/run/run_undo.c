@@ -351,6 +351,17 @@ int run_undo_plan(const struct pgphase_migration *m, const struct pgphase_plan *
 		if (!ran && st != started[st->phase])
 			continue;
 		if (st->phase == PGPHASE_PHASE_CONTRACT) {
+			struct pgphase_sql one;
+			bool kept;
+
+			/* a contract step that failed and left nothing (a NULL count) is no change */
+			if (!ran && possibly_started(st, &one, &kept) == STARTED_NOTHING) {
+				if (kept)
+					pgphase_sql_release(&one);
+				continue;
+			}
+			if (!ran && kept)
+				pgphase_sql_release(&one);
 			refuse(m, row, st, "its contract phase has begun and may have dropped or changed "
 			       "what the old schema had", err);
 			goto out;
