@@ -93,13 +93,15 @@ static const struct rb_case cases[] = {
 	  " REFERENCES \"App\".\"Teams\" (\"Id\");\n",
 	  "ALTER TABLE \"App\".\"Users\" DROP CONSTRAINT \"Users_Team_fk\";\n", "....." },
 	{ "add-check-not-valid", NULL,
-	  "ALTER TABLE \"App\".\"Users\" ADD CONSTRAINT \"Score not negative\" CHECK (\"Score\" >= 0);\n",
+	  "ALTER TABLE \"App\".\"Users\" ADD CONSTRAINT \"Score not negative\""
+	  " CHECK (\"Score\" >= 0);\n",
 	  "ALTER TABLE \"App\".\"Users\" DROP CONSTRAINT \"Score not negative\";\n", "....." },
 	{ "set-not-null-via-check", NULL,
 	  "ALTER TABLE \"App\".\"Users\" ALTER COLUMN \"Code\" SET NOT NULL;\n",
 	  "ALTER TABLE \"App\".\"Users\" ALTER COLUMN \"Code\" DROP NOT NULL;\n", "....." },
 	{ "add-column-volatile-default", NULL,
-	  "ALTER TABLE \"App\".\"Users\" ADD COLUMN \"Token\" uuid NOT NULL DEFAULT gen_random_uuid();\n",
+	  "ALTER TABLE \"App\".\"Users\" ADD COLUMN \"Token\" uuid NOT NULL"
+	  " DEFAULT gen_random_uuid();\n",
 	  "ALTER TABLE \"App\".\"Users\" DROP COLUMN \"Token\";\n", "....." },
 	{ "add-unique-using-index (unique)", NULL,
 	  "ALTER TABLE \"App\".\"Users\" ADD CONSTRAINT \"Users_Email_key\" UNIQUE (\"Email\");\n",
@@ -338,7 +340,8 @@ START_TEST(test_dry_run)
 	th_assert_contains(r.out, "001_change.sql (DOWN section)");
 	th_assert_contains(r.out, "RENAME COLUMN \"Display Name\" TO \"Full Name\";");
 	th_run_release(&r);
-	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations WHERE state = 'complete'"), 1);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations"
+				 " WHERE state = 'complete'"), 1);
 	free(count_before);
 	free(before);
 	free(dir);
