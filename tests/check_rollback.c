@@ -140,7 +140,7 @@ static const struct rb_case cases[] = {
 	{ "data-change-to-backfill (pre-existing column)", NULL,
 	  "UPDATE \"App\".\"Users\" SET \"Score\" = \"Score\" + 1000 WHERE \"Score\" < 1000;\n",
 	  "UPDATE \"App\".\"Users\" SET \"Score\" = \"Score\" - 1000 WHERE \"Score\" >= 1000;\n",
-	  "..rr." },
+	  "....." },
 	/* the issue's report: a rename and an UPDATE of the new name (kept in step with the
 	 * old one): the rename's own copy is undone, the user's UPDATE is refused */
 	{ "rename-column-via-sync-trigger + UPDATE of the new name", NULL,
@@ -149,7 +149,7 @@ static const struct rb_case cases[] = {
 	  " WHERE \"Display Name\" <> upper(\"Display Name\");\n",
 	  "UPDATE \"App\".\"Users\" SET \"Display Name\" = 'Name ' || \"Id\";\n"
 	  "ALTER TABLE \"App\".\"Users\" RENAME COLUMN \"Display Name\" TO \"Full Name\";\n",
-	  "...r." },
+	  "....." },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 

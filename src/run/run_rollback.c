@@ -2,7 +2,8 @@
  * rollback: undo the newest migrations, newest first.  A complete migration runs its DOWN
  * section (in one transaction unless a statement refuses one).  A migration that is not
  * complete (expanded, backfilled, or stopped inside a phase) is undone by the inverse of the
- * expand steps that ran, in reverse order: each step's undo_sql drops what it added (IF
+ * expand steps that ran, in reverse order, after the old values of the rows a backfill data
+ * change changed are put back (run_restore.c): each step's undo_sql drops what it added (IF
  * EXISTS, indexes CONCURRENTLY outside a transaction), so a crash halfway through an undo
  * leaves a rerun nothing but no-ops to repeat.  When something that ran has no inverse (a
  * statement run as written that pgphase cannot invert, a data change of the backfill, a
@@ -162,9 +163,19 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 	x.s = s;
 	x.m = m;
 	x.steps_done = &rep->steps;
+	/* old values first: the tables still have the expanded schema they were recorded in */
+	for (size_t i = u->n; i-- > 0;) {
+		if (!u->items[i].restore)
+			continue;
+		if (run_restore(&x, &u->items[i], err) < 0)
+			return -1;
+		rep->steps++;
+	}
 	for (size_t i = u->n; i-- > 0;) {
 		bool want;
 
+		if (u->items[i].restore)
+			continue;
 		if (pgphase_interrupted())
 			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
 		if (run_undo_wanted(s, &u->items[i], &want, err) < 0)
@@ -189,23 +200,31 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 }
 
 /* --dry-run: what rollback would send, per migration, in order. */
-static void print_dry_run(FILE *out, const struct pgphase_migration *m, const struct run_undo *u)
+static int print_dry_run(struct pgphase_session *s, FILE *out, const struct pgphase_migration *m,
+			 const struct run_undo *u, struct pgphase_error *err)
 {
 	if (!u) {
 		fprintf(out, "rollback %s (DOWN section)\n", m->file);
 		for (size_t i = 0; i < m->down.sql.n; i++)
 			fprintf(out, "  %s;\n", m->down.sql.stmts[i].sql);
-		return;
+		return 0;
 	}
 	fprintf(out, "rollback %s (undo of the %zu step%s that ran, newest first)\n", m->file, u->n,
 		u->n == 1 ? "" : "s");
+	for (size_t i = u->n; i-- > 0;)
+		if (u->items[i].restore && run_restore_print(s, m, &u->items[i], out, err) < 0)
+			return -1;
 	for (size_t i = u->n; i-- > 0;) {
 		const struct pgphase_step *st = u->items[i].step;
+
+		if (u->items[i].restore)
+			continue;
 
 		fprintf(out, "  -- %s:%d%s\n", st->file, st->line,
 			u->items[i].if_invalid ? " (only if the index is there and INVALID)" : "");
 		fprintf(out, "  %s;\n", st->undo_sql);
 	}
+	return 0;
 }
 
 int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *set,
@@ -259,6 +278,10 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0 ||
 			    run_undo_plan(todo[i], &plans[i], row, &undo[i], err) < 0)
 				goto cleanup;
+			for (size_t k = 0; k < undo[i].n; k++)
+				if (undo[i].items[k].restore &&
+				    run_restore_check(s, todo[i], &undo[i].items[k], err) < 0)
+					goto cleanup;
 			inverse[i] = true;
 			continue;
 		}
@@ -276,7 +299,9 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 	}
 	if (o->dry_run) {
 		for (size_t i = 0; i < n; i++)
-			print_dry_run(o->out ? o->out : stdout, todo[i], inverse[i] ? &undo[i] : NULL);
+			if (print_dry_run(s, o->out ? o->out : stdout, todo[i],
+					  inverse[i] ? &undo[i] : NULL, err) < 0)
+				goto cleanup;
 		rc = 0;
 		goto cleanup;
 	}

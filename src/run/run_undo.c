@@ -17,8 +17,12 @@
  * index is there and INVALID (a valid one of that name was there before); other statements
  * run alone are atomic and left nothing.
  *
+ * An UPDATE or DELETE the planner moved to the backfill engine (data-change-to-backfill) is
+ * undone by putting back the old values its batches recorded (run_restore.c), before the
+ * undo of any expand step.
+ *
  * Everything else is refused (exit 2, nothing changed) with the step and the way out: a data
- * change that ran on rows or columns that existed before (pgphase keeps no old values), a
+ * change run as written on rows or columns that existed before (no old values kept), a
  * statement it cannot invert, a contract phase that has begun (it dropped what the old app
  * used).  Finishing the migration and then rolling back runs the DOWN section.
  *
@@ -314,7 +318,26 @@ static int refuse(const struct pgphase_migration *m, const struct pgphase_state_
 static void undo_push(struct run_undo *u, const struct pgphase_step *st, bool if_invalid)
 {
 	u->items = xrealloc(u->items, (u->n + 1) * sizeof(*u->items));
-	u->items[u->n++] = (struct run_undo_item){ st, if_invalid };
+	u->items[u->n++] = (struct run_undo_item){ st, if_invalid, false, -1 };
+}
+
+/* The user's UPDATE or DELETE run by the backfill engine, which keeps its old values. */
+static bool restorable(const struct pgphase_step *st)
+{
+	struct pgphase_sql one;
+	const PgQuery__Node *n;
+	bool ok;
+
+	if (st->kind != PGPHASE_STEP_BACKFILL || !st->dml || !st->strategy ||
+	    strcmp(st->strategy, "data-change-to-backfill") != 0)
+		return false;
+	n = only_stmt(&one, st->dml);
+	if (!n)
+		return false;
+	ok = n->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT ||
+	     n->node_case == PG_QUERY__NODE__NODE_DELETE_STMT;
+	pgphase_sql_release(&one);
+	return ok;
 }
 
 /* A step without undo that ran: is what it did gone with the undos of the steps before? */
@@ -392,11 +415,18 @@ int run_undo_plan(const struct pgphase_migration *m, const struct pgphase_plan *
 			undo_push(u, st, false);
 			continue;
 		}
+		if (!ran_covered(&c, st) && restorable(st)) {
+			/* the old values its batches recorded are put back (run_restore.c) */
+			u->items = xrealloc(u->items, (u->n + 1) * sizeof(*u->items));
+			u->items[u->n++] = (struct run_undo_item){ st, false, true, (int)i };
+			continue;
+		}
 		if (!ran_covered(&c, st)) {
 			refuse(m, row, st, st->kind == PGPHASE_STEP_BACKFILL ||
 			       st->phase == PGPHASE_PHASE_BACKFILL
 			       ? "its data change ran on rows or columns that existed before, and "
-				 "pgphase keeps no old values to restore"
+				 "pgphase keeps no old values to restore (it keeps them only for an "
+				 "UPDATE or DELETE the backfill engine runs)"
 			       : "this step ran and pgphase has no inverse for it", err);
 			goto out;
 		}

@@ -18,7 +18,7 @@
 #include "state/state.h"
 #include "base/util.h"
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 /* Version 1 of the state schema. */
 static const char *const SQL_STATE_V1 =
@@ -93,8 +93,23 @@ static const char *const SQL_UPGRADE_V3 =
 	"  ADD COLUMN IF NOT EXISTS rows_swept bigint,"
 	"  ADD COLUMN IF NOT EXISTS batches bigint;";
 
+/*
+ * Version 4: the old values of the rows a data change of the backfill changed, recorded in
+ * each batch's transaction (src/backfill/backfill_sql.c) so that rollback of a migration that
+ * is not complete restores them (src/run/run_restore.c).  key: the row's key columns as a
+ * JSON object of text values; old: the whole row before the change, as its record text in a
+ * JSON string.  One marker row per backfill (key '[]') says the backfill recorded from its
+ * start.  The rows go when the migration completes or is rolled back.
+ */
+static const char *const SQL_UPGRADE_V4 =
+	"CREATE TABLE IF NOT EXISTS @S@.undo_rows ("
+	"  module text NOT NULL, version bigint NOT NULL, step int NOT NULL,"
+	"  key jsonb NOT NULL, old jsonb NOT NULL,"
+	"  PRIMARY KEY (module, version, step, key));";
+
 /* Upgrade steps: index i takes the state schema from version i+1 to i+2. */
-static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, &SQL_UPGRADE_V3, NULL };
+static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, &SQL_UPGRADE_V3,
+						   &SQL_UPGRADE_V4, NULL };
 
 char *state_sql(struct pgphase_session *s, const char *tmpl)
 {
