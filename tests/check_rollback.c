@@ -445,6 +445,163 @@ START_TEST(test_invalid_index_left_by_failed_build)
 }
 END_TEST
 
+/* ---- old values of backfill data changes (UPDATE / DELETE run by the engine) ---------- */
+
+static const char DATA_BEFORE[] =
+	"CREATE SCHEMA \"Data Sch\";"
+	"CREATE TYPE \"Data Sch\".\"Mood\" AS ENUM ('sad', 'ok', 'happy');"
+	"CREATE TABLE \"Data Sch\".\"Order Lines\" (\"Order Id\" int, \"Line No\" int,"
+	"  \"Doc\" jsonb, \"Tags\" text[], \"Mood\" \"Data Sch\".\"Mood\", \"Amount\" numeric(12,4),"
+	"  \"At\" timestamptz, \"J\" json, \"F\" float8,"
+	"  \"Total\" numeric GENERATED ALWAYS AS (\"Amount\" * 2) STORED,"
+	"  PRIMARY KEY (\"Order Id\", \"Line No\"));"
+	"INSERT INTO \"Data Sch\".\"Order Lines\" (\"Order Id\", \"Line No\", \"Doc\", \"Tags\","
+	"  \"Mood\", \"Amount\", \"At\", \"J\", \"F\")"
+	" SELECT g / 10, g % 10,"
+	"  CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN 'null'"
+	"    ELSE jsonb_build_object('g', g, 'q', 'it''s \"x\"') END,"
+	"  CASE WHEN g % 5 = 0 THEN NULL ELSE ARRAY['a b', NULL, 'q\"' || g] END,"
+	"  (ARRAY['sad', 'ok', 'happy', NULL])[1 + g % 4]::\"Data Sch\".\"Mood\","
+	"  CASE WHEN g % 7 = 0 THEN NULL ELSE g * 1.0001 END,"
+	"  '2020-01-01 00:00:00.123456+00'::timestamptz + g * interval '1 day 1.000001 s',"
+	"  CASE WHEN g % 3 = 0 THEN NULL ELSE ('{ \"b\" : 1,  \"a\":[' || g || ']}')::json END,"
+	"  CASE g % 6 WHEN 0 THEN 'NaN' WHEN 1 THEN '-Infinity' ELSE g / 3.0 END"
+	" FROM generate_series(1, 80) g;"
+	/* a batch fails once, on the 6th row the backfill changes: it is redone */
+	"CREATE SEQUENCE \"Data Sch\".\"fail seq\";"
+	"CREATE FUNCTION \"Data Sch\".\"fail once\"() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$BEGIN IF NEW.\"Amount\" = -1 AND nextval('\"Data Sch\".\"fail seq\"') = 6 THEN"
+	"   RAISE EXCEPTION 'injected' USING ERRCODE = 'lock_not_available'; END IF;"
+	"   RETURN NEW; END$$;"
+	"CREATE TRIGGER \"fail once\" BEFORE UPDATE ON \"Data Sch\".\"Order Lines\""
+	"  FOR EACH ROW EXECUTE FUNCTION \"Data Sch\".\"fail once\"();"
+	"CREATE TABLE \"Data Sch\".\"Events\" (\"Kind\" text, \"Seq\" int, \"Body\" jsonb,"
+	"  \"Len\" int GENERATED ALWAYS AS (length(\"Kind\")) STORED,"
+	"  PRIMARY KEY (\"Kind\", \"Seq\")) PARTITION BY LIST (\"Kind\");"
+	"CREATE TABLE \"Data Sch\".\"Events a\" PARTITION OF \"Data Sch\".\"Events\""
+	"  FOR VALUES IN ('a');"
+	"CREATE TABLE \"Data Sch\".\"Events b\" PARTITION OF \"Data Sch\".\"Events\""
+	"  FOR VALUES IN ('b b');"
+	"INSERT INTO \"Data Sch\".\"Events\" SELECT CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b b' END,"
+	"  g, jsonb_build_array(g, 'x') FROM generate_series(1, 50) g;"
+	"CREATE TABLE \"Data Sch\".\"Audit\" (\"Id\" int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  \"What\" text, \"Arr\" int[][]);"
+	"INSERT INTO \"Data Sch\".\"Audit\" (\"What\", \"Arr\") SELECT 'w ' || g, ARRAY[[g, 2], [3, 4]]"
+	"  FROM generate_series(1, 30) g;"
+	/* what the rows must be after the rollback (the app's own change added by the test) */
+	"CREATE TABLE \"Data Sch\".\"Expected\" AS SELECT * FROM \"Data Sch\".\"Order Lines\";";
+
+/* Every row of the three tables, exactly (record text), as one value. */
+static const char DATA_ROWS[] =
+	"SELECT (SELECT md5(string_agg(t::text, '/' ORDER BY t::text))"
+	"          FROM \"Data Sch\".\"Order Lines\" t)"
+	" || (SELECT md5(string_agg(t::text, '/' ORDER BY t::text)) FROM \"Data Sch\".\"Events\" t)"
+	" || (SELECT md5(string_agg(t::text, '/' ORDER BY t::text)) FROM \"Data Sch\".\"Audit\" t)";
+static const char DATA_EXPECTED[] =
+	"SELECT (SELECT md5(string_agg(t::text, '/' ORDER BY t::text))"
+	"          FROM \"Data Sch\".\"Expected\" t)"
+	" || (SELECT md5(string_agg(t::text, '/' ORDER BY t::text)) FROM \"Data Sch\".\"Events\" t)"
+	" || (SELECT md5(string_agg(t::text, '/' ORDER BY t::text)) FROM \"Data Sch\".\"Audit\" t)";
+
+static const char DATA_UP[] =
+	"UPDATE \"Data Sch\".\"Order Lines\" SET \"Doc\" = '{\"x\": 1}', \"Tags\" = '{}',"
+	" \"Mood\" = 'happy', \"Amount\" = -1, \"At\" = now(), \"J\" = '[]', \"F\" = 0"
+	" WHERE \"Amount\" IS DISTINCT FROM -1 AND \"Line No\" <> 3;\n"
+	"DELETE FROM \"Data Sch\".\"Events\" WHERE \"Seq\" % 2 = 0;\n"
+	"DELETE FROM \"Data Sch\".\"Audit\" WHERE \"Id\" > 10;\n"
+	"-- DOWN\n"
+	"SELECT 1;\n";
+
+/*
+ * An UPDATE of pre-existing columns (a WHERE, quoted names, composite key, jsonb / json /
+ * arrays / enum / numeric / timestamptz / NaN values, a generated column, a batch failing
+ * once and redone) and two DELETEs (a partitioned table; an identity column) in backfill:
+ * rollback puts every old value and row back exactly.  _i: 0 backfilled, 1 stopped part way
+ * with the app changing rows meanwhile, 2 backfilled by 2 workers.  Then migrate re-applies.
+ * Before undo_rows, each was refused (exit 2: "pgphase keeps no old values").
+ */
+START_TEST(test_restore_old_values)
+{
+	static const char *const names[] = { "backfilled", "mid-backfill, app writes",
+					     "backfilled by 2 workers" };
+	const char *what = names[_i];
+	char *dir = th_tmpdir(), *before, *data, *now;
+	struct th_run r;
+
+	th_exec(DATA_BEFORE);
+	th_write(dir, "001_data.sql", DATA_UP);
+	before = th_snapshot(th_dbname());
+	data = th_value(DATA_ROWS);
+	run_ok(dir, what, "expand", 0);
+	if (_i == 0) {
+		run_ok(dir, what, "backfill", 0);
+		ck_assert_msg(th_long("SELECT last_value FROM \"Data Sch\".\"fail seq\"") > 6,
+			      "%s: the injected failure did not happen", what);
+	} else if (_i == 1) {
+		stop_backfill_part_way(dir, what);
+		/* the app: a row the backfill changed (rollback puts the old value back) and one
+		   it did not reach (its value stays) */
+		th_exec("UPDATE \"Data Sch\".\"Order Lines\" SET \"F\" = 42 WHERE (\"Order Id\","
+			"  \"Line No\") = (SELECT \"Order Id\", \"Line No\" FROM \"Data Sch\".\"Order Lines\""
+			"  WHERE \"Amount\" = -1 ORDER BY 1, 2 LIMIT 1)");
+		th_exec("WITH b AS (SELECT \"Order Id\", \"Line No\" FROM \"Data Sch\".\"Order Lines\""
+			"  WHERE \"Amount\" IS DISTINCT FROM -1 AND \"Line No\" <> 3 ORDER BY 1 DESC, 2 DESC"
+			"  LIMIT 1),"
+			" u AS (UPDATE \"Data Sch\".\"Order Lines\" t SET \"F\" = 43 FROM b"
+			"  WHERE (t.\"Order Id\", t.\"Line No\") = (b.\"Order Id\", b.\"Line No\"))"
+			" UPDATE \"Data Sch\".\"Expected\" t SET \"F\" = 43 FROM b"
+			"  WHERE (t.\"Order Id\", t.\"Line No\") = (b.\"Order Id\", b.\"Line No\")");
+		free(data);
+		data = th_value(DATA_EXPECTED);
+	} else {
+		th_pgphase(&r, dir, "backfill", "--workers", "2", "--batch-size", "7", NULL);
+		ck_assert_msg(r.status == 0, "%s: backfill: exit %d\n%s", what, r.status, r.err);
+		th_run_release(&r);
+		/* a backfill an earlier pgphase ran kept no old values: refused, nothing changed */
+		th_exec("CREATE TABLE \"Data Sch\".\"marker\" AS SELECT * FROM pgphase.undo_rows"
+			" WHERE key = '[]' AND step = (SELECT max(step) FROM pgphase.undo_rows);"
+			"DELETE FROM pgphase.undo_rows u USING \"Data Sch\".\"marker\" m"
+			" WHERE u.step = m.step AND u.key = '[]'");
+		th_pgphase(&r, dir, "rollback", NULL);
+		ck_assert_msg(r.status == 2, "%s: expected a refusal, got %d\n%s", what, r.status, r.err);
+		th_assert_contains(r.err, "without recording the old values");
+		th_run_release(&r);
+		th_exec("INSERT INTO pgphase.undo_rows SELECT * FROM \"Data Sch\".\"marker\";"
+			"DROP TABLE \"Data Sch\".\"marker\"");
+	}
+	ck_assert_msg(th_long("SELECT count(*) FROM pgphase.undo_rows WHERE key <> '[]'") > 0,
+		      "%s: no old values recorded", what);
+	if (_i == 0) {
+		long undo = th_long("SELECT count(*) FROM pgphase.undo_rows");
+
+		th_pgphase(&r, dir, "rollback", "--dry-run", NULL);
+		th_assert_exit(&r, 0);
+		th_assert_contains(r.out, "the old values its backfill recorded");
+		th_assert_contains(r.out, "INSERT INTO \"Data Sch\".\"Audit\"");
+		th_run_release(&r);
+		ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.undo_rows"), undo);
+	}
+	th_pgphase(&r, dir, "rollback", NULL);
+	ck_assert_msg(r.status == 0, "%s: rollback: exit %d\n%s%s", what, r.status, r.out, r.err);
+	th_run_release(&r);
+	assert_snapshot(before, what);
+	now = th_value(DATA_ROWS);
+	ck_assert_msg(strcmp(now, data) == 0, "%s: rows differ from the ones before", what);
+	free(now);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.undo_rows"), 0);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.migrations"), 0);
+	/* a clean re-apply, and completion forgets the old values */
+	run_ok(dir, what, "migrate", 0);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM \"Data Sch\".\"Order Lines\""
+				 " WHERE \"Amount\" IS DISTINCT FROM -1 AND \"Line No\" <> 3"), 0);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM \"Data Sch\".\"Events\""), 25);
+	ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.undo_rows"), 0);
+	free(before);
+	free(data);
+	free(dir);
+}
+END_TEST
+
 Suite *rollback_suite(void)
 {
 	Suite *s = suite_create("rollback");
@@ -458,6 +615,7 @@ Suite *rollback_suite(void)
 	tcase_add_test(tc, test_contract_begun_refused);
 	tcase_add_test(tc, test_contract_failed_in_txn_undone);
 	tcase_add_test(tc, test_invalid_index_left_by_failed_build);
+	tcase_add_loop_test(tc, test_restore_old_values, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }
