@@ -1,0 +1,170 @@
+/*
+ * The undo of more creations run as written (plan_write.c asks here for what it does not
+ * cover itself): CREATE FUNCTION / PROCEDURE, TYPE (enum, composite, range), DOMAIN, SCHEMA,
+ * MATERIALIZED VIEW and CREATE TABLE AS, TRIGGER, POLICY, EXTENSION.  Without OR REPLACE or
+ * IF NOT EXISTS such a statement succeeds only when the object did not exist, so dropping it
+ * (IF EXISTS, RESTRICT: never what others made depend on it) is its exact inverse.  Names
+ * are quoted; a function's signature (its input argument types, and a procedure's OUT ones)
+ * is deparsed from the statement's own type names (a procedure with OUT arguments gets
+ * none).
+ *
+ * Not here: OR REPLACE / IF NOT EXISTS and statements that change an existing object
+ * (COMMENT, GRANT, ALTER ... SET): their inverse depends on what was there, and none is given
+ * (rollback refuses them once run).  A CREATE SCHEMA with elements, a base type, an
+ * aggregate, an operator, ... get none either.
+ */
+#include <string.h>
+
+#include "plan/plan_int.h"
+#include "base/util.h"
+
+/* "a"."b" from a list of String nodes, or NULL when one is not a String. */
+static char *names(struct plan_ctx *ctx, PgQuery__Node *const *l, size_t n)
+{
+	char *out = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (l[i]->node_case != PG_QUERY__NODE__NODE_STRING || !l[i]->string->sval)
+			return NULL;
+		out = out ? arena_printf(ctx->arena, "%s.%s", out, sql_ident(ctx, l[i]->string->sval))
+			  : sql_ident(ctx, l[i]->string->sval);
+	}
+	return out;
+}
+
+static char *drop_named(struct plan_ctx *ctx, const char *what, PgQuery__Node *const *l, size_t n,
+			struct pgphase_error *err)
+{
+	char *name = names(ctx, l, n);
+
+	return name ? sql_renderf(ctx, err, "DROP %s IF EXISTS %s", what, name) : NULL;
+}
+
+/* Does a parameter of this mode belong to the signature DROP names? */
+static bool in_signature(PgQuery__FunctionParameterMode mode, bool procedure)
+{
+	switch (mode) {
+	case PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_OUT:
+		return procedure; /* part of a procedure's identity, ignored for a function */
+	case PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_TABLE:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* DROP FUNCTION / PROCEDURE IF EXISTS name(types), built as a tree and deparsed. */
+static char *drop_function(struct plan_ctx *ctx, const PgQuery__CreateFunctionStmt *f,
+			   struct pgphase_error *err)
+{
+	PgQuery__DropStmt drop = PG_QUERY__DROP_STMT__INIT;
+	PgQuery__ObjectWithArgs owa = PG_QUERY__OBJECT_WITH_ARGS__INIT;
+	PgQuery__Node obj = PG_QUERY__NODE__INIT, top = PG_QUERY__NODE__INIT, *objs[1] = { &obj };
+	PgQuery__Node **args = arena_alloc(ctx->arena, (f->n_parameters + 1) * sizeof(*args));
+	size_t n = 0;
+
+	if (!names(ctx, f->funcname, f->n_funcname))
+		return NULL;
+	for (size_t i = 0; i < f->n_parameters; i++) {
+		const PgQuery__FunctionParameter *p = f->parameters[i]->node_case ==
+			PG_QUERY__NODE__NODE_FUNCTION_PARAMETER ? f->parameters[i]->function_parameter
+								: NULL;
+		PgQuery__Node *tn;
+
+		if (!p || !p->arg_type)
+			return NULL;
+		if (!in_signature(p->mode, f->is_procedure))
+			continue;
+		if (p->mode == PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_OUT)
+			return NULL; /* a procedure's OUT: the type list alone does not say it */
+		tn = arena_alloc(ctx->arena, sizeof(*tn));
+		pg_query__node__init(tn);
+		tn->node_case = PG_QUERY__NODE__NODE_TYPE_NAME;
+		tn->type_name = p->arg_type;
+		args[n++] = tn;
+	}
+	owa.n_objname = f->n_funcname;
+	owa.objname = f->funcname;
+	owa.n_objargs = n;
+	owa.objargs = args;
+	obj.node_case = PG_QUERY__NODE__NODE_OBJECT_WITH_ARGS;
+	obj.object_with_args = &owa;
+	drop.n_objects = 1;
+	drop.objects = objs;
+	drop.remove_type = f->is_procedure ? PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE
+					   : PG_QUERY__OBJECT_TYPE__OBJECT_FUNCTION;
+	drop.behavior = PG_QUERY__DROP_BEHAVIOR__DROP_RESTRICT;
+	drop.missing_ok = true;
+	top.node_case = PG_QUERY__NODE__NODE_DROP_STMT;
+	top.drop_stmt = &drop;
+	return sql_deparse(ctx, &top, err);
+}
+
+static char *drop_on(struct plan_ctx *ctx, const char *what, const char *name,
+		     const PgQuery__RangeVar *rv, struct pgphase_error *err)
+{
+	if (!name || !name[0] || !rv)
+		return NULL;
+	return sql_renderf(ctx, err, "DROP %s IF EXISTS %s ON %s", what, sql_ident(ctx, name),
+			   sql_rel(ctx, rv));
+}
+
+char *plan_undo_create(struct plan_ctx *ctx, const PgQuery__Node *n, struct pgphase_error *err)
+{
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+		if (n->create_function_stmt->replace)
+			return NULL;
+		return drop_function(ctx, n->create_function_stmt, err);
+	case PG_QUERY__NODE__NODE_CREATE_ENUM_STMT:
+		return drop_named(ctx, "TYPE", n->create_enum_stmt->type_name,
+				  n->create_enum_stmt->n_type_name, err);
+	case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
+		return drop_named(ctx, "TYPE", n->create_range_stmt->type_name,
+				  n->create_range_stmt->n_type_name, err);
+	case PG_QUERY__NODE__NODE_COMPOSITE_TYPE_STMT:
+		if (!n->composite_type_stmt->typevar)
+			return NULL;
+		return sql_renderf(ctx, err, "DROP TYPE IF EXISTS %s",
+				   sql_rel(ctx, n->composite_type_stmt->typevar));
+	case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT:
+		return drop_named(ctx, "DOMAIN", n->create_domain_stmt->domainname,
+				  n->create_domain_stmt->n_domainname, err);
+	case PG_QUERY__NODE__NODE_CREATE_SCHEMA_STMT: {
+		const PgQuery__CreateSchemaStmt *cs = n->create_schema_stmt;
+
+		if (cs->if_not_exists || cs->n_schema_elts > 0 || !cs->schemaname ||
+		    !cs->schemaname[0])
+			return NULL;
+		return sql_renderf(ctx, err, "DROP SCHEMA IF EXISTS %s", sql_ident(ctx, cs->schemaname));
+	}
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT: {
+		const PgQuery__CreateTableAsStmt *ct = n->create_table_as_stmt;
+
+		if (ct->if_not_exists || !ct->into || !ct->into->rel)
+			return NULL;
+		if (ct->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW)
+			return sql_renderf(ctx, err, "DROP MATERIALIZED VIEW IF EXISTS %s",
+					   sql_rel(ctx, ct->into->rel));
+		if (ct->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE && !ct->is_select_into)
+			return sql_renderf(ctx, err, "DROP TABLE IF EXISTS %s",
+					   sql_rel(ctx, ct->into->rel));
+		return NULL;
+	}
+	case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT:
+		if (n->create_trig_stmt->replace)
+			return NULL;
+		return drop_on(ctx, "TRIGGER", n->create_trig_stmt->trigname,
+			       n->create_trig_stmt->relation, err);
+	case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT:
+		return drop_on(ctx, "POLICY", n->create_policy_stmt->policy_name,
+			       n->create_policy_stmt->table, err);
+	case PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT:
+		if (n->create_extension_stmt->if_not_exists || !n->create_extension_stmt->extname)
+			return NULL;
+		return sql_renderf(ctx, err, "DROP EXTENSION IF EXISTS %s",
+				   sql_ident(ctx, n->create_extension_stmt->extname));
+	default:
+		return NULL;
+	}
+}
