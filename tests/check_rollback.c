@@ -517,23 +517,30 @@ static const char DATA_UP[] =
  * arrays / enum / numeric / timestamptz / NaN values, a generated column, a batch failing
  * once and redone) and two DELETEs (a partitioned table; an identity column) in backfill:
  * rollback puts every old value and row back exactly.  _i: 0 backfilled, 1 stopped part way
- * with the app changing rows meanwhile, 2 backfilled by 2 workers.  Then migrate re-applies.
+ * with the app changing rows meanwhile, 2 backfilled by 2 workers, 3 a newer migration adding
+ * columns to both tables expanded before the backfill (both rolled back: its undo drops
+ * columns the old rows were recorded with).  Then migrate re-applies.
  * Before undo_rows, each was refused (exit 2: "pgphase keeps no old values").
  */
 START_TEST(test_restore_old_values)
 {
 	static const char *const names[] = { "backfilled", "mid-backfill, app writes",
-					     "backfilled by 2 workers" };
+					     "backfilled by 2 workers",
+					     "backfilled, a newer migration expanded first" };
 	const char *what = names[_i];
 	char *dir = th_tmpdir(), *before, *data, *now;
 	struct th_run r;
 
 	th_exec(DATA_BEFORE);
 	th_write(dir, "001_data.sql", DATA_UP);
+	if (_i == 3) /* its undo drops columns the old rows were recorded with */
+		th_write(dir, "002_more.sql",
+			 "ALTER TABLE \"Data Sch\".\"Order Lines\" ADD COLUMN \"Extra\" text;\n"
+			 "ALTER TABLE \"Data Sch\".\"Events\" ADD COLUMN \"More\" int;\n");
 	before = th_snapshot(th_dbname());
 	data = th_value(DATA_ROWS);
 	run_ok(dir, what, "expand", 0);
-	if (_i == 0) {
+	if (_i == 0 || _i == 3) {
 		run_ok(dir, what, "backfill", 0);
 		ck_assert_msg(th_long("SELECT last_value FROM \"Data Sch\".\"fail seq\"") > 6,
 			      "%s: the injected failure did not happen", what);
@@ -581,7 +588,10 @@ START_TEST(test_restore_old_values)
 		th_run_release(&r);
 		ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.undo_rows"), undo);
 	}
-	th_pgphase(&r, dir, "rollback", NULL);
+	if (_i == 3)
+		th_pgphase(&r, dir, "rollback", "--to", "0", NULL);
+	else
+		th_pgphase(&r, dir, "rollback", NULL);
 	ck_assert_msg(r.status == 0, "%s: rollback: exit %d\n%s%s", what, r.status, r.out, r.err);
 	th_run_release(&r);
 	assert_snapshot(before, what);
@@ -679,7 +689,7 @@ Suite *rollback_suite(void)
 	tcase_add_test(tc, test_contract_begun_refused);
 	tcase_add_test(tc, test_contract_failed_in_txn_undone);
 	tcase_add_test(tc, test_invalid_index_left_by_failed_build);
-	tcase_add_loop_test(tc, test_restore_old_values, 0, 3);
+	tcase_add_loop_test(tc, test_restore_old_values, 0, 4);
 	tcase_add_loop_test(tc, test_undo_creations, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;

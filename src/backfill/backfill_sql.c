@@ -201,17 +201,20 @@ static const char *const SQL_SWEEP_BATCH =
  * statement reads the same snapshot, so this reads the rows as they were before pgphase_done
  * changed them; the rows pgphase_done changed are those it returns, among the rows locked
  * (which are unchanged since the snapshot: a row changed meanwhile fails the ctid recheck).
- * key: the key columns as a JSON object of their text; old: the whole row as its record text
- * (exact for every type; rollback casts it back to the table's row type).  ON CONFLICT DO
+ * key: the key columns as a JSON object of their text; old: an UPDATE's the columns it sets,
+ * likewise (other columns may come and go before rollback), a DELETE's the whole row as its
+ * record text in a JSON string (rollback casts it back to the table's row type).  Text is
+ * exact for every type.  ON CONFLICT DO
  * NOTHING keeps the first old value of a row.  Such a job never takes the optimistic path,
  * which changes rows without locking them first (backfill_batch.c).
- * %1$s key columns qualified, %2$s "qual.k AS k" list, %3$s key names, %4$s qualifier.
+ * %1$s key columns qualified, %2$s "qual.k::text AS k" list, %3$s key names, %4$s qualifier,
+ * %5$s the old value.
  */
 static const char *const SQL_SAVE_OLD =
 	" pgphase_saved AS ("
 	"   INSERT INTO @S@.undo_rows (module, version, step, key, old)"
 	"   SELECT $1, $2, $3, (SELECT to_jsonb(pgphase_k) FROM (SELECT %2$s) pgphase_k),"
-	"          to_jsonb(ROW(%4$s.*)::text) FROM pgphase_rel"
+	"          %5$s FROM pgphase_rel"
 	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_locked))"
 	"      AND (%1$s) IN (SELECT %3$s FROM pgphase_done)"
 	"   ON CONFLICT DO NOTHING RETURNING 1),";
@@ -300,6 +303,35 @@ static void bound(struct sbuf *sb, const struct lists *l, int n, const char *op,
 	for (int i = 0; i < n; i++)
 		sbuf_addf(sb, "%s$%d", i ? ", " : "", first + i);
 	sbuf_adds(sb, ") AND ");
+}
+
+/* The old values to keep: the columns an UPDATE sets (as text, by name), a DELETE's row. */
+static char *save_old_sql(struct bf_job *j, const struct lists *l)
+{
+	const PgQuery__Node *st = j->spec->stmt;
+	struct sbuf cols = SBUF_INIT;
+	char *old, *out;
+
+	for (size_t i = 0; j->update && i < st->update_stmt->n_target_list; i++) {
+		const PgQuery__ResTarget *t = st->update_stmt->target_list[i]->res_target;
+		char *c = t && t->name ? quote_ident_always(t->name) : NULL;
+		bool seen = false;
+
+		for (size_t k = 0; c && k < i; k++) {
+			const PgQuery__ResTarget *e = st->update_stmt->target_list[k]->res_target;
+
+			seen = seen || (e && e->name && strcmp(e->name, t->name) == 0);
+		}
+		if (c && !seen)
+			sbuf_addf(&cols, "%s%s.%s::text AS %s", cols.len ? ", " : "", j->qual, c, c);
+		free(c);
+	}
+	old = j->update ? xasprintf("(SELECT to_jsonb(pgphase_o) FROM (SELECT %s) pgphase_o)",
+				    cols.buf) : xasprintf("to_jsonb(ROW(%s.*)::text)", j->qual);
+	out = xasprintf(SQL_SAVE_OLD, l->qualified.buf, l->as_text.buf, l->names.buf, j->qual, old);
+	free(old);
+	sbuf_release(&cols);
+	return out;
 }
 
 /* Render a template after @S@ substitution (s carries only the quoted state schema). */
@@ -401,8 +433,7 @@ int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *e
 	int rc = -1;
 
 	lists_build(&l, j);
-	save = bf_keeps_old(j) ? xasprintf(SQL_SAVE_OLD, l.qualified.buf, l.as_text.buf,
-					   l.names.buf, j->qual) : xstrdup("");
+	save = bf_keeps_old(j) ? save_old_sql(j, &l) : xstrdup("");
 	change = xasprintf(tmpl, j->qual, pred, "pgphase_locked", l.qualified.buf);
 	json = xasprintf("jsonb_build_array(%s)", l.json.buf);
 	for (int v = 0; v < 4; v++)

@@ -25,6 +25,7 @@ struct run_undo_item {
 struct run_undo {
 	struct run_undo_item *items; /* in the order the steps ran: undo from the last */
 	size_t n;
+	bool restored; /* the restores of its items ran already */
 };
 /*
  * What undoes m, which row says is not complete, given its plan: the undo of every step that

@@ -7,7 +7,10 @@
  * the same unique key stays, ON CONFLICT DO NOTHING).  Values written since by the
  * application to those columns of those rows are overwritten, as a DOWN UPDATE would.
  *
- * The old row is its record text, cast back to the table's row type: exact for every type.
+ * Values are kept as text, exact for every type: an UPDATE's set columns by name (cast to
+ * each column's type as it is now), a DELETE's row as its record text, cast back to the
+ * table's row type (checked before anything changes: the table must have the columns it had
+ * when the backfill ran).
  * The rows go back in key-ordered batches, each one transaction that also deletes the undo
  * rows it restored, so an interrupted rollback repeats nothing when run again; lock timeouts
  * are retried with backoff within lock_retry_budget.  The table still has the columns of the
@@ -50,18 +53,20 @@ static const char *const SQL_KEY_NAMES =
 	"   WHERE module = $1 AND version = $2::bigint AND step = $3::int"
 	"     AND jsonb_typeof(key) = 'object' LIMIT 1) u, jsonb_object_keys(u.key) k";
 
-/* Columns a re-inserted row sets: not dropped, not generated.  $1 the table. */
+/* Columns: name, type, generated.  $1 the table. */
 static const char *const SQL_COLUMNS =
-	"SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0"
-	"   AND NOT attisdropped AND attgenerated = '' ORDER BY attnum";
+	"SELECT attname, format_type(atttypid, atttypmod), attgenerated <> ''"
+	"  FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0"
+	"   AND NOT attisdropped ORDER BY attnum";
 
 /*
- * One batch.  %1$s the table (quoted), %2$s the change that puts pgphase_b's rows back.
+ * One batch.  %1$s the old value as r (an UPDATE's JSON object of column texts, a DELETE's
+ * row cast back from its record text), %2$s the change that puts pgphase_b's rows back.
  * $1 module, $2 version, $3 step.  Result: undo rows done, rows restored.
  */
 static const char *const SQL_RESTORE =
 	"WITH pgphase_b AS MATERIALIZED ("
-	"   SELECT u.key, (u.old #>> '{}')::%1$s AS r FROM @S@.undo_rows u"
+	"   SELECT u.key, %1$s AS r FROM @S@.undo_rows u"
 	"    WHERE u.module = $1 AND u.version = $2::bigint AND u.step = $3::int"
 	"      AND jsonb_typeof(u.key) = 'object' ORDER BY u.key LIMIT " RESTORE_BATCH "),"
 	" pgphase_r AS (%2$s RETURNING 1),"
@@ -145,6 +150,44 @@ static void params3(struct pgphase_session *s, const struct pgphase_migration *m
 	p[2] = i;
 }
 
+/* $1 module, $2 version, $3 step; %s the table: one recorded row cast back. */
+static const char *const SQL_CAST_ONE =
+	"SELECT (old #>> '{}')::%s FROM @S@.undo_rows"
+	" WHERE module = $1 AND version = $2::bigint AND step = $3::int"
+	"   AND jsonb_typeof(key) = 'object' LIMIT 1";
+
+/* A DELETE's rows cast back to the table's row type: exit 2 when its columns changed. */
+static int shape_check(struct pgphase_session *s, const struct pgphase_migration *m,
+		       const struct run_undo_item *it, const char *const *p,
+		       struct pgphase_error *err)
+{
+	struct target t;
+	char *tmpl;
+	PGresult *r;
+
+	if (target_load(it->step, &t, err) < 0)
+		return -1;
+	if (t.update) {
+		target_release(&t);
+		return 0;
+	}
+	tmpl = xasprintf(SQL_CAST_ONE, t.rel);
+	r = sq(s, tmpl, 3, p, err);
+	free(tmpl);
+	PQclear(r);
+	if (!r) {
+		pgphase_error_release(err);
+		pgphase_error_init(err);
+		pgphase_error_at(err, PGPHASE_EXIT_USAGE, "cannot-undo", it->step->file,
+				 it->step->line, it->step->column, "cannot roll back %s: the rows its "
+				 "backfill deleted from %s do not fit the table's columns any more "
+				 "(changed since the backfill)", m->file, t.rel);
+		pgphase_error_hint(err, "nothing was rolled back");
+	}
+	target_release(&t);
+	return r ? 0 : -1;
+}
+
 int run_restore_check(struct pgphase_session *s, const struct pgphase_migration *m,
 		      const struct run_undo_item *it, struct pgphase_error *err)
 {
@@ -166,7 +209,9 @@ int run_restore_check(struct pgphase_session *s, const struct pgphase_migration 
 	if (has)
 		marked = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
-	if (!started || marked)
+	if (started && marked)
+		return shape_check(s, m, it, p, err);
+	if (!started)
 		return 0;
 	pgphase_error_at(err, PGPHASE_EXIT_USAGE, "cannot-undo", it->step->file, it->step->line,
 			 it->step->column, "cannot roll back %s: its backfill ran without recording "
@@ -178,65 +223,130 @@ int run_restore_check(struct pgphase_session *s, const struct pgphase_migration 
 	return -1;
 }
 
+/* The type of column name of the table's columns r, or NULL. */
+static const char *type_of(PGresult *r, const char *name)
+{
+	for (int k = 0; k < PQntuples(r); k++)
+		if (strcmp(PQgetvalue(r, k, 0), name) == 0)
+			return PQgetvalue(r, k, 1);
+	return NULL;
+}
+
+/*
+ * An UPDATE's rows: "UPDATE t SET c = o.c::type ... FROM pgphase_b b, the texts of old and
+ * key as records WHERE key matches"; column names as recorded, types as they are now.
+ */
+static int update_sql(struct pgphase_session *s, const struct target *t, PGresult *cols,
+		      const char *const *p, struct sbuf *change, struct pgphase_error *err)
+{
+	struct sbuf keys = SBUF_INIT, vals = SBUF_INIT, kdef = SBUF_INIT, odef = SBUF_INIT;
+	PGresult *r = sq(s, SQL_KEY_NAMES, 3, p, err);
+	int rc = -1;
+
+	if (!r)
+		return -1;
+	for (int k = 0; k < PQntuples(r); k++) {
+		const char *name = PQgetvalue(r, k, 0), *type = type_of(cols, name);
+		char *c = quote_ident_always(name);
+
+		if (type) {
+			sbuf_addf(&keys, "%spgphase_t.%s", k ? ", " : "", c);
+			sbuf_addf(&vals, "%sk.%s::%s", k ? ", " : "", c, type);
+			sbuf_addf(&kdef, "%s%s text", k ? ", " : "", c);
+		}
+		free(c);
+		if (!type) {
+			pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot restore the old values of %s:"
+					  " its key column \"%s\" is gone", t->rel, name);
+			goto out;
+		}
+	}
+	sbuf_addf(change, "UPDATE %s AS pgphase_t SET ", t->rel);
+	for (size_t k = 0; k < t->n_set; k++) {
+		const char *type = type_of(cols, t->set[k]);
+		char *c = quote_ident_always(t->set[k]);
+
+		if (type) {
+			sbuf_addf(change, "%s%s = o.%s::%s", k ? ", " : "", c, c, type);
+			sbuf_addf(&odef, "%s%s text", k ? ", " : "", c);
+		}
+		free(c);
+		if (!type) {
+			pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot restore the old values of %s:"
+					  " its column \"%s\" is gone", t->rel, t->set[k]);
+			goto out;
+		}
+	}
+	if (keys.len == 0) { /* nothing recorded: nothing to restore */
+		sbuf_adds(change, " FROM pgphase_b b WHERE false");
+	} else {
+		sbuf_addf(change, " FROM pgphase_b b, jsonb_to_record(b.r) AS o(%s),"
+			  " jsonb_to_record(b.key) AS k(%s) WHERE (%s) = (%s)", odef.buf, kdef.buf,
+			  keys.buf, vals.buf);
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	sbuf_release(&keys);
+	sbuf_release(&vals);
+	sbuf_release(&kdef);
+	sbuf_release(&odef);
+	return rc;
+}
+
+/* A DELETE's rows inserted again, every column but the generated ones. */
+static void insert_sql(const struct target *t, PGresult *cols, struct sbuf *change)
+{
+	struct sbuf names = SBUF_INIT, vals = SBUF_INIT;
+
+	for (int k = 0; k < PQntuples(cols); k++) {
+		char *c;
+
+		if (strcmp(PQgetvalue(cols, k, 2), "t") == 0)
+			continue;
+		c = quote_ident_always(PQgetvalue(cols, k, 0));
+		sbuf_addf(&names, "%s%s", names.len ? ", " : "", c);
+		sbuf_addf(&vals, "%s(b.r).%s", vals.len ? ", " : "", c);
+		free(c);
+	}
+	sbuf_addf(change, "INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s"
+		  " FROM pgphase_b b ON CONFLICT DO NOTHING", t->rel, names.buf, vals.buf);
+	sbuf_release(&names);
+	sbuf_release(&vals);
+}
+
 /* The batch statement for it's table, or NULL with err set. */
 static char *restore_sql(struct pgphase_session *s, const struct pgphase_migration *m,
 			 const struct run_undo_item *it, struct pgphase_error *err)
 {
 	struct target t;
-	struct sbuf change = SBUF_INIT, keys = SBUF_INIT, vals = SBUF_INIT;
-	char v[24], i[16], *out = NULL, *tmpl;
-	const char *p[3];
-	PGresult *r;
+	struct sbuf change = SBUF_INIT;
+	char v[24], i[16], *out = NULL, *tmpl, *r_expr;
+	const char *p[3], *rp[1];
+	PGresult *cols;
 
 	if (target_load(it->step, &t, err) < 0)
 		return NULL;
 	params3(s, m, it, p, v, i);
+	rp[0] = t.rel;
+	cols = db_query(s, SQL_COLUMNS, 1, rp, PGRES_TUPLES_OK, err);
+	if (!cols)
+		goto out;
 	if (t.update) {
-		r = sq(s, SQL_KEY_NAMES, 3, p, err);
-		if (!r)
+		if (update_sql(s, &t, cols, p, &change, err) < 0)
 			goto out;
-		for (int k = 0; k < PQntuples(r); k++) {
-			char *c = quote_ident_always(PQgetvalue(r, k, 0));
-
-			sbuf_addf(&keys, "%spgphase_t.%s", k ? ", " : "", c);
-			sbuf_addf(&vals, "%s(b.r).%s", k ? ", " : "", c);
-			free(c);
-		}
-		PQclear(r);
-		sbuf_addf(&change, "UPDATE %s AS pgphase_t SET ", t.rel);
-		for (size_t k = 0; k < t.n_set; k++) {
-			char *c = quote_ident_always(t.set[k]);
-
-			sbuf_addf(&change, "%s%s = (b.r).%s", k ? ", " : "", c, c);
-			free(c);
-		}
-		/* no recorded row: no key either, and nothing to restore */
-		sbuf_addf(&change, " FROM pgphase_b b WHERE (%s) = (%s)",
-			  keys.len ? keys.buf : "true", vals.len ? vals.buf : "false");
+		r_expr = xstrdup("u.old");
 	} else {
-		const char *rp[1] = { t.rel };
-
-		r = db_query(s, SQL_COLUMNS, 1, rp, PGRES_TUPLES_OK, err);
-		if (!r)
-			goto out;
-		for (int k = 0; k < PQntuples(r); k++) {
-			char *c = quote_ident_always(PQgetvalue(r, k, 0));
-
-			sbuf_addf(&keys, "%s%s", k ? ", " : "", c);
-			sbuf_addf(&vals, "%s(b.r).%s", k ? ", " : "", c);
-			free(c);
-		}
-		PQclear(r);
-		sbuf_addf(&change, "INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s"
-			  " FROM pgphase_b b ON CONFLICT DO NOTHING", t.rel, keys.buf, vals.buf);
+		insert_sql(&t, cols, &change);
+		r_expr = xasprintf("(u.old #>> '{}')::%s", t.rel);
 	}
-	tmpl = xasprintf(SQL_RESTORE, t.rel, change.buf);
+	tmpl = xasprintf(SQL_RESTORE, r_expr, change.buf);
 	out = state_sql(s, tmpl);
 	free(tmpl);
+	free(r_expr);
 out:
+	PQclear(cols);
 	sbuf_release(&change);
-	sbuf_release(&keys);
-	sbuf_release(&vals);
 	target_release(&t);
 	return out;
 }

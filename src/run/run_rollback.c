@@ -152,6 +152,27 @@ static int run_undo(struct exec_ctx *x, const struct pgphase_step *st, struct pg
 	return rc;
 }
 
+/* The restores of u, newest first. */
+static int run_restores(struct pgphase_session *s, const struct pgphase_migration *m,
+			const struct run_undo *u, struct pgphase_run_report *rep,
+			struct pgphase_error *err)
+{
+	struct exec_ctx x = { 0 };
+
+	x.s = s;
+	x.m = m;
+	x.steps_done = &rep->steps;
+	if (u->restored)
+		return 0;
+	for (size_t i = u->n; i-- > 0;) {
+		if (!u->items[i].restore)
+			continue;
+		if (run_restore(&x, &u->items[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int run_inverse(struct pgphase_session *s, const struct pgphase_migration *m,
 		       const struct run_undo *u, struct pgphase_run_report *rep,
 		       struct pgphase_error *err)
@@ -164,13 +185,10 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 	x.m = m;
 	x.steps_done = &rep->steps;
 	/* old values first: the tables still have the expanded schema they were recorded in */
-	for (size_t i = u->n; i-- > 0;) {
-		if (!u->items[i].restore)
-			continue;
-		if (run_restore(&x, &u->items[i], err) < 0)
-			return -1;
-		rep->steps++;
-	}
+	if (run_restores(s, m, u, rep, err) < 0)
+		return -1;
+	for (size_t i = u->n; i-- > 0;)
+		rep->steps += u->items[i].restore;
 	for (size_t i = u->n; i-- > 0;) {
 		bool want;
 
@@ -305,6 +323,13 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 		rc = 0;
 		goto cleanup;
 	}
+	/* old values first, newest first, while every table still has the columns they were
+	   recorded with (a newer migration's undo may drop some); run_inverse finds them done */
+	for (size_t i = 0; i < n && inverse[i]; i++)
+		if (run_restores(s, todo[i], &undo[i], rep, err) < 0)
+			goto cleanup;
+		else
+			undo[i].restored = true;
 	for (size_t i = 0; i < n; i++) {
 		pgphase_info("rolling back %s ...", todo[i]->file);
 		if (!inverse[i] ? run_down(s, todo[i], rep, err) < 0

@@ -97,9 +97,9 @@ static const char *const SQL_UPGRADE_V3 =
  * Version 4: the old values of the rows a data change of the backfill changed, recorded in
  * each batch's transaction (src/backfill/backfill_sql.c) so that rollback of a migration that
  * is not complete restores them (src/run/run_restore.c).  key: the row's key columns as a
- * JSON object of text values; old: the whole row before the change, as its record text in a
- * JSON string.  One marker row per backfill (key '[]') says the backfill recorded from its
- * start.  The rows go when the migration completes or is rolled back.
+ * JSON object of text values; old: an UPDATE's set columns likewise, a DELETE's whole row as
+ * its record text in a JSON string.  One marker row per backfill (key '[]') says the
+ * backfill recorded from its start.  The rows go when the migration completes or is rolled back.
  */
 static const char *const SQL_UPGRADE_V4 =
 	"CREATE TABLE IF NOT EXISTS @S@.undo_rows ("
