@@ -477,7 +477,13 @@ int pgphase_backfill_render(const struct pgphase_backfill_spec *spec,
 			pgphase_backfill_key_add(&j.key, key->cols[i], key->types[i]);
 		rc = bf_build_sql(&j, schema_q, err);
 	}
-	if (rc == 0) {
+	if (rc == 0 && bf_keeps_old(&j)) {
+		/* old values kept: every batch locks its rows first (a chunk with both bounds, and
+		   the last chunk's form) */
+		*batch = j.sql.batch[3];
+		*open = j.sql.batch[1];
+		j.sql.batch[3] = j.sql.batch[1] = NULL;
+	} else if (rc == 0) {
 		*batch = j.sql.claimed;
 		*open = j.sql.fast[3];
 		j.sql.claimed = j.sql.fast[3] = NULL;

@@ -8,6 +8,10 @@
  * is deparsed from the statement's own type names (a procedure with OUT arguments gets
  * none).
  *
+ * Also here: whether a data change of the backfill changes what existed before (its old
+ * values are then kept for rollback): not when an expand step of the migration adds its table
+ * or every column it sets (the fill of a new column; the undo of that step drops it).
+ *
  * Not here: OR REPLACE / IF NOT EXISTS and statements that change an existing object
  * (COMMENT, GRANT, ALTER ... SET): their inverse depends on what was there, and none is given
  * (rollback refuses them once run).  A CREATE SCHEMA with elements, a base type, an
@@ -167,4 +171,96 @@ char *plan_undo_create(struct plan_ctx *ctx, const PgQuery__Node *n, struct pgph
 	default:
 		return NULL;
 	}
+}
+
+/* ---- does a data change of the backfill need its old values kept? -------------------- */
+
+static bool same_rel(const char *schema, const char *rel, const PgQuery__RangeVar *rv)
+{
+	const char *s = rv->schemaname ? rv->schemaname : "";
+
+	return rv->relname && strcmp(rel, rv->relname) == 0 && strcmp(schema, s) == 0;
+}
+
+/*
+ * Does undo statement n (of an expand step) drop dml's table, or (columns) column col of it?
+ * The new column of a rename is kept in step with the old one: it does not count.
+ */
+static bool drops(const PgQuery__Node *n, const PgQuery__RangeVar *rv, const char *col,
+		  bool columns)
+{
+	if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT &&
+	    n->drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+		for (size_t k = 0; k < n->drop_stmt->n_objects; k++) {
+			const PgQuery__Node *o = n->drop_stmt->objects[k];
+			const PgQuery__List *l = o->node_case == PG_QUERY__NODE__NODE_LIST ? o->list : NULL;
+
+			if (l && l->n_items == 2 && same_rel(l->items[0]->string->sval,
+							    l->items[1]->string->sval, rv))
+				return true;
+			if (l && l->n_items == 1 && same_rel("", l->items[0]->string->sval, rv))
+				return true;
+		}
+	} else if (col && columns && n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) {
+		const PgQuery__AlterTableStmt *at = n->alter_table_stmt;
+
+		if (!at->relation || !same_rel(at->relation->schemaname ? at->relation->schemaname
+					       : "", at->relation->relname, rv))
+			return false;
+		for (size_t k = 0; k < at->n_cmds; k++) {
+			const PgQuery__AlterTableCmd *c = at->cmds[k]->alter_table_cmd;
+
+			if (c && c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn && c->name &&
+			    strcmp(c->name, col) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Does the undo of an expand step of plan drop rv (col NULL) or its column col? */
+static bool expand_adds(const struct pgphase_plan *plan, const PgQuery__RangeVar *rv,
+			const char *col)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct pgphase_step *st = &plan->steps[i];
+		struct pgphase_error e = PGPHASE_ERROR_INIT;
+		struct pgphase_sql sql;
+		bool columns = !st->strategy ||
+			       strcmp(st->strategy, "rename-column-via-sync-trigger") != 0;
+		bool hit = false;
+
+		if (st->phase != PGPHASE_PHASE_EXPAND || !st->undo_sql)
+			continue;
+		if (pgphase_sql_parse(&sql, st->undo_sql, NULL, &e) < 0) {
+			pgphase_error_release(&e);
+			continue;
+		}
+		for (size_t k = 0; !hit && k < sql.n; k++)
+			hit = drops(sql.stmts[k].node, rv, col, columns);
+		pgphase_sql_release(&sql);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+bool pgphase_plan_keeps_old(const struct pgphase_plan *plan, const PgQuery__Node *dml)
+{
+	const PgQuery__RangeVar *rv;
+
+	if (dml->node_case == PG_QUERY__NODE__NODE_DELETE_STMT)
+		return !expand_adds(plan, dml->delete_stmt->relation, NULL);
+	if (dml->node_case != PG_QUERY__NODE__NODE_UPDATE_STMT)
+		return false;
+	rv = dml->update_stmt->relation;
+	if (expand_adds(plan, rv, NULL))
+		return false;
+	for (size_t i = 0; i < dml->update_stmt->n_target_list; i++) {
+		const PgQuery__ResTarget *t = dml->update_stmt->target_list[i]->res_target;
+
+		if (!t || !t->name || !expand_adds(plan, rv, t->name))
+			return true;
+	}
+	return false;
 }
