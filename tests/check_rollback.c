@@ -271,7 +271,8 @@ START_TEST(test_matrix)
 	before = th_snapshot(th_dbname());
 	data = th_value(DATA);
 	reach(dir, st, what);
-	if (_i / ST_N == 0 && st == ST_BACKFILLED) /* the fill of a new column keeps no old values */
+	/* the fill of a new column keeps no old values */
+	if (_i / ST_N == 0 && st == ST_BACKFILLED)
 		ck_assert_int_eq(th_long("SELECT count(*) FROM pgphase.undo_rows"), 0);
 	at_state = th_snapshot(th_dbname());
 	th_pgphase(&r, dir, "rollback", NULL);
@@ -453,7 +454,8 @@ static const char DATA_BEFORE[] =
 	"CREATE SCHEMA \"Data Sch\";"
 	"CREATE TYPE \"Data Sch\".\"Mood\" AS ENUM ('sad', 'ok', 'happy');"
 	"CREATE TABLE \"Data Sch\".\"Order Lines\" (\"Order Id\" int, \"Line No\" int,"
-	"  \"Doc\" jsonb, \"Tags\" text[], \"Mood\" \"Data Sch\".\"Mood\", \"Amount\" numeric(12,4),"
+	"  \"Doc\" jsonb, \"Tags\" text[], \"Mood\" \"Data Sch\".\"Mood\","
+	"  \"Amount\" numeric(12,4),"
 	"  \"At\" timestamptz, \"J\" json, \"F\" float8,"
 	"  \"Total\" numeric GENERATED ALWAYS AS (\"Amount\" * 2) STORED,"
 	"  PRIMARY KEY (\"Order Id\", \"Line No\"));"
@@ -488,7 +490,8 @@ static const char DATA_BEFORE[] =
 	"  g, jsonb_build_array(g, 'x') FROM generate_series(1, 50) g;"
 	"CREATE TABLE \"Data Sch\".\"Audit\" (\"Id\" int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
 	"  \"What\" text, \"Arr\" int[][]);"
-	"INSERT INTO \"Data Sch\".\"Audit\" (\"What\", \"Arr\") SELECT 'w ' || g, ARRAY[[g, 2], [3, 4]]"
+	"INSERT INTO \"Data Sch\".\"Audit\" (\"What\", \"Arr\")"
+	"  SELECT 'w ' || g, ARRAY[[g, 2], [3, 4]]"
 	"  FROM generate_series(1, 30) g;"
 	/* what the rows must be after the rollback (the app's own change added by the test) */
 	"CREATE TABLE \"Data Sch\".\"Expected\" AS SELECT * FROM \"Data Sch\".\"Order Lines\";";
@@ -551,15 +554,19 @@ START_TEST(test_restore_old_values)
 		/* the app: a row the backfill changed (rollback puts the old value back) and one
 		   it did not reach (its value stays) */
 		th_exec("UPDATE \"Data Sch\".\"Order Lines\" SET \"F\" = 42 WHERE (\"Order Id\","
-			"  \"Line No\") = (SELECT \"Order Id\", \"Line No\" FROM \"Data Sch\".\"Order Lines\""
+			"  \"Line No\") = (SELECT \"Order Id\", \"Line No\""
+			"  FROM \"Data Sch\".\"Order Lines\""
 			"  WHERE \"Amount\" = -1 ORDER BY 1, 2 LIMIT 1)");
-		th_exec("WITH b AS (SELECT \"Order Id\", \"Line No\" FROM \"Data Sch\".\"Order Lines\""
-			"  WHERE \"Amount\" IS DISTINCT FROM -1 AND \"Line No\" <> 3 ORDER BY 1 DESC, 2 DESC"
+		th_exec("WITH b AS (SELECT \"Order Id\", \"Line No\""
+			"  FROM \"Data Sch\".\"Order Lines\""
+			"  WHERE \"Amount\" IS DISTINCT FROM -1 AND \"Line No\" <> 3"
+			"  ORDER BY 1 DESC, 2 DESC"
 			"  LIMIT 1),"
 			" u AS (UPDATE \"Data Sch\".\"Order Lines\" t SET \"F\" = 43 FROM b"
 			"  WHERE (t.\"Order Id\", t.\"Line No\") = (b.\"Order Id\", b.\"Line No\"))"
 			" UPDATE \"Data Sch\".\"Expected\" t SET \"F\" = 43 FROM b"
-			"  WHERE (t.\"Order Id\", t.\"Line No\") = (b.\"Order Id\", b.\"Line No\")");
+			"  WHERE (t.\"Order Id\", t.\"Line No\")"
+			"    = (b.\"Order Id\", b.\"Line No\")");
 		free(data);
 		data = th_value(DATA_EXPECTED);
 	} else {
@@ -572,7 +579,8 @@ START_TEST(test_restore_old_values)
 			"DELETE FROM pgphase.undo_rows u USING \"Data Sch\".\"marker\" m"
 			" WHERE u.step = m.step AND u.key = '[]'");
 		th_pgphase(&r, dir, "rollback", NULL);
-		ck_assert_msg(r.status == 2, "%s: expected a refusal, got %d\n%s", what, r.status, r.err);
+		ck_assert_msg(r.status == 2, "%s: expected a refusal, got %d\n%s", what, r.status,
+			      r.err);
 		th_assert_contains(r.err, "without recording the old values");
 		th_run_release(&r);
 		th_exec("INSERT INTO pgphase.undo_rows SELECT * FROM \"Data Sch\".\"marker\";"

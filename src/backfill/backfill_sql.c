@@ -323,7 +323,8 @@ static char *save_old_sql(struct bf_job *j, const struct lists *l)
 			seen = seen || (e && e->name && strcmp(e->name, t->name) == 0);
 		}
 		if (c && !seen)
-			sbuf_addf(&cols, "%s%s.%s::text AS %s", cols.len ? ", " : "", j->qual, c, c);
+			sbuf_addf(&cols, "%s%s.%s::text AS %s", cols.len ? ", " : "", j->qual, c,
+				  c);
 		free(c);
 	}
 	old = j->update ? xasprintf("(SELECT to_jsonb(pgphase_o) FROM (SELECT %s) pgphase_o)",

@@ -30,8 +30,9 @@ static char *names(struct plan_ctx *ctx, PgQuery__Node *const *l, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (l[i]->node_case != PG_QUERY__NODE__NODE_STRING || !l[i]->string->sval)
 			return NULL;
-		out = out ? arena_printf(ctx->arena, "%s.%s", out, sql_ident(ctx, l[i]->string->sval))
-			  : sql_ident(ctx, l[i]->string->sval);
+		const char *one = sql_ident(ctx, l[i]->string->sval);
+
+		out = out ? arena_printf(ctx->arena, "%s.%s", out, one) : (char *)one;
 	}
 	return out;
 }
@@ -70,9 +71,10 @@ static char *drop_function(struct plan_ctx *ctx, const PgQuery__CreateFunctionSt
 	if (!names(ctx, f->funcname, f->n_funcname))
 		return NULL;
 	for (size_t i = 0; i < f->n_parameters; i++) {
-		const PgQuery__FunctionParameter *p = f->parameters[i]->node_case ==
-			PG_QUERY__NODE__NODE_FUNCTION_PARAMETER ? f->parameters[i]->function_parameter
-								: NULL;
+		const PgQuery__Node *pn = f->parameters[i];
+		const PgQuery__FunctionParameter *p =
+			pn->node_case == PG_QUERY__NODE__NODE_FUNCTION_PARAMETER
+			? pn->function_parameter : NULL;
 		PgQuery__Node *tn;
 
 		if (!p || !p->arg_type)
@@ -140,7 +142,8 @@ char *plan_undo_create(struct plan_ctx *ctx, const PgQuery__Node *n, struct pgph
 		if (cs->if_not_exists || cs->n_schema_elts > 0 || !cs->schemaname ||
 		    !cs->schemaname[0])
 			return NULL;
-		return sql_renderf(ctx, err, "DROP SCHEMA IF EXISTS %s", sql_ident(ctx, cs->schemaname));
+		return sql_renderf(ctx, err, "DROP SCHEMA IF EXISTS %s",
+				   sql_ident(ctx, cs->schemaname));
 	}
 	case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT: {
 		const PgQuery__CreateTableAsStmt *ct = n->create_table_as_stmt;
@@ -193,7 +196,8 @@ static bool drops(const PgQuery__Node *n, const PgQuery__RangeVar *rv, const cha
 	    n->drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
 		for (size_t k = 0; k < n->drop_stmt->n_objects; k++) {
 			const PgQuery__Node *o = n->drop_stmt->objects[k];
-			const PgQuery__List *l = o->node_case == PG_QUERY__NODE__NODE_LIST ? o->list : NULL;
+			const PgQuery__List *l =
+				o->node_case == PG_QUERY__NODE__NODE_LIST ? o->list : NULL;
 
 			if (l && l->n_items == 2 && same_rel(l->items[0]->string->sval,
 							    l->items[1]->string->sval, rv))
@@ -210,8 +214,8 @@ static bool drops(const PgQuery__Node *n, const PgQuery__RangeVar *rv, const cha
 		for (size_t k = 0; k < at->n_cmds; k++) {
 			const PgQuery__AlterTableCmd *c = at->cmds[k]->alter_table_cmd;
 
-			if (c && c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn && c->name &&
-			    strcmp(c->name, col) == 0)
+			if (c && c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn &&
+			    c->name && strcmp(c->name, col) == 0)
 				return true;
 		}
 	}

@@ -150,6 +150,9 @@ static void params3(struct pgphase_session *s, const struct pgphase_migration *m
 	p[2] = i;
 }
 
+static char *restore_sql(struct pgphase_session *s, const struct pgphase_migration *m,
+			 const struct run_undo_item *it, struct pgphase_error *err);
+
 /* $1 module, $2 version, $3 step; %s the table: one recorded row cast back. */
 static const char *const SQL_CAST_ONE =
 	"SELECT (old #>> '{}')::%s FROM @S@.undo_rows"
@@ -179,9 +182,9 @@ static int shape_check(struct pgphase_session *s, const struct pgphase_migration
 		pgphase_error_release(err);
 		pgphase_error_init(err);
 		pgphase_error_at(err, PGPHASE_EXIT_USAGE, "cannot-undo", it->step->file,
-				 it->step->line, it->step->column, "cannot roll back %s: the rows its "
-				 "backfill deleted from %s do not fit the table's columns any more "
-				 "(changed since the backfill)", m->file, t.rel);
+				 it->step->line, it->step->column, "cannot roll back %s: the rows "
+				 "its backfill deleted from %s do not fit the table's columns any "
+				 "more (changed since the backfill)", m->file, t.rel);
 		pgphase_error_hint(err, "nothing was rolled back");
 	}
 	target_release(&t);
@@ -209,13 +212,22 @@ int run_restore_check(struct pgphase_session *s, const struct pgphase_migration 
 	if (has)
 		marked = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
-	if (started && marked)
-		return shape_check(s, m, it, p, err);
+	if (started && marked) {
+		char *sql;
+
+		if (shape_check(s, m, it, p, err) < 0)
+			return -1;
+		/* the columns it restores and its key are still there */
+		sql = restore_sql(s, m, it, err);
+		free(sql);
+		return sql ? 0 : -1;
+	}
 	if (!started)
 		return 0;
 	pgphase_error_at(err, PGPHASE_EXIT_USAGE, "cannot-undo", it->step->file, it->step->line,
-			 it->step->column, "cannot roll back %s: its backfill ran without recording "
-			 "the old values of the rows it changed (an earlier pgphase)", m->file);
+			 it->step->column, "cannot roll back %s: its backfill ran without "
+			 "recording the old values of the rows it changed (an earlier pgphase)",
+			 m->file);
 	pgphase_error_detail(err, "step (backfill): %s", it->step->dml);
 	pgphase_error_hint(err, "nothing was rolled back; finish it (pgphase migrate --to %s), "
 				"then pgphase rollback runs the DOWN section",
@@ -256,8 +268,8 @@ static int update_sql(struct pgphase_session *s, const struct target *t, PGresul
 		}
 		free(c);
 		if (!type) {
-			pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot restore the old values of %s:"
-					  " its key column \"%s\" is gone", t->rel, name);
+			pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot restore the old values "
+					  "of %s: its key column \"%s\" is gone", t->rel, name);
 			goto out;
 		}
 	}
@@ -272,8 +284,8 @@ static int update_sql(struct pgphase_session *s, const struct target *t, PGresul
 		}
 		free(c);
 		if (!type) {
-			pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot restore the old values of %s:"
-					  " its column \"%s\" is gone", t->rel, t->set[k]);
+			pgphase_error_set(err, PGPHASE_EXIT_USAGE, "cannot restore the old values "
+					  "of %s: its column \"%s\" is gone", t->rel, t->set[k]);
 			goto out;
 		}
 	}
@@ -417,7 +429,8 @@ int run_restore(struct exec_ctx *x, const struct run_undo_item *it, struct pgpha
 		pgphase_error_init(err);
 	}
 	if (rc == 0)
-		pgphase_info("  restored %lld row%s changed by the backfill of %s:%d (%lld batch%s)",
+		pgphase_info("  restored %lld row%s changed by the backfill of %s:%d "
+			     "(%lld batch%s)",
 			     rows, rows == 1 ? "" : "s", it->step->file, it->step->line, batches,
 			     batches == 1 ? "" : "es");
 	free(sql);

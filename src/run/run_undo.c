@@ -425,8 +425,8 @@ int run_undo_plan(const struct pgphase_migration *m, const struct pgphase_plan *
 			refuse(m, row, st, st->kind == PGPHASE_STEP_BACKFILL ||
 			       st->phase == PGPHASE_PHASE_BACKFILL
 			       ? "its data change ran on rows or columns that existed before, and "
-				 "pgphase keeps no old values to restore (it keeps them only for an "
-				 "UPDATE or DELETE the backfill engine runs)"
+				 "pgphase keeps no old values to restore (it keeps them only "
+				 "for an UPDATE or DELETE the backfill engine runs)"
 			       : "this step ran and pgphase has no inverse for it", err);
 			goto out;
 		}
