@@ -66,6 +66,9 @@ struct pgphase_backfill_spec {
 	 */
 	const struct pgphase_backfill_key *resolved;
 	long batch_size;           /* -- pgphase:batch-size N; 0: the options' batch size */
+	/* UPDATE / DELETE: record the old values of the rows changed, in <state>.undo_rows
+	   (in each batch's transaction), for rollback to restore; no optimistic path */
+	bool keep_old;
 	const char *file;          /* origin, for messages (may be NULL) */
 	int line, column;
 };

@@ -177,4 +177,11 @@ bool pgphase_plan_strategy_for(const struct pgphase_migration *m, const PgQuery_
 			       const struct pgphase_stmt_note *note, int line, int column,
 			       int pg_version, const char **name, enum pgphase_phase *phase);
 
+/*
+ * Does the UPDATE or DELETE dml, a data change of plan's backfill, change what existed before
+ * the migration (so its old values are kept for rollback)?  false when the undo of an expand
+ * step of plan drops its table, or every column an UPDATE sets (src/plan/plan_undo.c).
+ */
+bool pgphase_plan_keeps_old(const struct pgphase_plan *plan, const PgQuery__Node *dml);
+
 #endif

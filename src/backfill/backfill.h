@@ -72,6 +72,8 @@ int bf_resolve(struct bf_job *j, struct pgphase_session *s, struct pgphase_error
 void bf_job_names_release(struct bf_job *j);
 
 /* ---- backfill_sql.c: the only generator of batch SQL (engine and `pgphase plan`) ---- */
+/* Does j record the old values of the rows it changes (spec->keep_old, UPDATE or DELETE)? */
+bool bf_keeps_old(const struct bf_job *j);
 /* Render every statement of j->sql; schema_q is the quoted state schema.  No database. */
 int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *err);
 void bf_sql_release(struct bf_sql *q);

@@ -376,7 +376,8 @@ static int walk_one(struct bf_worker *w, long long *rows)
 	struct bf_job *j = w->j;
 	struct claim c;
 	int64_t t0 = now_us();
-	bool fast = t0 >= w->locked_until_us;
+	/* rows whose old values are recorded are locked before they change (backfill_sql.c) */
+	bool fast = t0 >= w->locked_until_us && !bf_keeps_old(j);
 	char *begin = xasprintf("%s%s%s", j->o->async_commit ? SQL_BATCH_BEGIN_ASYNC
 				: SQL_BATCH_BEGIN, fast ? "; " : "", fast ? SQL_FAST_LOCK_TIMEOUT : "");
 	long long skipped = 0;
@@ -450,7 +451,9 @@ int bf_walk(struct bf_worker *w)
 	/* j->sql.claimed is prepared on this worker's connection for the walk */
 	snprintf(name, sizeof(name), "pgphase_bf_walk_%d", __atomic_add_fetch(&serial, 1,
 									     __ATOMIC_RELAXED));
-	if (db_prepare(w->s, name, w->j->sql.claimed, &w->err) == 0) {
+	if (bf_keeps_old(w->j)) {
+		name[0] = '\0'; /* the one-trip path is optimistic: never with old values kept */
+	} else if (db_prepare(w->s, name, w->j->sql.claimed, &w->err) == 0) {
 		snprintf(w->claimed_name, sizeof(w->claimed_name), "%s", name);
 	} else {
 		/* e.g. the table locked or dropped: the two-statement way retries or reports */

@@ -169,6 +169,15 @@ static int cut(struct bf_job *j, struct pgphase_session *s, json_t **pairs, long
 	return 0;
 }
 
+/*
+ * A backfill that keeps old values marks it when its chunks are made, before any batch:
+ * rollback restores only backfills that recorded from their start (src/run/run_restore.c).
+ * $1 module, $2 version, $3 step.
+ */
+static const char *const SQL_MARK_KEEPS_OLD =
+	"INSERT INTO @S@.undo_rows (module, version, step, key, old)"
+	" VALUES ($1, $2, $3, '[]', '[]') ON CONFLICT DO NOTHING";
+
 static int create(struct bf_job *j, struct pgphase_session *s, long long *estimate,
 		  struct pgphase_error *err)
 {
@@ -184,6 +193,8 @@ static int create(struct bf_job *j, struct pgphase_session *s, long long *estima
 	pairs_s = json_dumps(pairs, JSON_COMPACT);
 	params[6] = pairs_s;
 	rc = cmd(s, SQL_INSERT_CHUNKS, 7, params, err);
+	if (rc == 0 && bf_keeps_old(j))
+		rc = cmd(s, SQL_MARK_KEEPS_OLD, 3, params, err);
 	free(pairs_s);
 	json_decref(pairs);
 	return rc;

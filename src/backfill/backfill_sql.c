@@ -52,7 +52,7 @@ static const char *const SQL_WALK_LOCKED =
 	"   SELECT %4$s.ctid AS pgphase_tid FROM pgphase_rel"
 	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_todo)) AND %3$s"
 	"      FOR %8$s SKIP LOCKED),"
-	" pgphase_done AS (%7$s),"
+	" pgphase_done AS (%7$s), %9$s"
 	" pgphase_n AS MATERIALIZED (SELECT (SELECT count(*) FROM pgphase_todo) AS todo,"
 	"   (SELECT count(*) FROM pgphase_done) AS done,"
 	"   (SELECT count(*) FROM pgphase_locked) AS locked),"
@@ -178,7 +178,7 @@ static const char *const SQL_SWEEP_BATCH =
 	"   SELECT %4$s.ctid AS pgphase_tid FROM pgphase_rel"
 	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_todo)) AND %3$s"
 	"      FOR %5$s),"
-	" pgphase_done AS (%6$s),"
+	" pgphase_done AS (%6$s), %9$s"
 	" pgphase_stay AS (SELECT %8$s FROM pgphase_todo t"
 	"    WHERE t.pgphase_tid NOT IN (SELECT pgphase_tid FROM pgphase_locked)),"
 	" pgphase_forget AS ("
@@ -196,6 +196,30 @@ static const char *const SQL_SWEEP_BATCH =
 	"        (SELECT count(*) FROM pgphase_forget), (SELECT count(*) FROM pgphase_progress)";
 
 /*
+ * The old values of a data change that rollback restores (spec->keep_old, UPDATE and DELETE
+ * only): in the statement of SQL_WALK_LOCKED or SQL_SWEEP_BATCH, as its %9$s.  Every CTE of a
+ * statement reads the same snapshot, so this reads the rows as they were before pgphase_done
+ * changed them; the rows pgphase_done changed are those it returns, among the rows locked
+ * (which are unchanged since the snapshot: a row changed meanwhile fails the ctid recheck).
+ * key: the key columns as a JSON object of their text; old: an UPDATE's the columns it sets,
+ * likewise (other columns may come and go before rollback), a DELETE's the whole row as its
+ * record text in a JSON string (rollback casts it back to the table's row type).  Text is
+ * exact for every type.  ON CONFLICT DO
+ * NOTHING keeps the first old value of a row.  Such a job never takes the optimistic path,
+ * which changes rows without locking them first (backfill_batch.c).
+ * %1$s key columns qualified, %2$s "qual.k::text AS k" list, %3$s key names, %4$s qualifier,
+ * %5$s the old value.
+ */
+static const char *const SQL_SAVE_OLD =
+	" pgphase_saved AS ("
+	"   INSERT INTO @S@.undo_rows (module, version, step, key, old)"
+	"   SELECT $1, $2, $3, (SELECT to_jsonb(pgphase_k) FROM (SELECT %2$s) pgphase_k),"
+	"          %5$s FROM pgphase_rel"
+	"    WHERE %4$s.ctid = ANY (ARRAY(SELECT pgphase_tid FROM pgphase_locked))"
+	"      AND (%1$s) IN (SELECT %3$s FROM pgphase_done)"
+	"   ON CONFLICT DO NOTHING RETURNING 1),";
+
+/*
  * Estimate and chunk boundaries from a block sample ($1 percent of the pages): the sample
  * size, how many sampled rows match the predicate, and every ($2)th key in key order.
  * %1$s key columns qualified, %2$s match expression, %3$s key names, %4$s key as jsonb text.
@@ -208,6 +232,11 @@ static const char *const SQL_SAMPLE =
 	"     FROM pgphase_sample t)"
 	" SELECT pgphase_n, (SELECT count(*) FROM pgphase_sample WHERE pgphase_match), %4$s::text"
 	"   FROM pgphase_ranked t WHERE pgphase_rn %% $2 = 0 ORDER BY pgphase_rn";
+
+bool bf_keeps_old(const struct bf_job *j)
+{
+	return j->spec->keep_old && !j->insert;
+}
 
 void bf_sql_release(struct bf_sql *q)
 {
@@ -224,6 +253,7 @@ void bf_sql_release(struct bf_sql *q)
 
 struct lists {
 	struct sbuf qualified, names, tnames, tdesc, json, hi, typed_k, typed_s, typed_lo, typed_up;
+	struct sbuf as_text;
 };
 
 static void lists_build(struct lists *l, struct bf_job *j)
@@ -238,6 +268,7 @@ static void lists_build(struct lists *l, struct bf_job *j)
 		sbuf_addf(&l->tnames, "%st.%s", sep, c);
 		sbuf_addf(&l->tdesc, "%st.%s DESC", sep, c);
 		sbuf_addf(&l->json, "%st.%s::text", sep, c);
+		sbuf_addf(&l->as_text, "%s%s.%s::text AS %s", sep, j->qual, c, c);
 		sbuf_addf(&l->hi, "%s(SELECT t.%s FROM pgphase_hi t)", sep, c);
 		/* stored keys are text: back to values with the column's own type */
 		sbuf_addf(&l->typed_k, "%s(k.key ->> %d)::%s", sep, i, j->key.types[i]);
@@ -262,6 +293,7 @@ static void lists_release(struct lists *l)
 	sbuf_release(&l->typed_s);
 	sbuf_release(&l->typed_lo);
 	sbuf_release(&l->typed_up);
+	sbuf_release(&l->as_text);
 }
 
 /* "(k1, k2) > ($7, $8) AND " for the cursor, "<=" for the upper bound. */
@@ -271,6 +303,36 @@ static void bound(struct sbuf *sb, const struct lists *l, int n, const char *op,
 	for (int i = 0; i < n; i++)
 		sbuf_addf(sb, "%s$%d", i ? ", " : "", first + i);
 	sbuf_adds(sb, ") AND ");
+}
+
+/* The old values to keep: the columns an UPDATE sets (as text, by name), a DELETE's row. */
+static char *save_old_sql(struct bf_job *j, const struct lists *l)
+{
+	const PgQuery__Node *st = j->spec->stmt;
+	struct sbuf cols = SBUF_INIT;
+	char *old, *out;
+
+	for (size_t i = 0; j->update && i < st->update_stmt->n_target_list; i++) {
+		const PgQuery__ResTarget *t = st->update_stmt->target_list[i]->res_target;
+		char *c = t && t->name ? quote_ident_always(t->name) : NULL;
+		bool seen = false;
+
+		for (size_t k = 0; c && k < i; k++) {
+			const PgQuery__ResTarget *e = st->update_stmt->target_list[k]->res_target;
+
+			seen = seen || (e && e->name && strcmp(e->name, t->name) == 0);
+		}
+		if (c && !seen)
+			sbuf_addf(&cols, "%s%s.%s::text AS %s", cols.len ? ", " : "", j->qual, c,
+				  c);
+		free(c);
+	}
+	old = j->update ? xasprintf("(SELECT to_jsonb(pgphase_o) FROM (SELECT %s) pgphase_o)",
+				    cols.buf) : xasprintf("to_jsonb(ROW(%s.*)::text)", j->qual);
+	out = xasprintf(SQL_SAVE_OLD, l->qualified.buf, l->as_text.buf, l->names.buf, j->qual, old);
+	free(old);
+	sbuf_release(&cols);
+	return out;
 }
 
 /* Render a template after @S@ substitution (s carries only the quoted state schema). */
@@ -320,7 +382,7 @@ static char *walk_fast_sql(struct bf_job *j, struct pgphase_session *s, const st
 /* The two statements of walk variant v: taking row locks, and the optimistic path. */
 static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct lists *l, int v,
 		    const char *pred, const char *scan_pred, const char *change,
-		    const char *json, struct pgphase_error *err)
+		    const char *json, const char *save, struct pgphase_error *err)
 {
 	struct sbuf b = SBUF_INIT, t = SBUF_INIT;
 
@@ -330,7 +392,7 @@ static int walk_sql(struct bf_job *j, struct pgphase_session *s, const struct li
 	sbuf_adds(&t, SQL_WALK_TAIL);
 	j->sql.batch[v] = render(j, s, xasprintf(t.buf, l->qualified.buf, b.buf, scan_pred,
 						 j->qual, json, l->tdesc.buf, change,
-						 j->insert ? "KEY SHARE" : "UPDATE"), err);
+						 j->insert ? "KEY SHARE" : "UPDATE", save), err);
 	/* the change over (cursor, hi]: the chunk's upper bound is implied by hi */
 	sbuf_release(&t);
 	bounds(&t, l, j->key.n, v & 1, 7);
@@ -366,16 +428,17 @@ int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *e
 			   : SQL_CHANGE_DELETE;
 	const char *lock[2] = { j->insert ? "KEY SHARE SKIP LOCKED" : "UPDATE SKIP LOCKED",
 				j->insert ? "KEY SHARE" : "UPDATE" };
-	char *change;
+	char *change, *save;
 	struct lists l;
 	char *json;
 	int rc = -1;
 
 	lists_build(&l, j);
+	save = bf_keeps_old(j) ? save_old_sql(j, &l) : xstrdup("");
 	change = xasprintf(tmpl, j->qual, pred, "pgphase_locked", l.qualified.buf);
 	json = xasprintf("jsonb_build_array(%s)", l.json.buf);
 	for (int v = 0; v < 4; v++)
-		if (walk_sql(j, s, &l, v, pred, scan_pred, change, json, err) < 0)
+		if (walk_sql(j, s, &l, v, pred, scan_pred, change, json, save, err) < 0)
 			goto cleanup;
 	if (walk_claimed_sql(j, s, &l, pred, scan_pred, json, err) < 0)
 		goto cleanup;
@@ -383,7 +446,7 @@ int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *e
 		j->sql.sweep[v] = render(j, s, xasprintf(SQL_SWEEP_BATCH, l.qualified.buf,
 							 l.typed_k.buf, scan_pred, j->qual,
 							 lock[v], change,
-							 l.typed_s.buf, l.names.buf), err);
+							 l.typed_s.buf, l.names.buf, save), err);
 		if (!j->sql.sweep[v])
 			goto cleanup;
 	}
@@ -392,6 +455,7 @@ int bf_build_sql(struct bf_job *j, const char *schema_q, struct pgphase_error *e
 	if (j->sql.sample)
 		rc = 0;
 cleanup:
+	free(save);
 	free(json);
 	free(change);
 	lists_release(&l);
@@ -414,7 +478,13 @@ int pgphase_backfill_render(const struct pgphase_backfill_spec *spec,
 			pgphase_backfill_key_add(&j.key, key->cols[i], key->types[i]);
 		rc = bf_build_sql(&j, schema_q, err);
 	}
-	if (rc == 0) {
+	if (rc == 0 && bf_keeps_old(&j)) {
+		/* old values kept: every batch locks its rows first (a chunk with both bounds, and
+		   the last chunk's form) */
+		*batch = j.sql.batch[3];
+		*open = j.sql.batch[1];
+		j.sql.batch[3] = j.sql.batch[1] = NULL;
+	} else if (rc == 0) {
 		*batch = j.sql.claimed;
 		*open = j.sql.fast[3];
 		j.sql.claimed = j.sql.fast[3] = NULL;

@@ -1,6 +1,8 @@
 /*
- * pgphase rollback [--steps N | --to V] [--dry-run]: DOWN sections of the newest migrations,
- * newest first.  Every targeted migration must have a DOWN section before anything runs.
+ * pgphase rollback [--steps N | --to V] [--dry-run]: undo the newest migrations, newest
+ * first: a complete one by its DOWN section, one that is not by the inverse of the steps
+ * that ran (src/run/run_rollback.c).  Everything is checked before anything runs; a dry run
+ * prints the SQL and takes no lock (it changes nothing, not even the state schema).
  */
 #include <stdio.h>
 

@@ -86,6 +86,9 @@ int exec_backfill_step(struct exec_ctx *x, const struct pgphase_step *st, size_t
 	spec.key = x->key;
 	spec.resolved = st->key.n > 0 ? &st->key : NULL; /* the planner's: one resolution */
 	spec.batch_size = st->batch_size;
+	/* the user's data change: its old values are kept for rollback (src/run/run_restore.c) */
+	spec.keep_old = st->strategy && strcmp(st->strategy, "data-change-to-backfill") == 0 &&
+			pgphase_plan_keeps_old(x->plan, spec.stmt);
 	spec.file = st->file;
 	spec.line = st->line;
 	spec.column = st->column;

@@ -124,6 +124,9 @@ int plan_backfill(struct plan_ctx *ctx, const struct pgphase_strategy *by,
 	spec.stmt = dml;
 	spec.key = ctx->opts.key;
 	spec.batch_size = in->note ? in->note->batch_size : 0;
+	/* as exec_backfill_step runs it: the user's data change keeps its old values */
+	spec.keep_old = by && strcmp(by->name, "data-change-to-backfill") == 0 &&
+			pgphase_plan_keeps_old(ctx->plan, dml);
 	spec.file = ctx->m->up.file;
 	spec.line = in->stmt->line;
 	spec.column = in->stmt->column;

@@ -89,6 +89,8 @@ PGresult *plan_ask(struct plan_ctx *ctx, const char *sql, int n, const char *con
 /* The as-written fallback: expand (or the marked phase), txn or none. */
 int plan_as_written(struct plan_ctx *ctx, const struct strategy_input *in,
 		    struct pgphase_error *err);
+/* The DROP that undoes a creation plan_write.c has none for, or NULL (src/plan/plan_undo.c). */
+char *plan_undo_create(struct plan_ctx *ctx, const PgQuery__Node *n, struct pgphase_error *err);
 
 /* ---- the schema model (src/plan/plan_state.c) ------------------------------------------- */
 

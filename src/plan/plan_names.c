@@ -179,6 +179,10 @@ int plan_name_state(struct plan_ctx *ctx, const struct plan_name_want *w, const 
 		return 1;
 	st = plan_name_state_in(ctx->opts.session, ctx->arena, w, name, what, &e);
 	pgphase_error_release(&e); /* an unanswered question: the run will tell */
+	/* planned again after its expand ran (backfill, contract, rollback): what holds the name
+	   may be this migration's own object, changed by its later steps; checked when it ran */
+	if (st == -1 && ctx->opts.done_through >= PGPHASE_PHASE_EXPAND)
+		return 1;
 	return st == -2 ? 1 : st;
 }
 

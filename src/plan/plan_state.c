@@ -461,8 +461,13 @@ bool plan_name_created(struct plan_ctx *ctx, const char *schema, const char *nam
 
 	/* the newest entry of the name in the schema says what the statements did with it */
 	while ((e = st_map_find(&st->idx, name, NULL, e)))
-		if (surely_same_schema(e->schema, schema))
-			return !((const struct st_idx *)e->val)->gone;
+		if (surely_same_schema(e->schema, schema)) {
+			const struct st_idx *ix = e->val;
+
+			/* an index goes with its table: dropped, the name is no longer that table's */
+			return !ix->gone && (!ix->rel || st_rel_find(st, ix->rel->pub.schema,
+								     ix->rel->pub.name, NULL) == ix->rel);
+		}
 	while ((e = st_map_find(&st->rels, name, NULL, e))) {
 		const struct st_rel *r = e->val;
 

@@ -218,6 +218,19 @@ static void apply_rename(struct plan_state *st, const PgQuery__RenameStmt *rs)
 	}
 }
 
+/* Indexes on a dropped column go with it (PostgreSQL drops them): their names are free. */
+static void drop_column_indexes(struct plan_state *st, const struct st_rel *r, const char *column)
+{
+	for (size_t b = 0; b < st->idx.nb; b++)
+		for (struct st_ent *e = st->idx.b[b]; e; e = e->next) {
+			struct st_idx *ix = e->val;
+
+			for (size_t i = 0; ix->rel == r && !ix->gone && ix->cols && ix->cols[i]; i++)
+				if (strcmp(ix->cols[i], column) == 0)
+					ix->gone = true;
+		}
+}
+
 static void apply_alter_cmd(struct plan_state *st, struct st_rel *r,
 			    const PgQuery__AlterTableCmd *c)
 {
@@ -231,6 +244,7 @@ static void apply_alter_cmd(struct plan_state *st, struct st_rel *r,
 		break;
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
 		st_col_for_change(st, r, c->name)->gone = true;
+		drop_column_indexes(st, r, c->name);
 		for (size_t i = 0; r->pub.key && r->pub.key[i]; i++)
 			if (strcmp(r->pub.key[i], c->name) == 0) {
 				r->pub.key = NULL; /* the primary key goes with its column */

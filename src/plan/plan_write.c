@@ -65,7 +65,7 @@ static char *undo_for(struct plan_ctx *ctx, const PgQuery__Node *n, struct pgpha
 				   sql_ident(ctx, c->def->column_def->colname));
 	}
 	default:
-		return NULL;
+		return plan_undo_create(ctx, n, err); /* plan_undo.c */
 	}
 }
 

@@ -2,7 +2,8 @@
  * rollback: undo the newest migrations, newest first.  A complete migration runs its DOWN
  * section (in one transaction unless a statement refuses one).  A migration that is not
  * complete (expanded, backfilled, or stopped inside a phase) is undone by the inverse of the
- * expand steps that ran, in reverse order: each step's undo_sql drops what it added (IF
+ * expand steps that ran, in reverse order, after the old values of the rows a backfill data
+ * change changed are put back (run_restore.c): each step's undo_sql drops what it added (IF
  * EXISTS, indexes CONCURRENTLY outside a transaction), so a crash halfway through an undo
  * leaves a rerun nothing but no-ops to repeat.  When something that ran has no inverse (a
  * statement run as written that pgphase cannot invert, a data change of the backfill, a
@@ -119,49 +120,6 @@ static int run_down(struct pgphase_session *s, const struct pgphase_migration *m
 	return 0;
 }
 
-/* Steps of a phase that ran (or may have started), given the state row. */
-static size_t steps_run(const struct pgphase_plan *plan, const struct pgphase_state_row *row,
-			enum pgphase_phase phase)
-{
-	size_t n = pgphase_plan_count(plan, phase);
-
-	if ((int)row->state >= (int)phase || row->current_phase > phase)
-		return n;
-	if (row->current_phase != phase)
-		return 0;
-	/* the step at next_step may have started (a step outside a transaction): count it */
-	return (size_t)row->next_step + 1 < n ? (size_t)row->next_step + 1 : n;
-}
-
-/*
- * Can what ran be inverted?  Every expand step that ran needs an undo; data changes the
- * user wrote (UPDATE/DELETE moved to backfill, statements run as written there) and any
- * contract step that ran cannot be undone by dropping what expand added: DOWN is needed.
- * Backfills that only fill what expand added (new columns, shadows) go away with it.
- */
-static bool invertible(const struct pgphase_plan *plan, const struct pgphase_state_row *row)
-{
-	size_t ran[4] = { 0 }, seen[4] = { 0 };
-
-	for (int p = PGPHASE_PHASE_EXPAND; p <= PGPHASE_PHASE_CONTRACT; p++)
-		ran[p] = steps_run(plan, row, (enum pgphase_phase)p);
-	if (ran[PGPHASE_PHASE_CONTRACT] > 0)
-		return false;
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct pgphase_step *st = &plan->steps[i];
-
-		if (seen[st->phase]++ >= ran[st->phase])
-			continue;
-		if (st->phase == PGPHASE_PHASE_EXPAND && !st->undo_sql)
-			return false;
-		if (st->phase == PGPHASE_PHASE_BACKFILL &&
-		    (strcmp(st->strategy, "data-change-to-backfill") == 0 ||
-		     strcmp(st->strategy, "as-written") == 0))
-			return false;
-	}
-	return true;
-}
-
 /* One undo: in a transaction unless a statement refuses one; lock timeouts retried. */
 static int run_undo(struct exec_ctx *x, const struct pgphase_step *st, struct pgphase_error *err)
 {
@@ -197,8 +155,29 @@ static int run_undo(struct exec_ctx *x, const struct pgphase_step *st, struct pg
 	return rc;
 }
 
+/* The restores of u, newest first. */
+static int run_restores(struct pgphase_session *s, const struct pgphase_migration *m,
+			const struct run_undo *u, struct pgphase_run_report *rep,
+			struct pgphase_error *err)
+{
+	struct exec_ctx x = { 0 };
+
+	x.s = s;
+	x.m = m;
+	x.steps_done = &rep->steps;
+	if (u->restored)
+		return 0;
+	for (size_t i = u->n; i-- > 0;) {
+		if (!u->items[i].restore)
+			continue;
+		if (run_restore(&x, &u->items[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int run_inverse(struct pgphase_session *s, const struct pgphase_migration *m,
-		       const struct pgphase_plan *plan, size_t ran, struct pgphase_run_report *rep,
+		       const struct run_undo *u, struct pgphase_run_report *rep,
 		       struct pgphase_error *err)
 {
 	struct pgphase_event ev = { "rollback.completed", NULL, "succeeded", 0, -1, NULL };
@@ -207,12 +186,24 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 
 	x.s = s;
 	x.m = m;
-	x.plan = plan;
 	x.steps_done = &rep->steps;
-	for (size_t i = ran; i-- > 0;) {
+	/* old values first: the tables still have the expanded schema they were recorded in */
+	if (run_restores(s, m, u, rep, err) < 0)
+		return -1;
+	for (size_t i = u->n; i-- > 0;)
+		rep->steps += u->items[i].restore;
+	for (size_t i = u->n; i-- > 0;) {
+		bool want;
+
+		if (u->items[i].restore)
+			continue;
 		if (pgphase_interrupted())
 			return pgphase_error_set(err, PGPHASE_EXIT_FAILED, "interrupted");
-		if (run_undo(&x, &plan->steps[i], err) < 0)
+		if (run_undo_wanted(s, &u->items[i], &want, err) < 0)
+			return -1;
+		if (!want)
+			continue;
+		if (run_undo(&x, u->items[i].step, err) < 0)
 			return -1;
 		rep->steps++;
 	}
@@ -224,8 +215,36 @@ static int run_inverse(struct pgphase_session *s, const struct pgphase_migration
 		db_rollback(s);
 		return -1;
 	}
-	pgphase_info("  undid %zu expand step%s of %s in %.1f ms", ran, ran == 1 ? "" : "s", m->file,
+	pgphase_info("  undid %zu step%s of %s in %.1f ms", u->n, u->n == 1 ? "" : "s", m->file,
 		     (now_us() - t0) / 1000.0);
+	return 0;
+}
+
+/* --dry-run: what rollback would send, per migration, in order. */
+static int print_dry_run(struct pgphase_session *s, FILE *out, const struct pgphase_migration *m,
+			 const struct run_undo *u, struct pgphase_error *err)
+{
+	if (!u) {
+		fprintf(out, "rollback %s (DOWN section)\n", m->file);
+		for (size_t i = 0; i < m->down.sql.n; i++)
+			fprintf(out, "  %s;\n", m->down.sql.stmts[i].sql);
+		return 0;
+	}
+	fprintf(out, "rollback %s (undo of the %zu step%s that ran, newest first)\n", m->file, u->n,
+		u->n == 1 ? "" : "s");
+	for (size_t i = u->n; i-- > 0;)
+		if (u->items[i].restore && run_restore_print(s, m, &u->items[i], out, err) < 0)
+			return -1;
+	for (size_t i = u->n; i-- > 0;) {
+		const struct pgphase_step *st = u->items[i].step;
+
+		if (u->items[i].restore)
+			continue;
+
+		fprintf(out, "  -- %s:%d%s\n", st->file, st->line,
+			u->items[i].if_invalid ? " (only if the index is there and INVALID)" : "");
+		fprintf(out, "  %s;\n", st->undo_sql);
+	}
 	return 0;
 }
 
@@ -236,10 +255,11 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 	struct pgphase_state state;
 	struct pgphase_migration **todo = NULL;
 	struct pgphase_plan *plans = NULL;
-	/* only expand's inverse is needed: later phases are planned for numbering alone */
 	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, NULL,
-					      PGPHASE_PHASE_CONTRACT };
-	size_t n = 0, *ran = NULL;
+					      PGPHASE_PHASE_NONE };
+	struct run_undo *undo = NULL;
+	bool *inverse = NULL;
+	size_t n = 0;
 	long want = o->steps > 0 ? o->steps : 1;
 	int rc = -1;
 
@@ -261,69 +281,77 @@ int pgphase_rollback(struct pgphase_session *s, struct pgphase_migration_set *se
 		rc = 0;
 		goto cleanup;
 	}
-	/* every plan or DOWN section must exist and parse before anything changes */
+	/* every inverse or DOWN section must be known and parse before anything changes */
 	plans = xcalloc(n, sizeof(*plans));
-	ran = xcalloc(n, sizeof(*ran));
+	undo = xcalloc(n, sizeof(*undo));
+	inverse = xcalloc(n, sizeof(*inverse));
 	for (size_t i = 0; i < n; i++) {
 		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
+		struct pgphase_txn_role *roles = NULL;
+		int txn;
 
 		if (pgphase_migration_parse(todo[i], err) < 0)
 			goto cleanup;
 		if (row->state != PGPHASE_STATE_COMPLETE) {
-			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
+			/* not complete: the inverse of what ran, never DOWN (written for complete);
+			   planned as the run that applied it planned it */
+			popts.done_through = (enum pgphase_phase)row->state;
+			if (pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0 ||
+			    run_undo_plan(todo[i], &plans[i], row, &undo[i], err) < 0)
 				goto cleanup;
-			ran[i] = steps_run(&plans[i], row, PGPHASE_PHASE_EXPAND);
-			if (invertible(&plans[i], row))
-				continue;
-			ran[i] = (size_t)-1; /* not invertible: DOWN */
+			for (size_t k = 0; k < undo[i].n; k++)
+				if (undo[i].items[k].restore &&
+				    run_restore_check(s, todo[i], &undo[i].items[k], err) < 0)
+					goto cleanup;
+			inverse[i] = true;
+			continue;
 		}
 		/* a DOWN declared without statements (an empty .down.sql, "-- DOWN" with nothing
 		   under it) says there is nothing to undo, as golang-migrate, goose, diesel and
 		   popx read it: run_down runs nothing and warns */
 		if (!todo[i]->down.present && !todo[i]->down.text) {
-			if (row->state == PGPHASE_STATE_COMPLETE)
-				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
-						 "cannot roll back: migration has no DOWN section");
-			else
-				pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
-						 "cannot roll back: migration is %s, a step that ran has "
-						 "no automatic inverse, and it has no DOWN section",
-						 pgphase_mstate_name(row->state));
+			pgphase_error_at(err, PGPHASE_EXIT_USAGE, "missing-down", todo[i]->file, 1, 0,
+					 "cannot roll back: migration has no DOWN section");
 			pgphase_error_hint(err, "add a \"-- DOWN\" section (or a .down.sql file); nothing "
 						"was rolled back");
 			goto cleanup;
 		}
-		ran[i] = (size_t)-1;
-		{
-			/* checked before anything is rolled back */
-			struct pgphase_txn_role *roles = NULL;
-			int txn = down_in_transaction(todo[i], &roles, err);
-
-			free(roles);
-			if (txn < 0)
-				goto cleanup;
-		}
+		txn = down_in_transaction(todo[i], &roles, err);
+		free(roles);
+		if (txn < 0)
+			goto cleanup;
 	}
 	if (o->dry_run) {
 		for (size_t i = 0; i < n; i++)
-			fprintf(o->out ? o->out : stdout, "rollback %s (%s)\n", todo[i]->file,
-				ran[i] == (size_t)-1 ? "DOWN section" : "inverse of expand");
+			if (print_dry_run(s, o->out ? o->out : stdout, todo[i],
+					  inverse[i] ? &undo[i] : NULL, err) < 0)
+				goto cleanup;
 		rc = 0;
 		goto cleanup;
 	}
+	/* old values first, newest first, while every table still has the columns they were
+	   recorded with (a newer migration's undo may drop some); run_inverse finds them done */
+	for (size_t i = 0; i < n && inverse[i]; i++)
+		if (run_restores(s, todo[i], &undo[i], rep, err) < 0)
+			goto cleanup;
+		else
+			undo[i].restored = true;
 	for (size_t i = 0; i < n; i++) {
 		pgphase_info("rolling back %s ...", todo[i]->file);
-		if (ran[i] == (size_t)-1 ? run_down(s, todo[i], rep, err) < 0
-					 : run_inverse(s, todo[i], &plans[i], ran[i], rep, err) < 0)
+		if (!inverse[i] ? run_down(s, todo[i], rep, err) < 0
+				: run_inverse(s, todo[i], &undo[i], rep, err) < 0)
 			goto cleanup;
 		rep->migrations++;
 	}
 	rc = 0;
 cleanup:
-	for (size_t i = 0; plans && i < n; i++)
+	for (size_t i = 0; plans && i < n; i++) {
+		run_undo_release(&undo[i]);
 		pgphase_plan_release(&plans[i]);
+	}
 	free(plans);
-	free(ran);
+	free(undo);
+	free(inverse);
 	free(todo);
 	pgphase_state_release(&state);
 	return rc;

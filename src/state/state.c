@@ -95,11 +95,19 @@ static const char *const SQL_UPGRADE_V3 =
 	"  ADD COLUMN IF NOT EXISTS batches bigint;";
 
 /*
- * Version 4: the identity of every step an unfinished migration ran (src/exec/exec_resume.c),
- * so a rerun after the file was fixed in place resumes by identity, not by position.  Rows
- * from earlier versions keep steps_recorded false: their steps are known only by position.
- * A step row goes with its migration row (rollback deletes it) and is dropped when the
- * migration completes.
+ * Version 4: two tables.
+ * - steps: the identity of every step an unfinished migration ran (src/exec/exec_resume.c),
+ *   so a rerun after the file was fixed in place resumes by identity, not by position.  Rows
+ *   from earlier versions keep steps_recorded false: their steps are known only by position.
+ *   A step row goes with its migration row (rollback deletes it) and is dropped when the
+ *   migration completes.
+ * - undo_rows: the old values of the rows a data change of the backfill changed, recorded in
+ *   each batch's transaction (src/backfill/backfill_sql.c) so that rollback of a migration
+ *   that is not complete restores them (src/run/run_restore.c).  key: the row's key columns as
+ *   a JSON object of text values; old: an UPDATE's set columns likewise, a DELETE's whole row
+ *   as its record text in a JSON string.  One marker row per backfill (key '[]') says the
+ *   backfill recorded from its start.  The rows go when the migration completes or is rolled
+ *   back.
  */
 static const char *const SQL_UPGRADE_V4 =
 	"ALTER TABLE @S@.migrations"
@@ -113,7 +121,11 @@ static const char *const SQL_UPGRADE_V4 =
 	"  done boolean NOT NULL,"
 	"  recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
 	"  PRIMARY KEY (module, version, phase, step),"
-	"  FOREIGN KEY (module, version) REFERENCES @S@.migrations ON DELETE CASCADE);";
+	"  FOREIGN KEY (module, version) REFERENCES @S@.migrations ON DELETE CASCADE);"
+	"CREATE TABLE IF NOT EXISTS @S@.undo_rows ("
+	"  module text NOT NULL, version bigint NOT NULL, step int NOT NULL,"
+	"  key jsonb NOT NULL, old jsonb NOT NULL,"
+	"  PRIMARY KEY (module, version, step, key));";
 
 /* Upgrade steps: index i takes the state schema from version i+1 to i+2. */
 static const char *const *const SQL_UPGRADES[] = { &SQL_UPGRADE_V2, &SQL_UPGRADE_V3,

@@ -78,7 +78,10 @@ static const char *const SQL_UPSERT =
 	"   failed_at = EXCLUDED.failed_at, applied_by = current_user,"
 	"   applied_host = EXCLUDED.applied_host, pgphase_version = EXCLUDED.pgphase_version,"
 	"   run_id = EXCLUDED.run_id"
-	" RETURNING 1)"
+	" RETURNING 1),"
+	/* a complete migration can no longer be undone: its recorded old values go */
+	" undo_gone AS (DELETE FROM @S@.undo_rows"
+	"   WHERE module = $1::text AND version = $2::bigint AND $6::text = 'complete')"
 	INSERT_EVENTS("$12", "$13", "$15");
 
 static const char *const SQL_FAILURE =
@@ -89,7 +92,8 @@ static const char *const SQL_FAILURE =
 
 static const char *const SQL_DELETE =
 	"WITH row AS ("
-	" DELETE FROM @S@.migrations WHERE module = $1::text AND version = $2::bigint RETURNING 1)"
+	" DELETE FROM @S@.migrations WHERE module = $1::text AND version = $2::bigint RETURNING 1),"
+	" undo_gone AS (DELETE FROM @S@.undo_rows WHERE module = $1::text AND version = $2::bigint)"
 	INSERT_EVENTS("$5", "$6::text", "$7");
 
 static char *events_json(const struct pgphase_event *ev, size_t n)
