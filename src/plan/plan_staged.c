@@ -1,0 +1,295 @@
+/*
+ * Staged runs across migrations.  `pgphase expand` and `backfill` run the expand (and
+ * backfill) phase of several pending migrations ahead, while every earlier migration's
+ * contract steps (drops, NOT NULL, renames finished, constraints and indexes dropped in
+ * contract) wait for the next `contract`.  Each migration is planned against the schema the
+ * earlier ones leave once complete, so a later migration whose expand or backfill touches
+ * what an earlier migration's pending contract changes would meet another schema than the
+ * one it was planned for (a name not yet freed, a column not yet dropped or made NOT NULL).
+ *
+ * This file finds such a dependency before the first change, with the ordering rule's keys
+ * (src/plan/plan_touch.c: rows, columns, names, constraints, unique keys, ...): the keys the
+ * contract steps of the earlier plans touch are collected, and a later plan's expand and
+ * backfill steps depend on them when they share a key and one of the two changes it.  A
+ * check of rows (NOT NULL, VALIDATE) against a change of rows does not count: the helper
+ * CHECK that expand adds already guards newer rows.  DO and CALL count as touching anything.
+ * Keys are compared without case and without schema, as the ordering rule does: a false
+ * match only stops a staged run one migration early.  It decides nothing about running;
+ * the run layer stops before the dependent migration.  Not thread-safe; one per run.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/db.h"
+#include "plan/plan_int.h"
+#include "plan/plan_staged.h"
+#include "base/util.h"
+
+#define M_READ 1
+#define M_WRITE 2
+#define M_CHECK 4
+
+struct staged_key {
+	const char *key;
+	unsigned modes;
+	const char *file; /* the earlier migration whose contract touches it (the first one) */
+	int line;
+};
+
+struct plan_staged {
+	struct pgphase_arena *arena;
+	struct pgphase_session *session;
+	struct staged_key *slots; /* open addressing, key NULL: empty */
+	size_t nslots, n;
+	const char *barrier_file; /* an earlier contract runs DO / CALL */
+	int barrier_line;
+	const char *any_file;     /* an earlier contract step at all (for a later DO / CALL) */
+	int any_line;
+};
+
+static unsigned char fold(char c)
+{
+	return (unsigned char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+static bool same_key(const char *a, const char *b)
+{
+	for (; *a && fold(*a) == fold(*b); a++, b++)
+		;
+	return fold(*a) == fold(*b);
+}
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ fold(*s)) * 1099511628211ULL;
+	return h;
+}
+
+static struct staged_key *slot(struct plan_staged *s, const char *key)
+{
+	size_t i;
+
+	if (!s->nslots)
+		return NULL;
+	for (i = hash(key) & (s->nslots - 1); s->slots[i].key; i = (i + 1) & (s->nslots - 1))
+		if (same_key(s->slots[i].key, key))
+			return &s->slots[i];
+	return &s->slots[i];
+}
+
+static void grow(struct plan_staged *s)
+{
+	struct staged_key *old = s->slots;
+	size_t n = s->nslots;
+
+	s->nslots = n ? n * 2 : 256;
+	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
+	for (size_t i = 0; i < n; i++)
+		if (old[i].key)
+			*slot(s, old[i].key) = old[i];
+	free(old);
+}
+
+struct plan_staged *plan_staged_new(struct pgphase_session *session)
+{
+	struct plan_staged *s = xcalloc(1, sizeof(*s));
+
+	s->arena = pgphase_arena_new();
+	s->session = session;
+	return s;
+}
+
+void plan_staged_free(struct plan_staged *s)
+{
+	if (!s)
+		return;
+	free(s->slots);
+	pgphase_arena_free(s->arena);
+	free(s);
+}
+
+static unsigned mode_bit(enum plan_touch_mode m)
+{
+	return m == PLAN_TOUCH_WRITE ? M_WRITE : m == PLAN_TOUCH_CHECK ? M_CHECK : M_READ;
+}
+
+/* What the two touches of one key mean together: a change on one side against any touch on
+ * the other, except a check of rows against a change of rows. */
+static bool conflicts(const char *key, unsigned a, unsigned b)
+{
+	if (key[0] == 'd') {
+		a &= ~(unsigned)M_CHECK;
+		b &= ~(unsigned)M_CHECK;
+	}
+	return ((a & M_WRITE) && b) || ((b & M_WRITE) && a);
+}
+
+/* ---- the touches of one step ---- */
+
+struct step_touches {
+	struct plan_staged *s;
+	const struct pgphase_step *st;
+	bool collecting;        /* contract steps of an earlier plan: add to s */
+	const char *reason;     /* checking a later plan: the first dependency found */
+	const char *earlier;
+};
+
+static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
+{
+	struct step_touches *t = arg;
+	struct plan_staged *s = t->s;
+	struct staged_key *k;
+
+	if (strcmp(key, "*") == 0) {
+		if (t->collecting && !s->barrier_file) {
+			s->barrier_file = t->st->file;
+			s->barrier_line = t->st->line;
+		} else if (!t->collecting && !t->reason && s->any_file) {
+			t->earlier = s->any_file;
+			t->reason = arena_printf(s->arena, "line %d (DO or CALL) may touch anything "
+						 "its contract changes (line %d)", t->st->line,
+						 s->any_line);
+		}
+		return;
+	}
+	if (t->collecting) {
+		if ((s->n + 1) * 2 > s->nslots)
+			grow(s);
+		k = slot(s, key);
+		if (!k->key) {
+			k->key = arena_strdup(s->arena, key);
+			k->file = t->st->file;
+			k->line = t->st->line;
+			s->n++;
+		}
+		k->modes |= mode_bit(mode);
+		return;
+	}
+	if (t->reason)
+		return;
+	if (s->barrier_file) {
+		t->earlier = s->barrier_file;
+		t->reason = arena_printf(s->arena, "its contract runs DO or CALL (line %d), which "
+					 "may touch anything line %d uses", s->barrier_line,
+					 t->st->line);
+		return;
+	}
+	k = slot(s, key);
+	if (!k || !k->key || !conflicts(key, k->modes, mode_bit(mode)))
+		return;
+	t->earlier = k->file;
+	t->reason = arena_printf(s->arena, "line %d %s %s, which its contract (line %d) %s",
+				 t->st->line, mode == PLAN_TOUCH_WRITE ? "changes" : "uses",
+				 plan_touch_display(s->arena, key), k->line,
+				 k->modes & M_WRITE ? "changes" : "uses");
+}
+
+/* The table of a unique index on the database, for a DROP INDEX's unique-key touch. */
+static const char *const SQL_UNIQUE_INDEX_TABLE =
+	"SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+	" WHERE i.indexrelid = to_regclass($1) AND i.indisunique";
+
+static const char *unique_index_table(void *arg, const char *schema, const char *name)
+{
+	struct step_touches *t = arg;
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	const char *p[1], *out = NULL;
+	char *qs, *qn;
+	PGresult *r;
+
+	if (!t->s->session)
+		return NULL;
+	qn = quote_ident_always(name);
+	qs = schema && schema[0] ? quote_ident_always(schema) : NULL;
+	p[0] = qs ? arena_printf(t->s->arena, "%s.%s", qs, qn) : arena_strdup(t->s->arena, qn);
+	free(qs);
+	free(qn);
+	r = db_query(t->s->session, SQL_UNIQUE_INDEX_TABLE, 1, p, PGRES_TUPLES_OK, &e);
+	pgphase_error_release(&e); /* unanswered: no key, as offline */
+	if (r && PQntuples(r) == 1)
+		out = arena_strdup(t->s->arena, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return out;
+}
+
+/* Steps that run the user's own statement (their drops and triggers change what later
+ * statements meet), as the ordering rule counts them. */
+static bool users_own(const struct pgphase_step *st)
+{
+	return strcmp(st->strategy, "as-written") == 0 ||
+	       strcmp(st->strategy, strategy_defer_destructive_to_contract.name) == 0 ||
+	       strcmp(st->strategy, strategy_drop_index_concurrently.name) == 0;
+}
+
+static void step_touches(struct step_touches *t)
+{
+	const struct pgphase_step *st = t->st;
+	const char *sql = st->kind == PGPHASE_STEP_BACKFILL && st->dml ? st->dml : st->sql;
+	struct plan_touch_sink sink = { on_touch, t, t->s->arena,
+					st->kind == PGPHASE_STEP_CHECK_NULLS,
+					!users_own(st) && st->kind != PGPHASE_STEP_BACKFILL,
+					unique_index_table };
+	struct pgphase_error e = PGPHASE_ERROR_INIT;
+	struct pgphase_sql parsed;
+
+	if (!sql || (st->kind == PGPHASE_STEP_BACKFILL && !st->dml))
+		return;
+	if (pgphase_sql_parse(&parsed, sql, "<planner>", &e) == 0) {
+		for (size_t k = 0; k < parsed.n; k++)
+			plan_touches(parsed.stmts[k].node, &sink);
+		pgphase_sql_release(&parsed);
+	}
+	pgphase_error_release(&e);
+}
+
+const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *plan,
+			      enum pgphase_phase done, enum pgphase_phase through,
+			      const char **earlier)
+{
+	struct step_touches t = { s, NULL, false, NULL, NULL };
+
+	if (!s->n && !s->barrier_file && !s->any_file)
+		return NULL; /* no contract waits */
+	const struct pgphase_sql *up = plan->migration ? &plan->migration->up.sql : NULL;
+	size_t last_origin = (size_t)-1;
+
+	for (size_t i = 0; i < plan->n && !t.reason; i++) {
+		const struct pgphase_step *st = &plan->steps[i];
+
+		if (st->phase <= done || st->phase > through || st->phase == PGPHASE_PHASE_CONTRACT)
+			continue;
+		t.st = st;
+		step_touches(&t);
+		/* and the statement it comes from: a strategy's steps (a sync trigger's function
+		   body is text) do not show the column a rename or type change is about */
+		if (!t.reason && up && st->origin < up->n && st->origin != last_origin) {
+			struct plan_touch_sink sink = { on_touch, &t, s->arena, false, false,
+							unique_index_table };
+
+			plan_touches(up->stmts[st->origin].node, &sink);
+			last_origin = st->origin;
+		}
+	}
+	if (t.reason && earlier)
+		*earlier = t.earlier;
+	return t.reason;
+}
+
+void plan_staged_add_contract(struct plan_staged *s, const struct pgphase_plan *plan)
+{
+	struct step_touches t = { s, NULL, true, NULL, NULL };
+
+	for (size_t i = 0; i < plan->n; i++) {
+		if (plan->steps[i].phase != PGPHASE_PHASE_CONTRACT)
+			continue;
+		t.st = &plan->steps[i];
+		if (!s->any_file) {
+			s->any_file = t.st->file;
+			s->any_line = t.st->line;
+		}
+		step_touches(&t);
+	}
+}

@@ -1,0 +1,27 @@
+/*
+ * Staged runs across migrations (src/plan/plan_staged.c): does a later migration's expand or
+ * backfill depend on an earlier migration's contract steps that will not have run?  Used by
+ * the run layer (expand, backfill, plan) before the first change.
+ */
+#ifndef PGPHASE_PLAN_PLAN_STAGED_H
+#define PGPHASE_PLAN_PLAN_STAGED_H
+
+#include "pgphase/plan.h"
+
+struct plan_staged;
+
+struct plan_staged *plan_staged_new(struct pgphase_session *session);
+void plan_staged_free(struct plan_staged *s);
+/*
+ * Check plan's steps of the phases after done up to through (expand, backfill) against the contract steps of the plans added
+ * before (plan_staged_add_contract).  Returns NULL when independent, else the reason in
+ * words and *earlier the file of the earlier migration it needs contracted first (both live
+ * as long as s).
+ */
+const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *plan,
+			      enum pgphase_phase done, enum pgphase_phase through,
+			      const char **earlier);
+/* Remember plan's contract steps: they run only at the next contract. */
+void plan_staged_add_contract(struct plan_staged *s, const struct pgphase_plan *plan);
+
+#endif
