@@ -1,21 +1,24 @@
 /*
- * Staged runs across migrations.  `pgphase expand` and `backfill` run the expand (and
- * backfill) phase of several pending migrations ahead, while every earlier migration's
- * contract steps (drops, NOT NULL, renames finished, constraints and indexes dropped in
- * contract) wait for the next `contract`.  Each migration is planned against the schema the
- * earlier ones leave once complete, so a later migration whose expand or backfill touches
- * what an earlier migration's pending contract changes would meet another schema than the
- * one it was planned for (a name not yet freed, a column not yet dropped or made NOT NULL).
+ * Staged runs across migrations.  `pgphase expand` and `backfill` run the early phases of
+ * several pending migrations ahead, while each earlier migration's later phases wait: its
+ * contract (drops, NOT NULL, renames finished, constraints and indexes dropped in contract)
+ * until the next `contract`, and under `expand` also its backfill (data changes,
+ * validations).  Each migration is planned against the schema the earlier ones leave once
+ * complete, so a later migration whose steps of this run touch what an earlier migration's
+ * pending steps change would meet another schema than the one it was planned for (a name not
+ * yet freed, a column not yet dropped or made NOT NULL, rows not yet deduplicated).
  *
  * This file finds such a dependency before the first change, with the ordering rule's keys
  * (src/plan/plan_touch.c: rows, columns, names, constraints, unique keys, ...): the keys the
- * contract steps of the earlier plans touch are collected, and a later plan's expand and
- * backfill steps depend on them when they share a key and one of the two changes it.  A
- * check of rows (NOT NULL, VALIDATE) against a change of rows does not count: the helper
- * CHECK that expand adds already guards newer rows.  DO and CALL count as touching anything.
- * Keys are compared without case and without schema, as the ordering rule does: a false
- * match only stops a staged run one migration early.  It decides nothing about running;
- * the run layer stops before the dependent migration.  Not thread-safe; one per run.
+ * pending steps of the earlier plans touch are collected (plan_staged_add_pending), and a
+ * later plan's steps of this run — and the statements they come from, since a strategy's
+ * steps may not show the column they are about — depend on them when they share a key and
+ * one of the two changes it.  A check of rows (NOT NULL, VALIDATE, a NULL count) against a
+ * change of rows does not count: the helper CHECK that expand adds already guards newer
+ * rows.  DO and CALL count as touching anything.  Keys are compared without case and without
+ * schema, as the ordering rule does: a false match only stops a staged run one migration
+ * early.  It decides nothing about running; the run layer stops before the dependent
+ * migration (src/run/run.c).  One per run.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +35,16 @@
 struct staged_key {
 	const char *key;
 	unsigned modes;
-	const char *file; /* the earlier migration whose contract touches it (the first one) */
+	const char *file; /* the earlier migration whose pending step touches it (the first) */
 	int line;
+	enum pgphase_phase phase; /* that step's */
+};
+
+/* Where a pending step of an earlier migration is: for the reason. */
+struct staged_at {
+	const char *file;
+	int line;
+	enum pgphase_phase phase;
 };
 
 struct plan_staged {
@@ -41,10 +52,8 @@ struct plan_staged {
 	struct pgphase_session *session;
 	struct staged_key *slots; /* open addressing, key NULL: empty */
 	size_t nslots, n;
-	const char *barrier_file; /* an earlier contract runs DO / CALL */
-	int barrier_line;
-	const char *any_file;     /* an earlier contract step at all (for a later DO / CALL) */
-	int any_line;
+	struct staged_at barrier; /* a pending step runs DO / CALL (file NULL: none) */
+	struct staged_at any;     /* a pending step at all (for a later DO / CALL) */
 };
 
 static unsigned char fold(char c)
@@ -132,9 +141,9 @@ static bool conflicts(const char *key, unsigned a, unsigned b)
 struct step_touches {
 	struct plan_staged *s;
 	const struct pgphase_step *st;
-	bool collecting;        /* contract steps of an earlier plan: add to s */
+	bool collecting;        /* pending steps of an earlier plan: add to s */
 	const char *reason;     /* checking a later plan: the first dependency found */
-	const char *earlier;
+	struct staged_at earlier;
 };
 
 static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
@@ -144,14 +153,14 @@ static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
 	struct staged_key *k;
 
 	if (strcmp(key, "*") == 0) {
-		if (t->collecting && !s->barrier_file) {
-			s->barrier_file = t->st->file;
-			s->barrier_line = t->st->line;
-		} else if (!t->collecting && !t->reason && s->any_file) {
-			t->earlier = s->any_file;
-			t->reason = arena_printf(s->arena, "line %d (DO or CALL) may touch anything "
-						 "its contract changes (line %d)", t->st->line,
-						 s->any_line);
+		if (t->collecting && !s->barrier.file) {
+			s->barrier = (struct staged_at){ t->st->file, t->st->line, t->st->phase };
+		} else if (!t->collecting && !t->reason && s->any.file) {
+			t->earlier = s->any;
+			t->reason = arena_printf(s->arena, "%s:%d (DO or CALL) may touch anything "
+						 "the %s step at %s:%d changes", t->st->file,
+						 t->st->line, pgphase_phase_name(s->any.phase),
+						 s->any.file, s->any.line);
 		}
 		return;
 	}
@@ -163,6 +172,7 @@ static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
 			k->key = arena_strdup(s->arena, key);
 			k->file = t->st->file;
 			k->line = t->st->line;
+			k->phase = t->st->phase;
 			s->n++;
 		}
 		k->modes |= mode_bit(mode);
@@ -170,21 +180,23 @@ static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
 	}
 	if (t->reason)
 		return;
-	if (s->barrier_file) {
-		t->earlier = s->barrier_file;
-		t->reason = arena_printf(s->arena, "its contract runs DO or CALL (line %d), which "
-					 "may touch anything line %d uses", s->barrier_line,
-					 t->st->line);
+	if (s->barrier.file) {
+		t->earlier = s->barrier;
+		t->reason = arena_printf(s->arena, "the %s step at %s:%d runs DO or CALL, which "
+					 "may touch anything %s:%d uses",
+					 pgphase_phase_name(s->barrier.phase), s->barrier.file,
+					 s->barrier.line, t->st->file, t->st->line);
 		return;
 	}
 	k = slot(s, key);
 	if (!k || !k->key || !conflicts(key, k->modes, mode_bit(mode)))
 		return;
-	t->earlier = k->file;
-	t->reason = arena_printf(s->arena, "line %d %s %s, which its contract (line %d) %s",
-				 t->st->line, mode == PLAN_TOUCH_WRITE ? "changes" : "uses",
-				 plan_touch_display(s->arena, key), k->line,
-				 k->modes & M_WRITE ? "changes" : "uses");
+	t->earlier = (struct staged_at){ k->file, k->line, k->phase };
+	t->reason = arena_printf(s->arena, "%s:%d %s %s, which the %s step at %s:%d %s",
+				 t->st->file, t->st->line,
+				 mode == PLAN_TOUCH_WRITE ? "changes" : "uses",
+				 plan_touch_display(s->arena, key), pgphase_phase_name(k->phase),
+				 k->file, k->line, k->modes & M_WRITE ? "changes" : "uses");
 }
 
 /* The table of a unique index on the database, for a DROP INDEX's unique-key touch. */
@@ -247,12 +259,12 @@ static void step_touches(struct step_touches *t)
 
 const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *plan,
 			      enum pgphase_phase done, enum pgphase_phase through,
-			      const char **earlier)
+			      const char **earlier, enum pgphase_phase *phase)
 {
-	struct step_touches t = { s, NULL, false, NULL, NULL };
+	struct step_touches t = { s, NULL, false, NULL, { NULL, 0, PGPHASE_PHASE_NONE } };
 
-	if (!s->n && !s->barrier_file && !s->any_file)
-		return NULL; /* no contract waits */
+	if (!s->any.file)
+		return NULL; /* no earlier step waits */
 	const struct pgphase_sql *up = plan->migration ? &plan->migration->up.sql : NULL;
 	size_t last_origin = (size_t)-1;
 
@@ -274,22 +286,23 @@ const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *
 		}
 	}
 	if (t.reason && earlier)
-		*earlier = t.earlier;
+		*earlier = t.earlier.file;
+	if (t.reason && phase)
+		*phase = t.earlier.phase;
 	return t.reason;
 }
 
-void plan_staged_add_contract(struct plan_staged *s, const struct pgphase_plan *plan)
+void plan_staged_add_pending(struct plan_staged *s, const struct pgphase_plan *plan,
+			     enum pgphase_phase after)
 {
-	struct step_touches t = { s, NULL, true, NULL, NULL };
+	struct step_touches t = { s, NULL, true, NULL, { NULL, 0, PGPHASE_PHASE_NONE } };
 
 	for (size_t i = 0; i < plan->n; i++) {
-		if (plan->steps[i].phase != PGPHASE_PHASE_CONTRACT)
+		if (plan->steps[i].phase <= after)
 			continue;
 		t.st = &plan->steps[i];
-		if (!s->any_file) {
-			s->any_file = t.st->file;
-			s->any_line = t.st->line;
-		}
+		if (!s->any.file)
+			s->any = (struct staged_at){ t.st->file, t.st->line, t.st->phase };
 		step_touches(&t);
 	}
 }

@@ -13,15 +13,17 @@ struct plan_staged;
 struct plan_staged *plan_staged_new(struct pgphase_session *session);
 void plan_staged_free(struct plan_staged *s);
 /*
- * Check plan's steps of the phases after done up to through (expand, backfill) against the contract steps of the plans added
- * before (plan_staged_add_contract).  Returns NULL when independent, else the reason in
- * words and *earlier the file of the earlier migration it needs contracted first (both live
- * as long as s).
+ * Check plan's steps of the phases after done up to through (expand, backfill), and their
+ * statements, against the pending steps of the plans added before.  Returns NULL when
+ * independent, else the reason in words, *earlier the file of the earlier migration and
+ * *phase the phase of its step that must run first (strings live as long as s).
  */
 const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *plan,
 			      enum pgphase_phase done, enum pgphase_phase through,
-			      const char **earlier);
-/* Remember plan's contract steps: they run only at the next contract. */
-void plan_staged_add_contract(struct plan_staged *s, const struct pgphase_plan *plan);
+			      const char **earlier, enum pgphase_phase *phase);
+/* Remember plan's steps of the phases after `after`: they have not run when the later
+ * migrations of the run run theirs. */
+void plan_staged_add_pending(struct plan_staged *s, const struct pgphase_plan *plan,
+			     enum pgphase_phase after);
 
 #endif

@@ -182,15 +182,19 @@ static int join_backfills(struct pgphase_session *s, struct pgphase_migration **
  * (src/plan/plan_staged.c) is where the run stops: the earlier ones run through the requested
  * phase, this one and every later one wait for that contract.
  */
-static void say_stop(const struct pgphase_run_options *o, struct pgphase_migration **todo,
-		     size_t stop, const char *stop_needs, const char *stop_reason)
+static void say_stop(const struct pgphase_run_options *o, const struct pgphase_migration *m,
+		     const char *needs, enum pgphase_phase phase, const char *why)
 {
 	const char *cmd = o->through == PGPHASE_PHASE_EXPAND ? "expand" : "backfill";
 
-	pgphase_warn("%s: stopping before %s: it needs %s's contract first (%s); run the deploy "
-		     "sequence for %s (backfill, deploy the new app, retire the old one, contract), "
-		     "then %s again", cmd, todo[stop]->file, stop_needs, stop_reason, stop_needs,
-		     cmd);
+	if (phase == PGPHASE_PHASE_BACKFILL)
+		pgphase_warn("%s: stopping before %s: it needs %s's backfill first (%s); run "
+			     "\"pgphase backfill\": it backfills %s before it expands %s", cmd,
+			     m->file, needs, why, needs, m->file);
+	else
+		pgphase_warn("%s: stopping before %s: it needs %s's contract first (%s); run the "
+			     "deploy sequence for %s (backfill, deploy the new app, retire the old "
+			     "one, contract), then %s again", cmd, m->file, needs, why, needs, cmd);
 }
 
 int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set,
@@ -205,6 +209,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	bool *waiting = NULL;
 	struct plan_staged *staged = NULL;
 	const char *why = NULL, *needs = NULL;
+	enum pgphase_phase needs_phase = PGPHASE_PHASE_CONTRACT;
 	int64_t last_complete = 0;
 	int rc = -1;
 
@@ -253,10 +258,12 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 			    pgphase_plan_migration(&plans[k], m, &popts, err) < 0)
 				goto cleanup;
 			if (staged && stop == n) {
-				why = plan_staged_needs(staged, &plans[k], done, o->through, &needs);
+				why = plan_staged_needs(staged, &plans[k], done, o->through, &needs,
+							&needs_phase);
 				if (why)
 					stop = k;
-				plan_staged_add_contract(staged, &plans[k]);
+				plan_staged_add_pending(staged, &plans[k],
+							done > o->through ? done : o->through);
 			}
 			k++;
 		} else if (waiting[i] && staged && stop == n) {
@@ -267,7 +274,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 			if (pgphase_migration_parse(m, err) < 0 ||
 			    pgphase_plan_migration(&p, m, &popts, err) < 0)
 				goto cleanup;
-			plan_staged_add_contract(staged, &p);
+			plan_staged_add_pending(staged, &p, done);
 			pgphase_plan_release(&p);
 		}
 	}
@@ -281,7 +288,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		goto cleanup;
 	}
 	if (stop < n)
-		say_stop(o, todo, stop, needs, why);
+		say_stop(o, todo[stop], needs, needs_phase, why);
 	if (o->dry_run) {
 		for (size_t i = 0; i < n_run; i++)
 			pgphase_plan_print_text(o->out ? o->out : stdout, &plans[i], NULL);
