@@ -13,9 +13,9 @@
  * pending steps of the earlier plans touch are collected (plan_staged_add_pending), and a
  * later plan's steps of this run — and the statements they come from, since a strategy's
  * steps may not show the column they are about — depend on them when they share a key and
- * one of the two changes it.  A check of rows (NOT NULL, VALIDATE, a NULL count) against a
- * change of rows does not count: the helper CHECK that expand adds already guards newer
- * rows.  DO and CALL count as touching anything.  Keys are compared without case and without
+ * one of the two changes it.  An earlier pending check of rows (SET NOT NULL, VALIDATE, a
+ * NULL count) against a later change of rows does not count: it verifies the rows the
+ * change leaves, and the helper CHECK that expand adds already guards them.  DO and CALL count as touching anything.  Keys are compared without case and without
  * schema, as the ordering rule does: a false match only stops a staged run one migration
  * early.  It decides nothing about running; the run layer stops before the dependent
  * migration (src/run/run.c).  One per run.
@@ -125,14 +125,13 @@ static unsigned mode_bit(enum plan_touch_mode m)
 	return m == PLAN_TOUCH_WRITE ? M_WRITE : m == PLAN_TOUCH_CHECK ? M_CHECK : M_READ;
 }
 
-/* What the two touches of one key mean together: a change on one side against any touch on
- * the other, except a check of rows against a change of rows. */
+/* What the touches of one key mean together (a: the earlier migration's pending steps, b:
+ * the later one's of this run): a change on one side against any touch on the other, except
+ * a pending check of rows, which verifies the rows the later change leaves. */
 static bool conflicts(const char *key, unsigned a, unsigned b)
 {
-	if (key[0] == 'd') {
+	if (key[0] == 'd')
 		a &= ~(unsigned)M_CHECK;
-		b &= ~(unsigned)M_CHECK;
-	}
 	return ((a & M_WRITE) && b) || ((b & M_WRITE) && a);
 }
 
