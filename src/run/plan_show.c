@@ -28,19 +28,19 @@ static void staged_note(struct plan_staged *staged, const struct pgphase_plan *p
 	const char *earlier = NULL, *why;
 	enum pgphase_phase phase = PGPHASE_PHASE_CONTRACT;
 
-	if (!*stopped) {
-		why = plan_staged_needs(staged, plan, done, PGPHASE_PHASE_EXPAND, &earlier, &phase);
-		if (why) {
-			*stopped = true;
-			if (json)
-				pgphase_info("a staged run (expand) stops before %s: it needs %s's %s "
-					     "first (%s)", plan->migration->file, earlier,
-					     pgphase_phase_name(phase), why);
-			else
-				fprintf(out, "-- a staged run (expand) stops before this migration: "
-					"it needs %s's %s first (%s)\n", earlier,
-					pgphase_phase_name(phase), why);
-		}
+	if (*stopped)
+		return; /* the run stops here: what comes after is not compared */
+	why = plan_staged_needs(staged, plan, done, PGPHASE_PHASE_EXPAND, &earlier, &phase);
+	if (why) {
+		*stopped = true;
+		if (json)
+			pgphase_info("a staged run (expand) stops before %s: it needs %s's %s first "
+				     "(%s)", plan->migration->file, earlier, pgphase_phase_name(phase),
+				     why);
+		else
+			fprintf(out, "-- a staged run (expand) stops before this migration: it needs "
+				"%s's %s first (%s)\n", earlier, pgphase_phase_name(phase), why);
+		return;
 	}
 	plan_staged_add_pending(staged, plan, done > PGPHASE_PHASE_EXPAND ? done
 							   : PGPHASE_PHASE_EXPAND);
