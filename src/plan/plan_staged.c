@@ -143,6 +143,7 @@ struct step_touches {
 	bool collecting;        /* pending steps of an earlier plan: add to s */
 	const char *reason;     /* checking a later plan: the first dependency found */
 	struct staged_at earlier;
+	bool changes_only;      /* a later step's statement: only what it changes counts */
 };
 
 static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
@@ -177,7 +178,7 @@ static void on_touch(void *arg, const char *key, enum plan_touch_mode mode)
 		k->modes |= mode_bit(mode);
 		return;
 	}
-	if (t->reason)
+	if (t->reason || (t->changes_only && mode != PLAN_TOUCH_WRITE))
 		return;
 	if (s->barrier.file) {
 		t->earlier = s->barrier;
@@ -260,7 +261,7 @@ const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *
 			      enum pgphase_phase done, enum pgphase_phase through,
 			      const char **earlier, enum pgphase_phase *phase)
 {
-	struct step_touches t = { s, NULL, false, NULL, { NULL, 0, PGPHASE_PHASE_NONE } };
+	struct step_touches t = { s, NULL, false, NULL, { NULL, 0, PGPHASE_PHASE_NONE }, false };
 
 	if (!s->any.file)
 		return NULL; /* no earlier step waits */
@@ -274,13 +275,16 @@ const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *
 			continue;
 		t.st = st;
 		step_touches(&t);
-		/* and the statement it comes from: a strategy's steps (a sync trigger's function
-		   body is text) do not show the column a rename or type change is about */
+		/* and what the statement it comes from changes: a strategy's steps (a sync
+		   trigger's function body is text) do not show the column a rename or type
+		   change is about; its reads are the steps' own (a VALIDATE in backfill) */
 		if (!t.reason && up && st->origin < up->n && st->origin != last_origin) {
 			struct plan_touch_sink sink = { on_touch, &t, s->arena, false, false,
 							unique_index_table };
 
+			t.changes_only = true;
 			plan_touches(up->stmts[st->origin].node, &sink);
+			t.changes_only = false;
 			last_origin = st->origin;
 		}
 	}
@@ -294,7 +298,7 @@ const char *plan_staged_needs(struct plan_staged *s, const struct pgphase_plan *
 void plan_staged_add_pending(struct plan_staged *s, const struct pgphase_plan *plan,
 			     enum pgphase_phase after)
 {
-	struct step_touches t = { s, NULL, true, NULL, { NULL, 0, PGPHASE_PHASE_NONE } };
+	struct step_touches t = { s, NULL, true, NULL, { NULL, 0, PGPHASE_PHASE_NONE }, false };
 
 	for (size_t i = 0; i < plan->n; i++) {
 		if (plan->steps[i].phase <= after)
