@@ -1,9 +1,8 @@
 /*
  * Order is preserved where it matters.  Strategies move parts of statements to later phases
  * (a data change to backfill, a DROP to contract, a VALIDATE to the end of backfill); that is
- * safe only when no later statement of the migration — or of a later pending migration,
- * whose expand may run before this one's backfill and contract — runs earlier and touches
- * what the moved part touches (src/plan/plan_touch.c: the rows of a table, a column, a name,
+ * safe only when no later statement of the migration runs earlier and touches what the
+ * moved part touches (src/plan/plan_touch.c: the rows of a table, a column, a name,
  * a constraint, trigger, rule or policy, a function).  When one does, the moved statement is
  * kept in its place instead: run as written in expand, in the migration's transaction with
  * its neighbours, and its steps say why (pgphase_step.reason).  When the statement cannot be
@@ -14,10 +13,12 @@
  * conflict in turn, so the check runs to a fixpoint.  Each pass is linear in the touches:
  * every touch is filed under its key (a hash of interned keys), and each key's list is
  * scanned once from the end, keeping the earliest position of the later statements.  A
- * position is (phase, stage); within one, steps run in statement order.  The later
- * migrations' touches are recorded once per run when the caller carries the model
- * (pgphase_plan_options.carry) and replayed for each plan; each plan still looks at every
- * later statement's records, so a directory of N migrations costs N x (their touches).
+ * position is (phase, stage); within one, steps run in statement order.
+ *
+ * Later migrations are not looked at: `migrate` completes each migration before the next,
+ * and a staged run (expand, backfill) stops before a migration whose steps depend on an
+ * earlier one's phases that have not run (src/plan/plan_staged.c), so a migration's plan
+ * never depends on the files after it (it must not change once its expand ran).
  *
  * Also here: statements still using a table's old name after rename-table-via-view left a
  * view under it.
@@ -249,162 +250,6 @@ static void own_touches(struct order *o, size_t i)
 	}
 }
 
-/* Where a statement of a later migration starts, without planning it: its marker, else
- * backfill for a data change, contract for a drop, expand for the rest. */
-static enum pgphase_phase later_phase(const struct pgphase_stmt *s,
-				      const struct pgphase_stmt_note *note)
-{
-	const PgQuery__Node *n = s->node;
-
-	if (note && note->phase != PGPHASE_PHASE_NONE)
-		return note->phase;
-	if (note && note->as_is)
-		return PGPHASE_PHASE_EXPAND;
-	switch (n->node_case) {
-	case PG_QUERY__NODE__NODE_UPDATE_STMT:
-	case PG_QUERY__NODE__NODE_DELETE_STMT:
-		return PGPHASE_PHASE_BACKFILL;
-	case PG_QUERY__NODE__NODE_DROP_STMT:
-	case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
-		return PGPHASE_PHASE_CONTRACT;
-	default:
-		return PGPHASE_PHASE_EXPAND;
-	}
-}
-
-/*
- * The pending migrations after this one: their expand may run before this one's backfill
- * and contract (`pgphase expand` runs ahead), so their statements count as later statements
- * that may run first.  Only keys this migration touches are kept.
- */
-/*
- * A later statement's touches as plan_touches reports them, recorded once per run when the
- * run carries its model (opts.carry): each migration's plan replays the records of the
- * migrations after it instead of walking their trees again.  In the carry's arena.
- */
-struct rec_touch {
-	const char *key;
-	unsigned char mode;
-};
-
-struct rec_stmt {
-	struct rec_touch *v;
-	size_t n, cap;
-	bool done;
-};
-
-struct rec_cache {
-	const struct pgphase_migration_set *set;
-	struct rec_stmt **by_item; /* per set item: one record per UP statement, or NULL */
-};
-
-struct recorder {
-	struct pgphase_arena *arena;
-	struct rec_stmt *r;
-	struct collect *c; /* for the catalog callback */
-};
-
-static void rec_add(void *arg, const char *key, enum plan_touch_mode mode)
-{
-	struct recorder *w = arg;
-	struct rec_stmt *r = w->r;
-
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 4;
-		struct rec_touch *v = arena_alloc(w->arena, cap * sizeof(*v));
-
-		if (r->n)
-			memcpy(v, r->v, r->n * sizeof(*v));
-		r->v = v;
-		r->cap = cap;
-	}
-	r->v[r->n++] = (struct rec_touch){ key, (unsigned char)mode };
-}
-
-static const char *rec_unique_index_table(void *arg, const char *schema, const char *name)
-{
-	struct recorder *w = arg;
-
-	return unique_index_table(w->c, schema, name);
-}
-
-/* The recorded touches of statement i of set item k, or NULL without a carry. */
-static const struct rec_stmt *recorded(struct collect *c, size_t k, size_t i)
-{
-	struct pgphase_arena *a = NULL;
-	void **slot = plan_carry_slot(c->o->ctx, &a);
-	const struct pgphase_migration_set *set = c->o->ctx->opts.set;
-	const struct pgphase_migration *l = &set->items[k];
-	struct rec_cache *rc;
-	struct rec_stmt *r;
-
-	if (!slot)
-		return NULL;
-	rc = *slot;
-	if (!rc || rc->set != set) {
-		rc = arena_alloc(a, sizeof(*rc));
-		rc->set = set;
-		rc->by_item = arena_alloc(a, (set->n ? set->n : 1) * sizeof(*rc->by_item));
-		memset(rc->by_item, 0, (set->n ? set->n : 1) * sizeof(*rc->by_item));
-		*slot = rc;
-	}
-	if (!rc->by_item[k]) {
-		rc->by_item[k] = arena_alloc(a, (l->up.sql.n + 1) * sizeof(**rc->by_item));
-		memset(rc->by_item[k], 0, (l->up.sql.n + 1) * sizeof(**rc->by_item));
-	}
-	r = &rc->by_item[k][i];
-	if (!r->done) {
-		struct recorder w = { a, r, c };
-		struct plan_touch_sink sink = { rec_add, &w, a, false, false, rec_unique_index_table };
-
-		plan_touches(l->up.sql.stmts[i].node, &sink);
-		r->done = true;
-	}
-	return r;
-}
-
-static void later_touches(struct order *o)
-{
-	const struct pgphase_migration_set *set = o->ctx->opts.set;
-	const struct pgphase_migration *m = o->ctx->m;
-	bool after = false;
-
-	for (size_t k = 0; set && k < set->n; k++) {
-		const struct pgphase_migration *l = &set->items[k];
-
-		if (l == m || (l->version == m->version && l->file && m->file &&
-			       strcmp(l->file, m->file) == 0)) {
-			after = true;
-			continue;
-		}
-		if (!after || l->version <= m->version)
-			continue;
-		for (size_t i = 0; i < l->up.sql.n; i++) {
-			struct stmt_touches *t;
-			struct collect c = { o, NULL, 0, true, false };
-			const struct pgphase_stmt_note *note = l->up.notes ? &l->up.notes[i] : NULL;
-			const struct rec_stmt *rec;
-
-			GROW(o->st, o->cap_st, o->n_all + 1);
-			t = &o->st[o->n_all++];
-			memset(t, 0, sizeof(*t));
-			reset(t);
-			t->line = l->up.sql.stmts[i].line;
-			t->file = l->up.file;
-
-			c.t = t;
-			c.pos = POS(later_phase(&l->up.sql.stmts[i], note), 1);
-			rec = recorded(&c, k, i);
-			if (!rec) {
-				touches_of(&c, l->up.sql.stmts[i].node, false);
-				continue;
-			}
-			for (size_t r = 0; r < rec->n; r++)
-				add_touch(&c, rec->v[r].key, (enum plan_touch_mode)rec->v[r].mode);
-		}
-	}
-}
-
 /* ---- finding conflicts ---- */
 
 static void note_conflict(struct conflict *cf, size_t n_own, size_t i, size_t j, uint32_t key,
@@ -619,7 +464,6 @@ int plan_order(struct plan_ctx *ctx, struct pgphase_error *err)
 	size_t n = ctx->m->up.sql.n;
 	struct conflict *cf = NULL;
 	const char **reason = NULL;
-	bool moved = false;
 	int rc = 0;
 
 	if (n == 0)
@@ -628,10 +472,6 @@ int plan_order(struct plan_ctx *ctx, struct pgphase_error *err)
 	o.st = xcalloc(n, sizeof(*o.st));
 	for (size_t i = 0; i < n; i++)
 		own_touches(&o, i);
-	for (size_t i = 0; i < n && !moved; i++)
-		moved = o.st[i].max_pos != NO_POS && o.st[i].max_pos > POS(PGPHASE_PHASE_EXPAND, 1);
-	if (moved)
-		later_touches(&o);
 	for (int pass = 0; rc == 0; pass++) {
 		int changed;
 

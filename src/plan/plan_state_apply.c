@@ -277,6 +277,13 @@ static void apply_alter_cmd(struct plan_state *st, struct st_rel *r,
 
 		gone->gone = true;
 		st_map_put(st->arena, &r->cons, c->name, NULL, gone);
+		if (c->name) { /* a UNIQUE / PRIMARY KEY / EXCLUDE constraint's index goes too */
+			struct st_idx *ix = arena_alloc(st->arena, sizeof(*ix));
+
+			memset(ix, 0, sizeof(*ix));
+			ix->gone = true;
+			st_map_put(st->arena, &st->idx, c->name, r->pub.schema, ix);
+		}
 		if (r->pk_name && strcmp(r->pk_name, c->name) == 0) {
 			r->pub.key = NULL;
 			r->pub.key_known = true;

@@ -169,11 +169,21 @@ static void alter_cmd(struct plan_touch_sink *s, const char *t, const PgQuery__A
 	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumnRecurse:
 		if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
 			const PgQuery__ColumnDef *cd = def->column_def;
+			bool dflt = cd->raw_default != NULL;
 
 			key(s, TW, 'c', t, cd->colname);
 			for (size_t i = 0; i < cd->n_constraints; i++)
 				if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-				    reads_rows(cd->constraints[i]->constraint))
+				    cd->constraints[i]->constraint->contype ==
+					    PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT)
+					dflt = true;
+			/* NOT NULL with a default holds whatever the rows are; without one it needs
+			   an empty table, and CHECK, UNIQUE, ... read the rows */
+			for (size_t i = 0; i < cd->n_constraints; i++)
+				if (cd->constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+				    reads_rows(cd->constraints[i]->constraint) &&
+				    !(dflt && cd->constraints[i]->constraint->contype ==
+						      PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL))
 					key(s, TC, 'd', t, NULL);
 		}
 		key(s, TR, 's', t, NULL);

@@ -10,6 +10,7 @@
 
 #include "base/db.h"
 #include "exec/exec.h"
+#include "plan/plan_staged.h"
 #include "run/run.h"
 #include "pgphase/log.h"
 #include "state/state.h"
@@ -107,6 +108,36 @@ static int check_backfilled(struct pgphase_migration **todo, size_t n,
 }
 
 /*
+ * contract after a staged run that stopped before a migration (it needs an earlier one's
+ * contract first): the backfilled migrations are contracted, and the pending ones after them
+ * (never expanded) wait for the next expand.  Any other mix is left to check_backfilled.
+ */
+static size_t contract_prefix(struct pgphase_migration **todo, size_t n,
+			      const struct pgphase_state *state)
+{
+	size_t k = 0;
+
+	for (; k < n; k++) {
+		const struct pgphase_state_row *row = pgphase_state_find(state, todo[k]->version);
+
+		if (!row || row->state < PGPHASE_STATE_BACKFILLED)
+			break;
+	}
+	if (k == 0 || k == n)
+		return n;
+	for (size_t j = k; j < n; j++) {
+		const struct pgphase_state_row *row = pgphase_state_find(state, todo[j]->version);
+
+		if (row && (row->state != PGPHASE_STATE_PENDING || row->current_phase ||
+			    row->last_error))
+			return n;
+	}
+	pgphase_info("contract: %s and later are pending (not expanded yet): they wait for the "
+		     "next expand", todo[k]->file);
+	return k;
+}
+
+/*
  * backfill --join: run the backfill engine's data-change steps of migrations that another
  * runner has expanded, claiming key chunks beside it.  The state row and events stay the
  * lock holder's business, so nothing else is written here.
@@ -145,6 +176,27 @@ static int join_backfills(struct pgphase_session *s, struct pgphase_migration **
 	return 0;
 }
 
+/*
+ * A staged run (expand, backfill) runs several migrations' early phases ahead of their
+ * contracts.  A migration whose steps of this run depend on the contract of an earlier one
+ * (src/plan/plan_staged.c) is where the run stops: the earlier ones run through the requested
+ * phase, this one and every later one wait for that contract.
+ */
+static void say_stop(const struct pgphase_run_options *o, const struct pgphase_migration *m,
+		     const char *needs, enum pgphase_phase phase, const char *why)
+{
+	const char *cmd = o->through == PGPHASE_PHASE_EXPAND ? "expand" : "backfill";
+
+	if (phase == PGPHASE_PHASE_BACKFILL)
+		pgphase_warn("%s: stopping before %s: it needs %s's backfill first (%s); run "
+			     "\"pgphase backfill\": it backfills %s before it expands %s", cmd,
+			     m->file, needs, why, needs, m->file);
+	else
+		pgphase_warn("%s: stopping before %s: it needs %s's contract first (%s); run the "
+			     "deploy sequence for %s (backfill, deploy the new app, retire the old "
+			     "one, contract), then %s again", cmd, m->file, needs, why, needs, cmd);
+}
+
 int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set,
 		    const struct pgphase_run_options *o, struct pgphase_run_report *rep,
 		    struct pgphase_error *err)
@@ -153,7 +205,11 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	struct pgphase_plan *plans = NULL;
 	struct pgphase_plan_options popts = { PQserverVersion(s->conn) / 10000, s, set, o->key };
 	struct pgphase_migration **todo = NULL;
-	size_t n = 0;
+	size_t n = 0, n_run, stop;
+	bool *waiting = NULL;
+	struct plan_staged *staged = NULL;
+	const char *why = NULL, *needs = NULL;
+	enum pgphase_phase needs_phase = PGPHASE_PHASE_CONTRACT;
 	int64_t last_complete = 0;
 	int rc = -1;
 
@@ -166,41 +222,77 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 	for (size_t i = 0; i < state.n; i++)
 		if (state.rows[i].state == PGPHASE_STATE_COMPLETE)
 			last_complete = state.rows[i].version;
+	waiting = xcalloc(set->n ? set->n : 1, sizeof(*waiting));
 	for (size_t i = 0; i < set->n; i++) {
 		struct pgphase_migration *m = &set->items[i];
 		const struct pgphase_state_row *row = pgphase_state_find(&state, m->version);
 
 		if (o->to_set && m->version > o->to)
 			break;
-		if (row && (int)row->state >= (int)o->through)
+		if (row && (int)row->state >= (int)o->through) {
+			/* expanded or backfilled before: its contract still waits (staged runs) */
+			waiting[i] = row->state != PGPHASE_STATE_COMPLETE;
 			continue;
+		}
 		todo[n++] = m;
 	}
+	if (o->contract_only)
+		n = contract_prefix(todo, n, &state);
 	if (o->contract_only && check_backfilled(todo, n, &state, err) < 0)
 		goto cleanup;
+	n_run = stop = n;
 	/* everything is parsed and planned before the first change, each migration against the
 	   schema the earlier pending ones leave (the model carried from one plan to the next) */
 	plans = xcalloc(n ? n : 1, sizeof(*plans));
 	popts.carry = pgphase_plan_carry_new();
-	for (size_t i = 0; i < n; i++) {
-		const struct pgphase_state_row *row = pgphase_state_find(&state, todo[i]->version);
+	if (o->through < PGPHASE_PHASE_CONTRACT && !o->join)
+		staged = plan_staged_new(s);
+	for (size_t i = 0, k = 0; i < set->n && k < n; i++) {
+		struct pgphase_migration *m = &set->items[i];
+		const struct pgphase_state_row *row = pgphase_state_find(&state, m->version);
+		enum pgphase_phase done = row ? (enum pgphase_phase)row->state : PGPHASE_PHASE_NONE;
 
-		popts.done_through = row ? (enum pgphase_phase)row->state : PGPHASE_PHASE_NONE;
-		if (pgphase_migration_parse(todo[i], err) < 0 ||
-		    pgphase_plan_migration(&plans[i], todo[i], &popts, err) < 0)
-			goto cleanup;
+		popts.done_through = done;
+		if (m == todo[k]) {
+			if (pgphase_migration_parse(m, err) < 0 ||
+			    pgphase_plan_migration(&plans[k], m, &popts, err) < 0)
+				goto cleanup;
+			if (staged && stop == n) {
+				why = plan_staged_needs(staged, &plans[k], done, o->through, &needs,
+							&needs_phase);
+				if (why)
+					stop = k;
+				plan_staged_add_pending(staged, &plans[k],
+							done > o->through ? done : o->through);
+			}
+			k++;
+		} else if (waiting[i] && staged && stop == n) {
+			/* not run now, but its contract steps have not run either: plan it (in
+			   version order, for the carried model) to know what they touch */
+			struct pgphase_plan p;
+
+			if (pgphase_migration_parse(m, err) < 0 ||
+			    pgphase_plan_migration(&p, m, &popts, err) < 0)
+				goto cleanup;
+			plan_staged_add_pending(staged, &p, done);
+			pgphase_plan_release(&p);
+		}
 	}
 	if (check_resumes(todo, plans, n, &state, err) < 0)
 		goto cleanup;
+	if (stop < n)
+		n_run = stop;
 	if (n == 0) {
 		pgphase_info("nothing to do: %s is up to date", s->display);
 		rc = 0;
 		goto cleanup;
 	}
+	if (stop < n)
+		say_stop(o, todo[stop], needs, needs_phase, why);
 	if (o->dry_run) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n_run; i++)
 			pgphase_plan_print_text(o->out ? o->out : stdout, &plans[i], NULL);
-		rep->migrations = n;
+		rep->migrations = n_run;
 		rc = 0;
 		goto cleanup;
 	}
@@ -210,7 +302,7 @@ int pgphase_migrate(struct pgphase_session *s, struct pgphase_migration_set *set
 		rc = join_backfills(s, todo, plans, n, &state, o, rep, err);
 		goto cleanup;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n_run; i++) {
 		struct exec_ctx x = { 0 };
 		int64_t t0 = now_us();
 
@@ -238,6 +330,8 @@ cleanup:
 		pgphase_plan_release(&plans[i]);
 	free(plans);
 	free(todo);
+	free(waiting);
+	plan_staged_free(staged);
 	pgphase_state_release(&state);
 	return rc;
 }
