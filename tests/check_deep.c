@@ -15,37 +15,38 @@
 #include "sql/depth.h"
 #include "sql/tree.h"
 #include "base/arena.h"
+#include "base/util.h"
 
 /* "prefix t1 op t2 op … tn suffix" (malloc'd) */
 static char *chain(const char *prefix, const char *term, const char *op, int n,
 		   const char *suffix)
 {
-	size_t cap = strlen(prefix) + strlen(suffix) + (size_t)n * (strlen(term) + strlen(op)) + 1;
-	char *s = malloc(cap), *p = s;
+	struct sbuf sb = SBUF_INIT;
 
-	p += sprintf(p, "%s", prefix);
-	for (int i = 0; i < n; i++)
-		p += sprintf(p, "%s%s", i ? op : "", term);
-	sprintf(p, "%s", suffix);
-	return s;
+	sbuf_adds(&sb, prefix);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sbuf_adds(&sb, op);
+		sbuf_adds(&sb, term);
+	}
+	sbuf_adds(&sb, suffix);
+	return sbuf_detach(&sb);
 }
 
 /* "prefix open×n middle close×n suffix" (malloc'd) */
 static char *nest(const char *prefix, const char *open, const char *middle, const char *close,
 		  int n, const char *suffix)
 {
-	size_t cap = strlen(prefix) + strlen(middle) + strlen(suffix) +
-		     (size_t)n * (strlen(open) + strlen(close)) + 1;
-	char *s = malloc(cap), *p = s;
+	struct sbuf sb = SBUF_INIT;
 
-	p += sprintf(p, "%s", prefix);
+	sbuf_adds(&sb, prefix);
 	for (int i = 0; i < n; i++)
-		p += sprintf(p, "%s", open);
-	p += sprintf(p, "%s", middle);
+		sbuf_adds(&sb, open);
+	sbuf_adds(&sb, middle);
 	for (int i = 0; i < n; i++)
-		p += sprintf(p, "%s", close);
-	sprintf(p, "%s", suffix);
-	return s;
+		sbuf_adds(&sb, close);
+	sbuf_adds(&sb, suffix);
+	return sbuf_detach(&sb);
 }
 
 static void assert_untouched(void)

@@ -253,16 +253,12 @@ START_TEST(test_matrix)
 
 	snprintf(what, sizeof(what), "%s at %s", c->name, state_names[st]);
 	if (only) {
-		char key[16];
-		char *list = malloc(strlen(only) + 3);
+		char key[16], list[256];
 
-		sprintf(list, ",%s,", only);
+		snprintf(list, sizeof(list), ",%s,", only);
 		snprintf(key, sizeof(key), ",%d,", _i);
-		if (!strstr(list, key)) {
-			free(list);
+		if (!strstr(list, key))
 			return;
-		}
-		free(list);
 	}
 	th_exec(BEFORE);
 	if (st == ST_FAILED) /* a duplicate code: the unique index build fails */
